@@ -1,0 +1,33 @@
+"""Backends turn a finished graph into something that runs.
+
+A backend is a function `compile(graph, profile=False, debug=False) -> executable`, where the
+executable has `run(list of arrays) -> list of arrays` for the graph's flat inputs and
+outputs, and `stages`, a dict of any extra graphs it made (the numba backend's fusion plan).
+Backends are found by name: the built-in ones below, and any that another package declares
+in the entry-point group `irtoy.backends`.
+"""
+import importlib
+from importlib.metadata import entry_points
+
+from irtoy.errors import IrtoyError
+
+BUILTIN = {
+    "numpy": "irtoy.backends.interpreter:compile",
+    "numba": "irtoy.backends.numba_backend:compile",
+}
+
+
+def available():
+    """Names of every backend that can be asked for."""
+    return sorted(set(BUILTIN) | {ep.name for ep in entry_points(group="irtoy.backends")})
+
+
+def get(name):
+    """The compile function of the backend called `name`."""
+    if name in BUILTIN:
+        module, _, attr = BUILTIN[name].partition(":")
+        return getattr(importlib.import_module(module), attr)
+    for ep in entry_points(group="irtoy.backends"):
+        if ep.name == name:
+            return ep.load()
+    raise IrtoyError(f"no backend named {name!r}; available: {', '.join(available())}")

@@ -1,0 +1,86 @@
+"""The NumPy interpreter: run a graph one node at a time with each op's reference code.
+
+It is the ground truth every other backend is tested against, so it stays simple: a list of
+steps in topological order, a dict of live values, and each intermediate deleted right after
+its last use, so peak memory stays near what the live values need rather than the sum of
+every intermediate.
+"""
+import time
+
+import numpy as np
+
+from irtoy import ops
+from irtoy.errors import GraphError
+
+
+def compile(graph, profile=False, debug=False):
+    return Interpreter(graph, profile, debug)
+
+
+class Interpreter:
+    def __init__(self, graph, profile=False, debug=False):
+        self.graph = graph
+        self.stages = {}
+        self.profile = profile
+        self.debug = debug
+        self.inputs, self.outputs = list(graph.inputs), list(graph.outputs)
+        self.consts = {n: graph[n]["value"] for n in graph.nx if graph[n]["op"] == "const"}
+        order = [n for n in graph.order() if graph[n]["op"] not in ("input", "const")]
+        last_use = {}
+        for i, n in enumerate(order):
+            for a in graph.args(n):
+                last_use[a] = i
+        keep = set(self.outputs) | set(self.inputs)     # inputs are the caller's arrays anyway
+        frees = [[] for _ in order]
+        for n, i in last_use.items():
+            if n not in keep and n not in self.consts:
+                frees[i].append(n)
+        self.steps = [(n, ops.REGISTRY[graph[n]["op"]].impl, graph.args(n), graph[n]["attrs"], frees[i])
+                      for i, n in enumerate(order)]
+        self.times = {n: 0.0 for n in order}
+        self.calls = 0
+        self.peak_live = 0      # the most intermediate values alive at once, in the last run
+
+    def run(self, args):
+        env = dict(zip(self.inputs, args))
+        values = self.consts
+        peak = 0
+        for n, impl, arg_nodes, attrs, frees in self.steps:
+            xs = [env[a] if a in env else values[a] for a in arg_nodes]
+            if self.profile:
+                start = time.perf_counter()
+                env[n] = impl(*xs, **attrs)
+                self.times[n] += time.perf_counter() - start
+            else:
+                env[n] = impl(*xs, **attrs)
+            if self.debug:
+                self._check(n, env[n])
+            peak = max(peak, len(env))
+            for dead in frees:
+                del env[dead]
+        self.calls += 1
+        self.peak_live = peak - len(self.inputs)
+        return [env[o] if o in env else values[o] for o in self.outputs]
+
+    def _check(self, n, value):
+        node = self.graph[n]
+        value = np.asarray(value)
+        if value.shape != node["shape"] or value.dtype != node["dtype"]:
+            raise GraphError(f"%{n} ({node['op']}) computed {value.dtype}{list(value.shape)} but its "
+                             f"shape rule says {node['dtype']}{list(node['shape'])}")
+
+    def profile_table(self):
+        """Time per node over all profiled calls, slowest first, as a printable table."""
+        if not self.profile:
+            raise GraphError("compile with profile=True to time each node")
+        total = sum(self.times.values()) or 1e-12
+        calls = max(self.calls, 1)
+        rows = sorted(self.times.items(), key=lambda kv: -kv[1])
+        lines = [f"{'node':>6}  {'op':<14} {'shape':<18} {'us/call':>10} {'share':>6}  source"]
+        for n, t in rows:
+            node = self.graph[n]
+            spec = self.graph.spec(n)
+            lines.append(f"{'%' + str(n):>6}  {node['op']:<14} {str(spec):<18} {1e6 * t / calls:>10.1f} "
+                         f"{100 * t / total:>5.1f}%  {node.get('src') or ''}")
+        lines.append(f"{'':>6}  {'total':<14} {'':<18} {1e6 * total / calls:>10.1f} {100.0:>5.1f}%  over {self.calls} calls")
+        return "\n".join(lines)

@@ -1,0 +1,18 @@
+"""irtoy: a small deep-learning compiler you can read.
+
+    traced = irtoy.trace(fn, *example_args)   # NumPy code -> graph IR (a networkx DAG)
+    print(traced)                              # the IR as text
+    traced.render("fn.svg")                    # drawn with graphviz
+    f = traced.compile(backend="numba")        # passes, then a backend
+    f(*args)
+"""
+from irtoy.errors import GraphError, IrtoyError, RenderError, ShapeError, TraceError
+from irtoy.ir import Graph, Spec
+from irtoy import ops
+from irtoy.tracing import scope
+from irtoy.api import Compiled, Traced, trace
+
+__version__ = "0.1.0"
+
+__all__ = ["trace", "Traced", "Compiled", "Spec", "Graph", "ops", "scope", "IrtoyError",
+           "TraceError", "ShapeError", "GraphError", "RenderError"]

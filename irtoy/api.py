@@ -1,0 +1,148 @@
+"""The public API: `trace` a function into a `Traced`, `compile` that into a `Compiled`.
+
+    traced = irtoy.trace(fn, *example_args)    # records the ops: stages "traced", "shaped"
+    f = traced.compile(backend="numpy")         # cleanup passes, then the backend
+    f(*args)                                    # same calling convention as fn
+
+Every graph along the way is kept in `stages` (in order), so each can be printed and drawn.
+"""
+import os
+
+import numpy as np
+
+from irtoy import backends, pytree, render as render_mod
+from irtoy.errors import IrtoyError, ShapeError
+from irtoy.ir import Spec
+from irtoy.passes import check_graph, eliminate_dead_code, infer_shapes
+from irtoy.tracing import trace_function
+
+DEBUG = os.environ.get("IRTOY_DEBUG", "") not in ("", "0")
+
+
+def run_pass(stages, name, pass_fn, graph, debug):
+    """Run one pass, check the result in debug mode, and keep it as stage `name`."""
+    out = pass_fn(graph)
+    if debug:
+        check_graph(out, stage=f"the graph after the {name!r} pass")
+    stages[name] = out
+    return out
+
+
+def cleanup_passes():
+    """The passes `compile` runs before handing the graph to a backend, in order."""
+    return [("simplified", eliminate_dead_code)]
+
+
+class Traced:
+    """A traced function: its graph (every stage so far) and its calling convention."""
+
+    def __init__(self, stages, in_tree, out_tree, arg_names, name="fn"):
+        self.stages = dict(stages)
+        self.in_tree, self.out_tree = in_tree, out_tree
+        self.arg_names = list(arg_names)
+        self.name = name
+
+    @property
+    def graph(self):
+        """The latest stage's graph."""
+        return list(self.stages.values())[-1]
+
+    @property
+    def input_specs(self):
+        return [self.graph.spec(n) for n in self.graph.inputs]
+
+    def __str__(self):
+        return f"{self.name}: {self.graph}"
+
+    def __repr__(self):
+        return f"<irtoy.Traced {self.name}: stages {list(self.stages)}, {len(self.graph)} nodes>"
+
+    def render(self, path, stage=None, **options):
+        """Draw a stage (default: the latest) to `path`; .svg/.png/.pdf/.dot by extension."""
+        graph = self.stages[stage] if stage else self.graph
+        return render_mod.render(graph, path, title=options.pop("title", f"{self.name}: {stage or list(self.stages)[-1]}"),
+                                 **options)
+
+    def compile(self, backend="numpy", profile=False, debug=None):
+        """Run the cleanup passes and compile with `backend` ("numpy", "numba", ...)."""
+        debug = DEBUG if debug is None else debug
+        stages = dict(self.stages)
+        graph = self.graph
+        for name, pass_fn in cleanup_passes():
+            graph = run_pass(stages, name, pass_fn, graph, debug)
+        executable = backends.get(backend)(graph, profile=profile, debug=debug)
+        stages.update(executable.stages)
+        return Compiled(self, stages, executable, backend)
+
+
+class Compiled:
+    """A compiled function: call it like the traced one; `stages` keeps every graph."""
+
+    def __init__(self, traced, stages, executable, backend):
+        self.traced = traced
+        self.stages = stages
+        self.executable = executable
+        self.backend = backend
+        self.graph = list(stages.values())[-1]
+        self._specs = traced.input_specs
+        self._names = [traced.graph[n].get("name", f"input {i}") for i, n in enumerate(traced.graph.inputs)]
+
+    def __call__(self, *args, **kwargs):
+        leaves, tree = pytree.flatten((args, kwargs))
+        if tree != self.traced.in_tree:
+            raise ShapeError(f"{self.traced.name} was traced with arguments structured as "
+                             f"{self.traced.in_tree}, but called with {tree}")
+        flat = [self._check(i, v) for i, v in enumerate(leaves)]
+        return pytree.unflatten(self.traced.out_tree, self.executable.run(flat))
+
+    def _check(self, i, value):
+        spec = self._specs[i]
+        if not isinstance(value, np.ndarray):
+            weak = isinstance(value, (bool, int, float))
+            value = np.asarray(value, dtype=spec.dtype if weak else None)
+        if value.shape != spec.shape or value.dtype != spec.dtype:
+            raise ShapeError(f"{self.traced.name}: argument {self._names[i]} was traced as {spec}, "
+                             f"but this call passes {Spec.of(value)}; trace again for new shapes or dtypes")
+        return value
+
+    @property
+    def source(self):
+        """The generated source code (backends that generate code)."""
+        if not hasattr(self.executable, "source"):
+            raise IrtoyError(f"the {self.backend} backend runs the graph directly and generates no source")
+        return self.executable.source
+
+    def render(self, stage, path, **options):
+        """Draw one stage ("traced", "shaped", "grad", "simplified", "fused", ...) to `path`."""
+        if stage not in self.stages:
+            raise IrtoyError(f"no stage {stage!r}; the stages are {list(self.stages)}")
+        if hasattr(self.executable, "render_options"):
+            options = {**self.executable.render_options(stage), **options}
+        return render_mod.render(self.stages[stage], path, title=options.pop("title", f"{self.traced.name}: {stage}"),
+                                 **options)
+
+    def profile(self):
+        """The per-node time table of a `compile(..., profile=True)` function, as text."""
+        return self.executable.profile_table()
+
+    def __repr__(self):
+        return f"<irtoy.Compiled {self.traced.name} on {self.backend}: stages {list(self.stages)}>"
+
+
+def trace(fn, *example_args, **example_kwargs):
+    """Record `fn(*example_args, **example_kwargs)` as a graph.
+
+    Example arguments may be arrays, Python numbers, `irtoy.Spec(shape, dtype)` or pytrees
+    (dicts, lists, tuples) of them; only their shapes and dtypes matter.
+    """
+    trace_, in_tree, out_tree, names = trace_function(fn, example_args, example_kwargs)
+    if trace_.captures:
+        raise IrtoyError("irtoy.trace called inside a traced function closed over traced values; "
+                         "use irtoy.grad / irtoy.value_and_grad to compose transformations")
+    stages = {"traced": trace_.graph}
+    debug = DEBUG
+    graph = trace_.graph
+    if debug:
+        check_graph(graph, stage="the traced graph")
+    run_pass(stages, "shaped", infer_shapes, graph, debug)
+    return Traced(stages, in_tree, out_tree, names, getattr(fn, "__name__", "fn"))
