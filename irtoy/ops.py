@@ -421,7 +421,9 @@ def scatter(x, index, shape):
 def normalize_index(index, shape):
     """Turn a basic index into a tuple with one entry per input axis (plus None for new axes).
 
-    Entries are non-negative ints, (start, stop, step) triples from `slice.indices`, or None.
+    Entries are non-negative ints, None, or (start, stop, step) triples that read like
+    `range(start, stop, step)`: start is the first index taken, so an entry picks
+    len(range(...)) elements (stop is -1 only for a negative step that ends at index 0).
     """
     index = index if isinstance(index, tuple) else (index,)
     for i in index:
@@ -445,7 +447,8 @@ def normalize_index(index, shape):
             continue
         dim = shape[axis]
         if isinstance(i, slice):
-            out.append(i.indices(dim))
+            picked = range(*i.indices(dim))
+            out.append((picked[0], picked[-1] + picked.step, picked.step) if picked else (0, 0, 1))
         else:
             if not -dim <= i < dim:
                 raise ShapeError(f"getitem: index {i} is out of bounds for axis {axis} of size {dim}")

@@ -1,0 +1,245 @@
+"""Hypothesis strategies that exercise every op in the registry.
+
+Each strategy draws a `Case`: a small NumPy-style function that uses one op, and arguments
+for it. The same function runs on plain NumPy (the reference) and through irtoy, so a test
+can compare the two without a second implementation. Tests of the interpreter, the numba
+backend and the gradient pass all draw from here; `CASES` must name every registry op.
+"""
+from dataclasses import dataclass
+
+import hypothesis.extra.numpy as hnp
+import hypothesis.strategies as st
+import numpy as np
+
+from irtoy import ops
+
+FLOATS = [np.dtype(np.float32), np.dtype(np.float64)]
+NUMERIC = FLOATS + [np.dtype(np.int32), np.dtype(np.int64)]
+
+
+@dataclass
+class Case:
+    fn: object          # NumPy-style code using the op
+    args: tuple         # arrays to call it with
+    differentiable: bool = True   # False where the function is not smooth at these arguments
+
+    def __repr__(self):
+        shown = ", ".join(f"{a.dtype}{list(np.shape(a))}" for a in self.args)
+        return f"Case({getattr(self.fn, 'label', '')}({shown}))"
+
+
+def labelled(fn, label):
+    fn.label = label
+    return fn
+
+
+def array(dtype, shape, lo=-3.0, hi=3.0, away_from_zero=False):
+    """A strategy for arrays with values in [lo, hi] (ints and bools where the dtype says)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        elements = st.floats(lo, hi, allow_nan=False, allow_subnormal=False).map(dtype.type)
+        if away_from_zero:
+            elements = elements.filter(lambda v: abs(v) > 0.25)
+    elif dtype.kind == "b":
+        elements = st.booleans()
+    else:
+        elements = st.integers(-5, 5).filter(lambda v: v != 0 or not away_from_zero)
+    return hnp.arrays(dtype, shape, elements=elements)
+
+
+SHAPES = hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4)
+NONEMPTY = hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4)
+
+
+@st.composite
+def binary(draw, ufunc, dtypes=FLOATS, lo=-3.0, hi=3.0, y_away_from_zero=False):
+    shapes = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=4)).input_shapes
+    dx, dy = draw(st.sampled_from(dtypes)), draw(st.sampled_from(dtypes))
+    x = draw(array(dx, shapes[0], lo, hi))
+    y = draw(array(dy, shapes[1], lo, hi, away_from_zero=y_away_from_zero))
+    fn = labelled(lambda x, y: ufunc(x, y), ufunc.__name__)
+    smooth = ufunc not in (np.maximum, np.minimum) or bool(np.all(x != y))
+    return Case(fn, (x, y), smooth)
+
+
+@st.composite
+def unary(draw, ufunc, lo=-3.0, hi=3.0, dtypes=FLOATS):
+    x = draw(array(draw(st.sampled_from(dtypes)), draw(SHAPES), lo, hi))
+    smooth = ufunc not in (np.abs, np.sign) or bool(np.all(np.abs(x) > 1e-3))
+    return Case(labelled(lambda x: ufunc(x), ufunc.__name__), (x,), smooth)
+
+
+@st.composite
+def where_case(draw):
+    shapes = draw(hnp.mutually_broadcastable_shapes(num_shapes=3, min_dims=0, max_dims=3, max_side=4)).input_shapes
+    dtype = draw(st.sampled_from(FLOATS))
+    c = draw(array(np.bool_, shapes[0]))
+    x, y = draw(array(dtype, shapes[1])), draw(array(dtype, shapes[2]))
+    return Case(labelled(lambda c, x, y: np.where(c, x, y), "where"), (c, x, y))
+
+
+@st.composite
+def cast_case(draw):
+    x = draw(array(draw(st.sampled_from(NUMERIC)), draw(SHAPES)))
+    to = draw(st.sampled_from(NUMERIC + [np.dtype(np.bool_)]))
+    return Case(labelled(lambda x: x.astype(to), f"astype[{to}]"), (x,), to.kind == "f" and x.dtype.kind == "f")
+
+
+@st.composite
+def axes_of(draw, ndim):
+    """None, an int or a tuple of distinct axes, some given as negative numbers."""
+    if ndim == 0:
+        return None
+    chosen = draw(st.lists(st.integers(0, ndim - 1), unique=True, min_size=1, max_size=ndim))
+    signed = tuple(a - ndim if draw(st.booleans()) else a for a in chosen)
+    return draw(st.sampled_from([None, signed, signed[0]]))
+
+
+@st.composite
+def reduction(draw, fn, name, dtypes=FLOATS):
+    x = draw(array(draw(st.sampled_from(dtypes)), draw(SHAPES)))
+    axis, keepdims = draw(axes_of(x.ndim)), draw(st.booleans())
+    smooth = name not in ("max", "min") or len(np.unique(x)) == x.size
+    return Case(labelled(lambda x: fn(x, axis=axis, keepdims=keepdims), f"{name}[{axis},{keepdims}]"), (x,), smooth)
+
+
+@st.composite
+def argmax_case(draw):
+    x = draw(array(draw(st.sampled_from(NUMERIC)), draw(NONEMPTY)))
+    axis = draw(st.sampled_from([None] + list(range(-x.ndim, x.ndim))))
+    keepdims = draw(st.booleans())
+    return Case(labelled(lambda x: np.argmax(x, axis=axis, keepdims=keepdims), f"argmax[{axis}]"), (x,), False)
+
+
+@st.composite
+def matmul_case(draw):
+    n, k, m = draw(st.integers(1, 4)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    batch = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=2, max_side=3)).input_shapes
+    a_shape, b_shape = draw(st.sampled_from([
+        ((n,), (n,)), ((n,), (n, m)), ((k, n), (n,)), ((k, n), (n, m)),
+        (batch[0] + (k, n), batch[1] + (n, m)), ((n,), batch[1] + (n, m)), (batch[0] + (k, n), (n,)),
+    ]))
+    dtype = draw(st.sampled_from(FLOATS))
+    a, b = draw(array(dtype, a_shape)), draw(array(dtype, b_shape))
+    return Case(labelled(lambda a, b: a @ b, "matmul"), (a, b))
+
+
+@st.composite
+def reshape_case(draw):
+    x = draw(array(draw(st.sampled_from(FLOATS)), draw(SHAPES)))
+    size = x.size
+    divisors = [d for d in range(1, size + 1) if size % d == 0]
+    d = draw(st.sampled_from(divisors))
+    target = draw(st.sampled_from([(-1,), (size,), (1, size), (size // d, d), (d, -1), (size // d, 1, d)]))
+    return Case(labelled(lambda x: x.reshape(target), f"reshape{target}"), (x,))
+
+
+@st.composite
+def transpose_case(draw):
+    x = draw(array(draw(st.sampled_from(FLOATS)), draw(SHAPES)))
+    perm = tuple(draw(st.permutations(range(x.ndim))))
+    if draw(st.booleans()):
+        return Case(labelled(lambda x: x.T, ".T"), (x,))
+    return Case(labelled(lambda x: np.transpose(x, perm), f"transpose{perm}"), (x,))
+
+
+@st.composite
+def broadcast_to_case(draw):
+    shape = draw(SHAPES)
+    grown = tuple(draw(st.integers(1, 3)) if d == 1 else d for d in shape)
+    target = tuple(draw(st.lists(st.integers(1, 3), max_size=2))) + grown
+    x = draw(array(draw(st.sampled_from(FLOATS)), shape))
+    return Case(labelled(lambda x: np.broadcast_to(x, target), f"broadcast_to{target}"), (x,))
+
+
+@st.composite
+def expand_dims_case(draw):
+    x = draw(array(draw(st.sampled_from(FLOATS)), draw(SHAPES)))
+    axis = draw(st.integers(-(x.ndim + 1), x.ndim))
+    return Case(labelled(lambda x: np.expand_dims(x, axis), f"expand_dims[{axis}]"), (x,))
+
+
+@st.composite
+def squeeze_case(draw):
+    shape = tuple(draw(st.lists(st.sampled_from([1, 1, 2, 3]), min_size=1, max_size=4)))
+    x = draw(array(draw(st.sampled_from(FLOATS)), shape))
+    ones = [i for i, d in enumerate(shape) if d == 1]
+    axis = draw(st.sampled_from([None] + [tuple(ones[:k]) for k in range(1, len(ones) + 1)])) if ones else None
+    return Case(labelled(lambda x: np.squeeze(x, axis), f"squeeze[{axis}]"), (x,))
+
+
+@st.composite
+def basic_index(draw, shape):
+    """A random basic index for `shape`: ints, slices with any step, None and Ellipsis."""
+    parts = []
+    for dim in shape:
+        kind = draw(st.sampled_from(["int", "slice", "slice", "all"]))
+        if kind == "int":
+            parts.append(draw(st.integers(-dim, dim - 1)))
+        elif kind == "slice":
+            start = draw(st.one_of(st.none(), st.integers(-dim - 1, dim + 1)))
+            stop = draw(st.one_of(st.none(), st.integers(-dim - 1, dim + 1)))
+            step = draw(st.sampled_from([None, 1, 2, -1, -2]))
+            parts.append(slice(start, stop, step))
+        else:
+            parts.append(slice(None))
+        if draw(st.integers(0, 5)) == 0:
+            parts.append(None)
+    if parts and draw(st.booleans()):
+        cut = draw(st.integers(0, len(parts)))
+        parts = parts[:cut] + [Ellipsis] + [p for p in parts[cut:] if p is None][:1]
+    return tuple(parts)
+
+
+@st.composite
+def getitem_case(draw):
+    x = draw(array(draw(st.sampled_from(FLOATS)), draw(SHAPES)))
+    index = draw(basic_index(x.shape))
+    return Case(labelled(lambda x: x[index], f"getitem{index}"), (x,))
+
+
+@st.composite
+def scatter_case(draw):
+    shape = draw(SHAPES)
+    index = ops.normalize_index(draw(basic_index(shape)), shape)
+    part = ops.getitem_rule([ops.Spec(shape, np.float64)], index).shape
+    v = draw(array(draw(st.sampled_from(FLOATS)), part))
+    return Case(labelled(lambda v: ops.scatter(v, index, shape), f"scatter{index}"), (v,))
+
+
+@st.composite
+def concatenate_case(draw):
+    shape = list(draw(NONEMPTY))
+    axis = draw(st.integers(-len(shape), len(shape) - 1))
+    dtype = draw(st.sampled_from(FLOATS))
+    xs = []
+    for _ in range(draw(st.integers(1, 3))):
+        shape[axis] = draw(st.integers(1, 3))
+        xs.append(draw(array(dtype, tuple(shape))))
+    return Case(labelled(lambda *xs: np.concatenate(xs, axis=axis), f"concatenate[{axis}]"), tuple(xs))
+
+
+CASES = {
+    "add": binary(np.add, NUMERIC), "subtract": binary(np.subtract, NUMERIC),
+    "multiply": binary(np.multiply, NUMERIC), "divide": binary(np.divide, FLOATS, y_away_from_zero=True),
+    "power": binary(np.power, FLOATS, lo=0.5, hi=2.0),
+    "maximum": binary(np.maximum, NUMERIC), "minimum": binary(np.minimum, NUMERIC),
+    "greater": binary(np.greater, NUMERIC), "greater_equal": binary(np.greater_equal, NUMERIC),
+    "less": binary(np.less, NUMERIC), "less_equal": binary(np.less_equal, NUMERIC),
+    "equal": binary(np.equal, NUMERIC), "not_equal": binary(np.not_equal, NUMERIC),
+    "negative": unary(np.negative), "exp": unary(np.exp), "log": unary(np.log, 0.1, 5.0),
+    "sin": unary(np.sin), "cos": unary(np.cos), "tan": unary(np.tan, -1.2, 1.2), "tanh": unary(np.tanh),
+    "sqrt": unary(np.sqrt, 0.1, 5.0), "abs": unary(np.abs), "sign": unary(np.sign),
+    "where": where_case(), "cast": cast_case(),
+    "sum": reduction(np.sum, "sum", NUMERIC), "mean": reduction(np.mean, "mean"),
+    "max": reduction(np.max, "max", NUMERIC), "min": reduction(np.min, "min", NUMERIC),
+    "argmax": argmax_case(), "matmul": matmul_case(),
+    "reshape": reshape_case(), "transpose": transpose_case(), "broadcast_to": broadcast_to_case(),
+    "expand_dims": expand_dims_case(), "squeeze": squeeze_case(), "getitem": getitem_case(),
+    "scatter": scatter_case(), "concatenate": concatenate_case(),
+}
+
+
+def untested_ops():
+    """Registry ops without a strategy here (inputs and constants are in every graph anyway)."""
+    return sorted(set(ops.REGISTRY) - set(CASES) - {"input", "const"})

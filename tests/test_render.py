@@ -1,0 +1,53 @@
+"""Drawing graphs: real SVG from graphviz's `dot`, and a useful error without it."""
+import shutil
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+import irtoy
+
+
+def layer(x, w):
+    return np.maximum(x @ w + 1.0, 0.0).sum()
+
+
+def traced():
+    return irtoy.trace(layer, np.ones((2, 3), np.float32), np.ones((3, 4), np.float32))
+
+
+def test_graphviz_dot_is_installed():
+    assert shutil.which("dot"), "graphviz's `dot` is missing: apt-get install graphviz"
+
+
+def test_render_writes_an_svg_that_names_the_ops(tmp_path):
+    path = traced().render(tmp_path / "layer.svg")
+    root = ET.parse(path).getroot()
+    assert root.tag.endswith("svg")
+    text = " ".join(t.text or "" for t in root.iter())
+    for word in ("matmul", "add", "maximum", "sum", "f32[2,4]", "x", "w"):
+        assert word in text
+    titles = " ".join(a.get("{http://www.w3.org/1999/xlink}title", "") for a in root.iter())
+    assert "test_render.py:12" in titles          # the user's line is in the tooltip
+
+
+@pytest.mark.parametrize("ext, magic", [(".png", b"\x89PNG"), (".pdf", b"%PDF"), (".dot", b"digraph")])
+def test_render_format_follows_the_extension(tmp_path, ext, magic):
+    path = traced().render(tmp_path / f"layer{ext}")
+    assert open(path, "rb").read().startswith(magic)
+
+
+def test_compiled_stages_can_each_be_drawn(tmp_path):
+    f = traced().compile()
+    for stage in f.stages:
+        ET.parse(f.render(stage, tmp_path / f"{stage}.svg"))
+    with pytest.raises(irtoy.IrtoyError, match="no stage 'nope'"):
+        f.render("nope", tmp_path / "x.svg")
+
+
+def test_without_dot_the_source_is_written_and_the_error_says_how_to_install(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))          # no `dot` on this PATH
+    with pytest.raises(irtoy.RenderError, match="apt-get install graphviz"):
+        traced().render(tmp_path / "layer.svg")
+    assert (tmp_path / "layer.dot").read_text().startswith("digraph")
+    assert not (tmp_path / "layer.svg").exists()

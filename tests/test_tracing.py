@@ -1,0 +1,153 @@
+"""Tracing plain NumPy code: pytrees, closures, methods, the text IR, and the errors users hit."""
+import numpy as np
+import pytest
+
+import irtoy
+from irtoy import Spec
+
+X = np.arange(8, dtype=np.float32).reshape(2, 4) / 8
+
+
+def layer(params, x):
+    h = x @ params["w"] + params["b"]
+    return np.maximum(h, 0.0).sum(axis=1, keepdims=True) / np.exp(x).mean()
+
+
+PARAMS = {"w": np.linspace(-1, 1, 12, dtype=np.float32).reshape(4, 3), "b": np.ones(3, np.float32)}
+
+
+def test_traced_function_runs_like_the_original():
+    f = irtoy.trace(layer, PARAMS, X).compile("numpy")
+    np.testing.assert_allclose(f(PARAMS, X), layer(PARAMS, X), rtol=1e-6)
+
+
+def test_text_ir_has_one_line_per_node_with_types_and_source_lines():
+    text = str(irtoy.trace(layer, PARAMS, X))
+    assert "%2 f32[2,4] = input x" in text
+    assert "f32[4,3] = input params['w']" in text
+    assert "f32[2,3] = matmul %2, %1" in text
+    assert "sum %6 axis=(1,) keepdims=True" in text
+    assert "test_tracing.py:12" in text        # the line of `h = x @ ...`
+    assert len(text.splitlines()) == 1 + len(irtoy.trace(layer, PARAMS, X).graph)
+
+
+def test_graph_is_a_networkx_multidigraph_with_plain_attributes():
+    g = irtoy.trace(lambda x: x * x, X).graph
+    mul = [n for n in g.nx if g.nx.nodes[n]["op"] == "multiply"][0]
+    assert g.nx.nodes[mul]["shape"] == (2, 4) and g.nx.nodes[mul]["dtype"] == np.float32
+    assert sorted(arg for _, _, arg in g.nx.in_edges(mul, data="arg")) == [0, 1]   # x used twice
+    assert g.nx.number_of_edges() == 2
+
+
+def test_pytrees_in_and_out_keep_their_structure():
+    def fn(tree, scale, *, shift):
+        a, (b, c) = tree["pair"], tree["nested"]
+        return {"sum": a + b, "list": [c * scale, (a - shift,)]}
+
+    tree = {"pair": X, "nested": (X[0], [X[1]][0])}
+    f = irtoy.trace(fn, tree, 2.0, shift=np.float32(1)).compile()
+    out = f(tree, 2.0, shift=np.float32(1))
+    expected = fn(tree, 2.0, shift=np.float32(1))
+    assert set(out) == {"sum", "list"} and isinstance(out["list"], list) and isinstance(out["list"][1], tuple)
+    np.testing.assert_allclose(out["sum"], expected["sum"])
+    np.testing.assert_allclose(out["list"][0], expected["list"][0])
+    np.testing.assert_allclose(out["list"][1][0], expected["list"][1][0])
+
+
+def test_specs_stand_in_for_example_arrays():
+    traced = irtoy.trace(layer, {"w": Spec((4, 3)), "b": Spec((3,))}, Spec((5, 4), np.float32))
+    x = np.ones((5, 4), np.float32)
+    assert traced.compile()(PARAMS, x).shape == (5, 1)
+
+
+def test_captured_arrays_become_constants_copied_at_trace_time():
+    w = np.full((4,), 2.0, np.float32)
+    f = irtoy.trace(lambda x: x * w + w, X).compile()
+    assert irtoy.trace(lambda x: x * w + w, X).graph.count_ops()["const"] == 1   # used twice, one node
+    expected = X * w + w
+    w[:] = 100.0          # mutating the closure later does not change the compiled function
+    np.testing.assert_allclose(f(X), expected)
+
+
+def test_array_methods_and_numpy_functions_record_ops():
+    def fn(x):
+        y = x.T.reshape(-1, 2).astype(np.float64)
+        z = np.concatenate([y, np.transpose(y)[:, :2].T], axis=0)
+        w = np.where(z > 0.5, z, -z).max(axis=0) + np.reshape(x, (8,))[::3].mean()
+        return w, x.shape[0] * x.ndim, np.stack([x[0], x[1]]).min(), np.expand_dims(x, 0).squeeze(0).sum()
+
+    out = irtoy.trace(fn, X).compile()(X)
+    for got, want in zip(out, fn(X)):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_scalar_python_arguments_and_scalar_outputs():
+    def fn(a, b):
+        return a * b + 1
+
+    f = irtoy.trace(fn, 2.0, 3.0).compile()
+    assert float(f(4.0, 0.5)) == 3.0
+
+
+def test_control_flow_on_traced_values_says_why_and_where():
+    def branchy(x):
+        if x.sum() > 0:
+            return x
+        return -x
+
+    with pytest.raises(irtoy.TraceError) as err:
+        irtoy.trace(branchy, X)
+    msg = str(err.value)
+    assert "np.where" in msg and "test_tracing.py:" in msg and "if x.sum() > 0:" in msg
+
+
+def test_numpy_function_without_an_op_is_named():
+    with pytest.raises(irtoy.TraceError, match=r"numpy\.fft\.fft has no irtoy op.*\n  at .*test_tracing\.py:\d+"):
+        irtoy.trace(lambda x: np.fft.fft(x), X)
+    with pytest.raises(irtoy.TraceError, match=r"numpy\.cumsum has no irtoy op"):
+        irtoy.trace(lambda x: np.cumsum(x), X)
+    with pytest.raises(irtoy.TraceError, match="only basic indexing"):
+        irtoy.trace(lambda x: x[np.array([0, 1])], X)
+
+
+def test_shape_errors_name_op_shapes_and_line():
+    with pytest.raises(irtoy.ShapeError) as err:
+        irtoy.trace(lambda x, w: x @ w, X, X)
+    assert "matmul(f32[2,4], f32[2,4])" in str(err.value)
+    assert "test_tracing.py:" in str(err.value)
+
+
+def test_compiled_function_refuses_wrong_arguments_naming_them():
+    f = irtoy.trace(layer, PARAMS, X).compile()
+    with pytest.raises(irtoy.ShapeError, match=r"argument x was traced as f32\[2,4\], but this call passes f64\[2,4\]"):
+        f(PARAMS, X.astype(np.float64))
+    with pytest.raises(irtoy.ShapeError, match=r"argument params\['w'\] was traced as f32\[4,3\].*f32\[3,3\]"):
+        f({"w": np.ones((3, 3), np.float32), "b": PARAMS["b"]}, X)
+    with pytest.raises(irtoy.ShapeError, match="structured as"):
+        f(PARAMS)
+
+
+def test_every_error_is_an_irtoy_error():
+    for cls in (irtoy.TraceError, irtoy.ShapeError, irtoy.GraphError, irtoy.RenderError):
+        assert issubclass(cls, irtoy.IrtoyError)
+
+
+def test_scopes_are_recorded_on_nodes():
+    def fn(x):
+        with irtoy.scope("dense1"):
+            h = x * 2
+            with irtoy.scope("act"):
+                h = np.tanh(h)
+        return h + 1
+
+    g = irtoy.trace(fn, X).graph
+    scopes = {g[n]["op"]: g[n].get("scope") for n in g.nx}
+    assert scopes["multiply"] == "dense1" and scopes["tanh"] == "dense1/act" and scopes["add"] == ""
+
+
+def test_stages_are_kept_and_compiling_does_not_touch_the_traced_graph():
+    traced = irtoy.trace(lambda x: (x * 2, (x * 3).sum()), X)
+    before = str(traced.graph)
+    f = traced.compile()
+    assert list(f.stages)[:2] == ["traced", "shaped"]
+    assert str(traced.graph) == before
