@@ -17,6 +17,7 @@ def atomic_write(path, data):
         data = data.encode("utf-8")
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
     try:
+        os.chmod(tmp, 0o666 & ~_umask())        # mkstemp makes 0600 files; give the usual mode
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
@@ -25,3 +26,9 @@ def atomic_write(path, data):
             os.unlink(tmp)
         raise
     return path
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -34,11 +34,13 @@ def node_label(graph, n):
 
 
 def to_dot(graph, title=None, rankdir="TB", clusters=None, group_scopes=False, highlight=None,
-           edge_labels=True, size=None):
+           edge_labels=True, size=None, id_prefix=""):
     """The graphviz.Digraph of `graph`.
 
     clusters: {label: [node ids]} drawn as boxes (e.g. fused kernels); group_scopes: box the
-    nodes of each top-level name scope; highlight: {node id: "added"} outlines changed nodes.
+    nodes of each top-level name scope; highlight: {node id: "added"} outlines changed nodes;
+    id_prefix: prepended to the SVG element ids (`node7`, `cluster0`), so several drawings can
+    share one HTML page.
     """
     graph_attr = {"rankdir": rankdir, "fontname": "Helvetica", "ordering": "in", "newrank": "true"}
     if title:
@@ -62,14 +64,14 @@ def to_dot(graph, title=None, rankdir="TB", clusters=None, group_scopes=False, h
         node = graph[n]
         attrs = {"fillcolor": ROLE_COLORS.get(node.get("role"), "#ffffff"),
                  "tooltip": f"%{n} {node['op']}" + (f" at {node['src']}" if node.get("src") else ""),
-                 "id": f"node{n}"}
+                 "id": f"{id_prefix}node{n}"}
         if n in highlight:
             attrs.update(color=HIGHLIGHT.get(highlight[n], "#d73027"), penwidth="3")
         target.node(f"n{n}", node_label(graph, n), **attrs)
 
     for i, (label, members) in enumerate(groups.items()):
         with dot.subgraph(name=f"cluster_{i}") as sub:
-            sub.attr(label=str(label), style="rounded,dashed", color="#7570b3", fontsize="11", id=f"cluster{i}")
+            sub.attr(label=str(label), style="rounded,dashed", color="#7570b3", fontsize="11", id=f"{id_prefix}cluster{i}")
             for n in members:
                 add(sub, n)
     for n in graph.order():
@@ -121,3 +123,44 @@ def svg(graph, **options):
         return to_dot(graph, **options).pipe(format="svg").decode("utf-8")
     except graphviz.ExecutableNotFound:
         raise RenderError("graphviz's `dot` program is not installed (apt-get install graphviz)") from None
+
+
+def to_dot_collapsed(graph, title=None, rankdir="TB", depth=1, id_prefix=""):
+    """A summary drawing: each name scope (to `depth` levels) drawn as one box.
+
+    Large models stay legible this way: a 3-layer MLP's training step is a few hundred nodes,
+    but only a handful of scopes (dense1, dense2, loss, ...). Nodes outside any scope are
+    drawn as themselves.
+    """
+    def group(n):
+        scope = graph[n].get("scope") or ""
+        return "/".join(scope.split("/")[:depth]) if scope else None
+
+    dot = graphviz.Digraph("irtoy", graph_attr={"rankdir": rankdir, "fontname": "Helvetica",
+                                                **({"label": title, "labelloc": "t"} if title else {})},
+                           node_attr={"shape": "box", "style": "rounded,filled", "fontname": "Helvetica",
+                                      "fontsize": "10"})
+    members = {}
+    for n in graph.nx:
+        members.setdefault(group(n), []).append(n)
+    for scope, nodes in members.items():
+        if scope is None:
+            continue
+        ops_in = sorted({graph[n]["op"] for n in nodes})
+        roles = {graph[n].get("role") for n in nodes}
+        role = next((r for r in ("update", "backward", "forward") if r in roles), "forward")
+        dot.node(f"s_{scope}", f"{scope}\n{len(nodes)} nodes: {', '.join(ops_in[:4])}{'…' if len(ops_in) > 4 else ''}",
+                 fillcolor=ROLE_COLORS[role], id=f"{id_prefix}scope_{scope}", penwidth="2")
+    for n in members.get(None, []):
+        node = graph[n]
+        dot.node(f"n{n}", node_label(graph, n), fillcolor=ROLE_COLORS.get(node.get("role"), "#ffffff"),
+                 id=f"{id_prefix}node{n}", tooltip=f"%{n} {node['op']}" + (f" at {node['src']}" if node.get("src") else ""))
+    seen = set()
+    for a, b in graph.nx.edges():
+        ga, gb = group(a), group(b)
+        tail = f"s_{ga}" if ga else f"n{a}"
+        head = f"s_{gb}" if gb else f"n{b}"
+        if tail != head and (tail, head) not in seen:
+            seen.add((tail, head))
+            dot.edge(tail, head)
+    return dot

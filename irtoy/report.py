@@ -1,0 +1,243 @@
+"""The compile report: one self-contained HTML page showing every stage of a compilation.
+
+For each stage (traced, shaped, grad, simplified, fused, ...) the page shows the graph drawn
+by graphviz (inline SVG, so the page opens from disk with no network), the IR text, node
+counts and what the pass changed (added nodes are outlined in green). Below them: the
+generated Numba source, the interpreter's time per node, and the interpreter-vs-numba table.
+Clicking a node shows its op, type, role, source line and inputs; the search box finds nodes
+by op, name, id or source line; graphs with name scopes can be viewed grouped by scope.
+"""
+import html
+import json
+import os
+import re
+
+import numpy as np
+
+from irtoy import render
+from irtoy.api import Compiled, Traced
+from irtoy.files import atomic_write
+from irtoy.ir import format_value
+
+
+def example_arguments(traced, seed=0):
+    """Random arguments matching a traced function's input specs (for timing and profiles)."""
+    rng = np.random.default_rng(seed)
+    leaves = []
+    for spec in traced.input_specs:
+        if spec.dtype.kind == "f":
+            leaves.append(rng.standard_normal(spec.shape).astype(spec.dtype))
+        elif spec.dtype.kind == "b":
+            leaves.append(rng.random(spec.shape) < 0.5)
+        else:
+            leaves.append(np.zeros(spec.shape, spec.dtype))
+    from irtoy import pytree
+    args, kwargs = pytree.unflatten(traced.in_tree, leaves)
+    return list(args), kwargs
+
+
+def report(target, out_dir, args=None, kwargs=None, backends=("numpy", "numba"), compare=True, title=None):
+    """Write `out_dir/index.html` for a Traced or Compiled function; return its path.
+
+    `args`/`kwargs` are used to profile and time the function; random ones of the traced
+    shapes are made when none are given.
+    """
+    traced = target.traced if isinstance(target, Compiled) else target
+    if not isinstance(traced, Traced):
+        raise TypeError(f"irtoy.report takes a Traced or Compiled function, not {type(target).__name__}")
+    if args is None:
+        args, kwargs = example_arguments(traced)
+    kwargs = kwargs or {}
+    profiled = traced.compile("numpy", profile=True)
+    profiled(*args, **kwargs)
+    compiled = {"numpy": profiled}
+    for backend in backends:
+        if backend != "numpy":
+            compiled[backend] = target if isinstance(target, Compiled) and target.backend == backend \
+                else traced.compile(backend)
+    final = compiled.get("numba", profiled)
+    sections = [stage_section(name, graph, previous)
+                for (name, graph), previous in zip(final.stages.items(), [None] + list(final.stages.values()))]
+    source = final.source if hasattr(final.executable, "source") else None
+    table = None
+    if compare and len(compiled) > 1:
+        from irtoy.compare import compare as run_compare
+        table = str(run_compare(traced, *args, **kwargs))
+    page = PAGE.format(
+        title=html.escape(title or f"irtoy report: {traced.name}"),
+        style=STYLE, script=SCRIPT,
+        summary=summary(traced, final),
+        stages="\n".join(s for s, _ in sections),
+        nodes=json.dumps({name: data for (_, data), name in zip(sections, final.stages)}).replace("</", "<\\/"),
+        source=source_section(source),
+        profile=html.escape(profiled.profile()),
+        compare=f"<pre>{html.escape(table)}</pre>" if table else "<p>Only one backend was compiled.</p>",
+    )
+    return atomic_write(os.path.join(out_dir, "index.html"), page)
+
+
+def summary(traced, final):
+    rows = "".join(f"<tr><td><a href='#stage-{name}'>{name}</a></td><td>{len(g)}</td></tr>"
+                   for name, g in final.stages.items())
+    inputs = ", ".join(f"{html.escape(traced.graph[n].get('name', ''))}: {traced.graph.spec(n)}"
+                       for n in traced.graph.inputs)
+    return f"<p><b>inputs</b> {inputs}</p><table><tr><th>stage</th><th>nodes</th></tr>{rows}</table>"
+
+
+def node_facts(graph, n):
+    node = graph[n]
+    facts = {"id": f"%{n}", "op": node["op"], "role": node.get("role", ""), "src": node.get("src") or "",
+             "scope": node.get("scope") or "", "name": node.get("name") or "",
+             "inputs": [f"%{a}" for a in graph.args(n)],
+             "attrs": {k: str(v) for k, v in node["attrs"].items()}}
+    if "shape" in node:
+        facts["type"] = str(graph.spec(n))
+    if node["op"] == "const":
+        facts["value"] = format_value(node["value"])
+    return facts
+
+
+def changes(graph, previous):
+    """What a pass did: node ids it added and removed, and a one-line summary."""
+    if previous is None:
+        return {}, "the traced function"
+    added = [n for n in graph.nx if n not in previous.nx]
+    removed = [n for n in previous.nx if n not in graph.nx]
+
+    def ops_of(g, nodes):
+        counts = {}
+        for n in nodes:
+            counts[g[n]["op"]] = counts.get(g[n]["op"], 0) + 1
+        return ", ".join(f"{op}×{k}" for op, k in sorted(counts.items(), key=lambda kv: -kv[1])) or "none"
+
+    text = f"+{len(added)} nodes ({ops_of(graph, added)}); −{len(removed)} nodes ({ops_of(previous, removed)})"
+    return {n: "added" for n in added}, text
+
+
+def stage_section(name, graph, previous):
+    """The HTML of one stage, and the facts of its nodes for the click panel."""
+    highlight, what = changes(graph, previous)
+    prefix = f"{name}-"
+    drawing = strip_xml_header(render.to_dot(graph, highlight=highlight, id_prefix=prefix,
+                                             **stage_clusters(graph, name)).pipe(format="svg").decode())
+    scoped = any(graph[n].get("scope") for n in graph.nx)
+    grouped = ""
+    if scoped:
+        grouped = strip_xml_header(render.to_dot_collapsed(graph, id_prefix=prefix + "g-").pipe(format="svg").decode())
+        grouped = (f"<label><input type='checkbox' class='group-toggle' data-stage='{name}'> group by scope</label>"
+                   f"<div class='graph grouped' id='grouped-{name}' hidden>{grouped}</div>")
+    counts = ", ".join(f"{op} {k}" for op, k in sorted(graph.count_ops().items()))
+    section = f"""
+<section class="stage" id="stage-{name}">
+  <h2>{html.escape(name)} <small>{len(graph)} nodes</small></h2>
+  <p class="changes">{html.escape(what)}</p>
+  <p class="counts">{html.escape(counts)}</p>
+  {grouped}
+  <div class="graph full" id="graph-{name}">{drawing}</div>
+  <details><summary>IR text</summary><pre>{html.escape(str(graph))}</pre></details>
+</section>"""
+    return section, {str(n): node_facts(graph, n) for n in graph.nx}
+
+
+def stage_clusters(graph, name):
+    """Fused stages carry their kernels as node attribute `kernel`: draw each as a cluster."""
+    kernels = {}
+    for n in graph.nx:
+        if graph[n].get("kernel") is not None:
+            kernels.setdefault(graph[n]["kernel"], []).append(n)
+    return {"clusters": kernels} if kernels else {"group_scopes": True}
+
+
+def strip_xml_header(svg):
+    return svg[svg.index("<svg"):]
+
+
+def source_section(source):
+    if not source:
+        return "<p>The interpreter generates no source.</p>"
+    lines = []
+    for line in source.splitlines():
+        escaped = html.escape(line)
+        match = re.match(r"def (\w+)\(", line)
+        if match:
+            escaped = f"<span class='kernel' id='source-{match.group(1)}'>{escaped}</span>"
+        lines.append(escaped)
+    return "<pre class='source'>" + "\n".join(lines) + "</pre>"
+
+
+STYLE = """
+body { font-family: Helvetica, Arial, sans-serif; margin: 0 2em 4em 2em; color: #222; }
+header { position: sticky; top: 0; background: #fff; padding: .6em 0; border-bottom: 1px solid #ddd; z-index: 2; }
+h1 { font-size: 1.4em; margin: .2em 0; } h2 small { color: #777; font-weight: normal; font-size: .7em; }
+#search { font-size: 1em; padding: .3em; width: 22em; } #matches { color: #777; margin-left: .6em; }
+.graph { overflow: auto; max-height: 80vh; border: 1px solid #eee; margin: .5em 0; }
+.graph svg { max-width: none; } .graph g.node { cursor: pointer; }
+g.node.match path, g.node.match polygon, g.node.match ellipse { stroke: #e7298a; stroke-width: 4px; }
+g.node.selected path, g.node.selected polygon { stroke: #1b9e77; stroke-width: 4px; }
+#details { position: fixed; right: 1em; top: 5em; width: 22em; background: #fafafa; border: 1px solid #ccc;
+           padding: .6em; font-size: .85em; z-index: 3; }
+#details[hidden] { display: none; } #details table td:first-child { color: #777; padding-right: .8em; }
+pre { background: #f6f6f6; padding: .6em; overflow: auto; font-size: .8em; }
+.kernel { background: #fff3c4; } .changes { color: #555; } .counts { color: #777; font-size: .85em; }
+table { border-collapse: collapse; } td, th { border: 1px solid #ddd; padding: .2em .6em; }
+"""
+
+SCRIPT = """
+const NODES = JSON.parse(document.getElementById('node-data').textContent);
+const details = document.getElementById('details');
+function show(stage, id) {
+  const facts = (NODES[stage] || {})[id];
+  if (!facts) return;
+  document.querySelectorAll('g.node.selected').forEach(g => g.classList.remove('selected'));
+  const g = document.getElementById(stage + '-node' + id);
+  if (g) g.classList.add('selected');
+  const rows = [['stage', stage], ['node', facts.id], ['op', facts.op], ['type', facts.type || ''],
+                ['role', facts.role], ['source', facts.src], ['scope', facts.scope], ['name', facts.name],
+                ['inputs', facts.inputs.join(', ')], ['value', facts.value || '']]
+    .concat(Object.entries(facts.attrs));
+  details.innerHTML = '<b>' + facts.id + ' ' + facts.op + '</b><table>' +
+    rows.filter(r => r[1] !== '').map(r => '<tr><td>' + r[0] + '</td><td>' + String(r[1]).replace(/</g, '&lt;') +
+    '</td></tr>').join('') + '</table>';
+  details.hidden = false;
+}
+document.querySelectorAll('.graph.full g.node').forEach(g => {
+  const m = g.id.match(/^(.*)-node(\\d+)$/);
+  if (m) g.addEventListener('click', () => show(m[1], m[2]));
+});
+document.getElementById('search').addEventListener('input', e => {
+  const q = e.target.value.trim().toLowerCase();
+  let found = 0, first = null;
+  document.querySelectorAll('.graph.full g.node').forEach(g => {
+    const m = g.id.match(/^(.*)-node(\\d+)$/);
+    const f = m && (NODES[m[1]] || {})[m[2]];
+    const hay = f ? [f.id, f.op, f.name, f.src, f.scope, f.type].join(' ').toLowerCase() : '';
+    const hit = q !== '' && hay.includes(q);
+    g.classList.toggle('match', hit);
+    if (hit) { found++; if (!first) first = g; }
+  });
+  document.getElementById('matches').textContent = q ? found + ' nodes' : '';
+  if (first) first.scrollIntoView({block: 'center', inline: 'center'});
+});
+document.querySelectorAll('.group-toggle').forEach(box => box.addEventListener('change', () => {
+  const stage = box.dataset.stage;
+  document.getElementById('grouped-' + stage).hidden = !box.checked;
+  document.getElementById('graph-' + stage).hidden = box.checked;
+}));
+"""
+
+PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title><style>{style}</style></head>
+<body>
+<header><h1>{title}</h1>
+<input id="search" type="search" placeholder="find a node: op, name, %id or file:line">
+<span id="matches"></span></header>
+<aside id="details" hidden></aside>
+<h2>Stages</h2>{summary}
+{stages}
+<section id="source"><h2>Generated source</h2>{source}</section>
+<section id="profile"><h2>Interpreter: time per node</h2><pre>{profile}</pre></section>
+<section id="compare"><h2>Interpreter vs numba</h2>{compare}</section>
+<script type="application/json" id="node-data">{nodes}</script>
+<script>{script}</script>
+</body></html>
+"""
