@@ -33,6 +33,7 @@ class Trace:
         self.parent = parent
         self.level = 0 if parent is None else parent.level + 1
         self.scopes = []
+        self.roles = ["forward"]    # the role of recorded nodes; optimizers record "update"
         self.captures = {}      # id(outer tracer) -> (outer tracer, inner input node)
         self._consts = {}       # id(array) or (value, dtype) -> (node, the array kept alive)
 
@@ -87,7 +88,7 @@ class Trace:
         weak = np.result_type(*dtypes, *[a for a in args if isinstance(a, (bool, int, float))]) if dtypes else None
         nodes = [self.node_of(a, weak) for a in args]
         spec = ops.infer_spec(op, [self.graph.spec(n) for n in nodes], attrs, src)
-        n = self.graph.add_node(op, nodes, attrs, spec=spec, src=src, scope=self.scope_name())
+        n = self.graph.add_node(op, nodes, attrs, role=self.roles[-1], spec=spec, src=src, scope=self.scope_name())
         return Tracer(self, n, spec)
 
     def scope_name(self):
@@ -95,16 +96,22 @@ class Trace:
 
 
 @contextlib.contextmanager
-def scope(name):
-    """Group the nodes traced inside the `with` block under `name` (drawn as one box)."""
+def scope(name, role=None):
+    """Group the nodes traced inside the `with` block under `name` (drawn as one box).
+
+    `role="update"` marks them as parameter updates (optimizers do), so drawings colour
+    them apart from the forward and backward computation.
+    """
     trace = _ACTIVE[-1] if _ACTIVE else None
     if trace is not None:
         trace.scopes.append(str(name))
+        trace.roles.append(role or trace.roles[-1])
     try:
         yield
     finally:
         if trace is not None:
             trace.scopes.pop()
+            trace.roles.pop()
 
 
 # -- where in the user's code are we? ---------------------------------------------------------

@@ -1,0 +1,327 @@
+"""Model: a network, a loss and an optimizer, trained with one compiled graph per step.
+
+`fit` traces the whole training step (forward pass, loss, gradients from the autodiff pass,
+optimizer update) into a single irtoy graph, compiles it once per batch shape on the chosen
+backend, and calls it for every batch. Parameters, running statistics and optimizer buffers
+stay NumPy arrays owned by the model, passed in and returned by the step.
+"""
+import io
+import json
+import time
+
+import numpy as np
+from tqdm.auto import tqdm
+
+import irtoy
+from irtoy.errors import IrtoyError
+from irtoy.files import atomic_write
+from irtoy.nn import losses as losses_mod, optimizers as optimizers_mod, schedules
+from irtoy.nn.datasets import batches, num_batches
+from irtoy.nn.layers import Context
+
+FORMAT = "irtoy.nn.Model"
+VERSION = 1
+
+
+class Model:
+    def __init__(self, net, loss, optimizer=None, backend="numba", seed=0, l2=0.0, l1=0.0):
+        self.net, self.loss, self.optimizer = net, loss, optimizer or optimizers_mod.SGD(0.01)
+        self.backend, self.seed, self.l2, self.l1 = backend, seed, float(l2), float(l1)
+        self.params = self.state = self.opt_state = None
+        self.input_shape = self.output_shape = None
+        self.steps = 0          # optimizer steps taken, over all calls to fit
+        self.epochs = 0
+        self._compiled = {}     # (what, batch specs) -> Compiled
+        self._rng = np.random.default_rng(seed)
+
+    # -- building ------------------------------------------------------------------------
+    def build(self, input_shape):
+        """Create the parameters for samples of `input_shape` (batch axis excluded)."""
+        self.input_shape = tuple(int(d) for d in input_shape)
+        rng = np.random.default_rng(self.seed)
+        self.params, self.state, self.output_shape = self.net.init(rng, self.input_shape)
+        self.opt_state = self.optimizer.init(self.params)
+        return self
+
+    def _ensure_built(self, x):
+        if self.params is None:
+            self.build(x.shape[1:])
+        elif tuple(x.shape[1:]) != self.input_shape:
+            raise irtoy.ShapeError(f"the model was built for samples of shape {self.input_shape}, "
+                                   f"but the data has samples of shape {tuple(x.shape[1:])}")
+
+    def targets(self, y):
+        """Targets as the loss wants them: integer labels become one-hot float32 rows."""
+        y = np.asarray(y)
+        classes = self.output_shape[-1]
+        if y.dtype.kind in "iu" and y.ndim == 1 and self.loss.classifies and classes > 1:
+            if y.size and (y.min() < 0 or y.max() >= classes):
+                raise IrtoyError(f"labels must be in 0..{classes - 1} for a model with {classes} outputs, "
+                                 f"got {y.min()}..{y.max()}")
+            return np.eye(classes, dtype=np.float32)[y]
+        y = y.astype(np.float32)
+        return y.reshape(-1, 1) if y.ndim == 1 else y
+
+    # -- the traced functions --------------------------------------------------------------
+    def objective(self, params, out, y):
+        value = self.loss(out, y)
+        if self.l2:
+            value = value + losses_mod.l2_penalty(params, self.l2)
+        if self.l1:
+            value = value + losses_mod.l1_penalty(params, self.l1)
+        return value
+
+    def correct(self, out, y):
+        """How many predictions in the batch are right (for classification losses)."""
+        if not self.loss.classifies:
+            return np.sum(out * 0.0)
+        if out.shape[-1] == 1:
+            return np.sum((out > 0) == (y > 0.5))
+        return np.sum(np.argmax(out, axis=-1) == np.argmax(y, axis=-1))
+
+    def train_step(self, params, state, opt_state, x, y, hyper, seed):
+        """One step of training, as a function of arrays: traced into one graph by `fit`."""
+        ctx = Context(training=True, seed=seed)
+
+        def objective(params):
+            out, _ = self.net.apply(params, state, x, ctx)
+            with irtoy.scope("loss"):
+                return self.objective(params, out, y)
+
+        loss, grads = irtoy.value_and_grad(objective)(params)
+        out, new_state = self.net.apply(params, state, x, ctx)     # the same nodes: merged by CSE
+        with irtoy.scope("optimizer", role="update"):
+            new_params, new_opt_state = self.optimizer.update(params, grads, opt_state, hyper)
+        with irtoy.scope("metrics"):
+            correct = self.correct(out, y)
+        return new_params, new_state, new_opt_state, loss, correct
+
+    def eval_step(self, params, state, x, y):
+        out, _ = self.net.apply(params, state, x, Context(training=False))
+        with irtoy.scope("loss"):
+            loss = self.objective(params, out, y)
+        with irtoy.scope("metrics"):
+            return loss, self.correct(out, y)
+
+    def predict_step(self, params, state, x):
+        return self.net.apply(params, state, x, Context(training=False))[0]
+
+    def _compile(self, what, fn, *args):
+        key = (what,) + tuple((np.shape(a), np.asarray(a).dtype.str) for a in irtoy.pytree.flatten(args)[0])
+        if key not in self._compiled:
+            self._compiled[key] = irtoy.trace(fn, *args).compile(self.backend)
+        return self._compiled[key]
+
+    def _hyper(self):
+        h = self.optimizer.hyperparameters(self.steps + 1, self.epochs)
+        return {k: np.float32(v) for k, v in h.items()}
+
+    def _train_args(self, xb, yb):
+        return (self.params, self.state, self.opt_state, xb, yb, self._hyper(), np.int64(self._rng.integers(2**62)))
+
+    def compiled_step(self, x, y):
+        """The compiled training step for batches shaped like (x, y)."""
+        self._ensure_built(x)
+        return self._compile("train", self.train_step, *self._train_args(np.asarray(x, np.float32), self.targets(y)))
+
+    # -- training and using ----------------------------------------------------------------
+    def fit(self, x, y, epochs=1, batch_size=32, validation_data=None, shuffle=True, verbose=True):
+        """Train for `epochs` passes over (x, y); returns the history of per-epoch metrics."""
+        x = np.asarray(x, np.float32)
+        self._ensure_built(x)
+        targets = self.targets(y)
+        history = {"loss": [], "accuracy": [], "time": []}
+        if validation_data is not None:
+            history.update(val_loss=[], val_accuracy=[])
+        for _ in range(epochs):
+            start = time.perf_counter()
+            total_loss, total_correct, seen = 0.0, 0, 0
+            bar = tqdm(total=num_batches(len(x), batch_size), desc=f"epoch {self.epochs + 1}", unit="batch",
+                       disable=not verbose, leave=True, dynamic_ncols=True)
+            for xb, yb in batches(x, targets, batch_size, shuffle=shuffle, seed=int(self._rng.integers(2**31))):
+                args = self._train_args(xb, yb)
+                step = self._compile("train", self.train_step, *args)
+                self.params, self.state, self.opt_state, loss, correct = step(*args)
+                self.steps += 1
+                total_loss += float(loss) * len(xb)
+                total_correct += int(correct)
+                seen += len(xb)
+                bar.update(1)
+                bar.set_postfix(self._metrics_text(total_loss / seen, total_correct / seen), refresh=False)
+            self.epochs += 1
+            history["loss"].append(total_loss / seen)
+            history["accuracy"].append(total_correct / seen if self.loss.classifies else None)
+            history["time"].append(time.perf_counter() - start)
+            if validation_data is not None:
+                val = self.evaluate(*validation_data)
+                history["val_loss"].append(val["loss"])
+                history["val_accuracy"].append(val.get("accuracy"))
+                bar.set_postfix({**self._metrics_text(total_loss / seen, total_correct / seen),
+                                 **{f"val_{k}": f"{v:.4f}" for k, v in val.items()}})
+            bar.close()
+        return history
+
+    def _metrics_text(self, loss, accuracy):
+        shown = {"loss": f"{loss:.4f}"}
+        if self.loss.classifies:
+            shown["acc"] = f"{accuracy:.4f}"
+        return shown
+
+    def evaluate(self, x, y, batch_size=500):
+        """{"loss": mean loss, "accuracy": fraction right} over (x, y), in inference mode."""
+        x = np.asarray(x, np.float32)
+        self._ensure_built(x)
+        targets = self.targets(y)
+        total_loss, total_correct = 0.0, 0
+        for xb, yb in batches(x, targets, batch_size, shuffle=False):
+            step = self._compile("eval", self.eval_step, self.params, self.state, xb, yb)
+            loss, correct = step(self.params, self.state, xb, yb)
+            total_loss += float(loss) * len(xb)
+            total_correct += int(correct)
+        result = {"loss": total_loss / len(x)}
+        if self.loss.classifies:
+            result["accuracy"] = total_correct / len(x)
+        return result
+
+    def predict(self, x, batch_size=500):
+        """The network's outputs for x, in inference mode (dropout off, running statistics)."""
+        x = np.asarray(x, np.float32)
+        self._ensure_built(x)
+        outs = []
+        for start in range(0, len(x), batch_size):
+            xb = x[start:start + batch_size]
+            outs.append(self._compile("predict", self.predict_step, self.params, self.state, xb)(self.params, self.state, xb))
+        return np.concatenate(outs) if outs else np.zeros((0,) + self.output_shape, np.float32)
+
+    def render_step(self, path, stage="optimized", x=None, y=None, **options):
+        """Draw the training step's graph (forward, backward and update in their colours)."""
+        compiled = self._latest_train_step(x, y)
+        return compiled.render(stage if stage in compiled.stages else list(compiled.stages)[-1], path,
+                               group_scopes=options.pop("group_scopes", True), **options)
+
+    def _latest_train_step(self, x=None, y=None):
+        if x is not None:
+            return self.compiled_step(x, y)
+        steps = [c for key, c in self._compiled.items() if key[0] == "train"]
+        if not steps:
+            raise IrtoyError("the training step has not been compiled yet: call fit first, or pass a batch "
+                             "(render_step(path, x=xb, y=yb))")
+        return steps[0]
+
+    # -- saving ------------------------------------------------------------------------------
+    def metadata(self):
+        return {"format": FORMAT, "version": VERSION, "net": self.net.describe(),
+                "loss": {"type": type(self.loss).__name__, "config": self.loss.config()},
+                "optimizer": {"type": type(self.optimizer).__name__, "config": _jsonable(self.optimizer.config())},
+                "input_shape": list(self.input_shape), "steps": self.steps, "epochs": self.epochs,
+                "seed": self.seed, "l2": self.l2, "l1": self.l1}
+
+    def save(self, path):
+        """Write weights, running statistics, optimizer state and metadata to a .npz file.
+
+        The file is written whole or not at all (a temporary file renamed into place), and
+        holds only arrays and JSON: loading it never runs code.
+        """
+        if self.params is None:
+            raise IrtoyError("nothing to save: the model has not been built or trained")
+        arrays = {**_flatten("params", self.params), **_flatten("state", self.state),
+                  **_flatten("optimizer", self.opt_state)}
+        buffer = io.BytesIO()
+        np.savez(buffer, __metadata__=np.array(json.dumps(self.metadata())), **arrays)
+        return atomic_write(path, buffer.getvalue())
+
+    @classmethod
+    def load(cls, path, net, backend="numba"):
+        """A model for `net` with the weights and state saved in `path`.
+
+        The file must have been saved from a network of the same architecture; anything else
+        is refused with the first difference named.
+        """
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in data.files}
+        except (OSError, ValueError) as e:
+            raise IrtoyError(f"{path} is not a model file irtoy can read: {e}") from None
+        if "__metadata__" not in arrays:
+            raise IrtoyError(f"{path} has no irtoy metadata: it was not written by Model.save")
+        meta = json.loads(str(arrays.pop("__metadata__")))
+        if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+            raise IrtoyError(f"{path} is a {meta.get('format')} v{meta.get('version')} file, not {FORMAT} v{VERSION}")
+        difference = _first_difference(meta["net"], net.describe(), "net")
+        if difference:
+            raise IrtoyError(f"{path} was saved from a different network: {difference}")
+        loss = losses_mod.BY_NAME[meta["loss"]["type"]](**meta["loss"]["config"])
+        optimizer = optimizers_mod.BY_NAME[meta["optimizer"]["type"]](**_from_jsonable(meta["optimizer"]["config"]))
+        model = cls(net, loss, optimizer, backend=backend, seed=meta["seed"], l2=meta["l2"], l1=meta["l1"])
+        model.build(meta["input_shape"])
+        for name, tree in (("params", model.params), ("state", model.state), ("optimizer", model.opt_state)):
+            expected = _flatten(name, tree)
+            for key, value in expected.items():
+                if key not in arrays:
+                    raise IrtoyError(f"{path} lacks {key} {value.shape}")
+                if arrays[key].shape != value.shape or arrays[key].dtype != value.dtype:
+                    raise IrtoyError(f"{path}: {key} is {arrays[key].dtype}{list(arrays[key].shape)} in the file "
+                                     f"but {value.dtype}{list(value.shape)} in this model")
+        model.params = _unflatten("params", model.params, arrays)
+        model.state = _unflatten("state", model.state, arrays)
+        model.opt_state = _unflatten("optimizer", model.opt_state, arrays)
+        model.steps, model.epochs = meta["steps"], meta["epochs"]
+        return model
+
+    def __repr__(self):
+        return f"Model({self.net!r}, loss={self.loss!r}, optimizer={self.optimizer!r}, backend={self.backend!r})"
+
+
+def _flatten(prefix, tree):
+    if isinstance(tree, dict):
+        return {k: v for key in sorted(tree) for k, v in _flatten(f"{prefix}/{key}", tree[key]).items()}
+    return {prefix: np.asarray(tree)}
+
+
+def _unflatten(prefix, like, arrays):
+    if isinstance(like, dict):
+        return {key: _unflatten(f"{prefix}/{key}", like[key], arrays) for key in like}
+    return arrays[prefix]
+
+
+def _first_difference(saved, current, where):
+    if isinstance(saved, dict) and isinstance(current, dict):
+        for key in sorted(set(saved) | set(current)):
+            if key not in saved or key not in current:
+                return f"{where}.{key} is only in the {'model' if key in current else 'file'}"
+            found = _first_difference(saved[key], current[key], f"{where}.{key}")
+            if found:
+                return found
+        return None
+    if isinstance(saved, list) and isinstance(current, list):
+        if len(saved) != len(current):
+            return f"{where} has {len(saved)} entries in the file but {len(current)} in the model"
+        for i, (a, b) in enumerate(zip(saved, current)):
+            found = _first_difference(a, b, f"{where}[{i}]")
+            if found:
+                return found
+        return None
+    if _jsonable(current) != saved:
+        return f"{where} is {saved!r} in the file but {current!r} in the model"
+    return None
+
+
+def _jsonable(value):
+    """Settings as JSON: tuples become lists, schedules become {"schedule": name, ...}."""
+    if isinstance(value, schedules.Schedule):
+        return {"schedule": type(value).__name__, **value.config()}
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _from_jsonable(config):
+    out = {}
+    for k, v in config.items():
+        if isinstance(v, dict) and "schedule" in v:
+            kind = getattr(schedules, v["schedule"])
+            v = kind(**{a: b for a, b in v.items() if a != "schedule"})
+        out[k] = v
+    return out
