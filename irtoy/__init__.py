@@ -5,14 +5,16 @@
     traced.render("fn.svg")                    # drawn with graphviz
     f = traced.compile(backend="numba")        # passes, then a backend
     f(*args)
+    dloss = irtoy.grad(loss)                   # gradients are graph nodes too
 """
 from irtoy.errors import GraphError, IrtoyError, RenderError, ShapeError, TraceError
 from irtoy.ir import Graph, Spec
 from irtoy import ops
 from irtoy.tracing import scope
 from irtoy.api import Compiled, Traced, trace
+from irtoy.transforms import grad, value_and_grad
 
 __version__ = "0.1.0"
 
-__all__ = ["trace", "Traced", "Compiled", "Spec", "Graph", "ops", "scope", "IrtoyError",
-           "TraceError", "ShapeError", "GraphError", "RenderError"]
+__all__ = ["trace", "grad", "value_and_grad", "Traced", "Compiled", "Spec", "Graph", "ops", "scope",
+           "IrtoyError", "TraceError", "ShapeError", "GraphError", "RenderError"]

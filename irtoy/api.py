@@ -1,7 +1,8 @@
 """The public API: `trace` a function into a `Traced`, `compile` that into a `Compiled`.
 
     traced = irtoy.trace(fn, *example_args)    # records the ops: stages "traced", "shaped"
-    f = traced.compile(backend="numpy")         # cleanup passes, then the backend
+    grads = traced.value_and_grad(wrt=0)       # adds the backward nodes: stage "grad"
+    f = grads.compile(backend="numpy")          # cleanup passes, then the backend
     f(*args)                                    # same calling convention as fn
 
 Every graph along the way is kept in `stages` (in order), so each can be printed and drawn.
@@ -13,7 +14,8 @@ import numpy as np
 from irtoy import backends, pytree, render as render_mod
 from irtoy.errors import IrtoyError, ShapeError
 from irtoy.ir import Spec
-from irtoy.passes import check_graph, eliminate_dead_code, infer_shapes
+from irtoy.passes import (check_graph, differentiate, eliminate_common_subexpressions, eliminate_dead_code,
+                          fold_constants, infer_shapes, simplify)
 from irtoy.tracing import trace_function
 
 DEBUG = os.environ.get("IRTOY_DEBUG", "") not in ("", "0")
@@ -29,8 +31,10 @@ def run_pass(stages, name, pass_fn, graph, debug):
 
 
 def cleanup_passes():
-    """The passes `compile` runs before handing the graph to a backend, in order."""
-    return [("simplified", eliminate_dead_code)]
+    """The passes `compile` runs before handing the graph to a backend, in order, with the
+    name each result is kept under in `stages`."""
+    return [("folded", fold_constants), ("simplified", simplify),
+            ("deduplicated", eliminate_common_subexpressions), ("optimized", eliminate_dead_code)]
 
 
 class Traced:
@@ -57,6 +61,33 @@ class Traced:
     def __repr__(self):
         return f"<irtoy.Traced {self.name}: stages {list(self.stages)}, {len(self.graph)} nodes>"
 
+    def grad(self, wrt=0):
+        """The gradient of this (scalar) function with respect to argument(s) `wrt`.
+
+        `wrt` is an argument index, an argument name, or a tuple of them. The result is a new
+        Traced with a "grad" stage, returning the gradients in the structure of the chosen
+        argument(s) (a tuple of them when `wrt` is a tuple).
+        """
+        return self._differentiate(wrt, with_value=False)
+
+    def value_and_grad(self, wrt=0):
+        """Like `grad`, but the new function returns `(value, gradients)`."""
+        return self._differentiate(wrt, with_value=True)
+
+    def _differentiate(self, wrt, with_value):
+        positions, grads_tree = select_arguments(wrt, self.arg_names, self.in_tree, self.name)
+        check_scalar_result(self.out_tree, self.name)
+        wrt_inputs = [self.graph.inputs[i] for i in positions]
+        graph = differentiate(self.graph, wrt_inputs, with_value, name=self.name)
+        stage, k = "grad", 1
+        while stage in self.stages:         # differentiating a gradient again
+            k += 1
+            stage = f"grad{k}"
+        out_tree = pytree.TreeDef("tuple", (), (pytree.LEAF, grads_tree)) if with_value else grads_tree
+        kind = "value_and_grad" if with_value else "grad"
+        return Traced({**self.stages, stage: graph}, self.in_tree, out_tree, self.arg_names,
+                      f"{kind}({self.name})")
+
     def render(self, path, stage=None, **options):
         """Draw a stage (default: the latest) to `path`; .svg/.png/.pdf/.dot by extension."""
         graph = self.stages[stage] if stage else self.graph
@@ -73,6 +104,42 @@ class Traced:
         executable = backends.get(backend)(graph, profile=profile, debug=debug)
         stages.update(executable.stages)
         return Compiled(self, stages, executable, backend)
+
+
+def select_arguments(wrt, arg_names, in_tree, fn_name):
+    """The flat input positions `wrt` picks, and the pytree structure of their gradients.
+
+    `wrt` is an argument index, an argument name, or a tuple of them. Inputs are laid out
+    argument by argument, in the order the function was traced with (`arg_names`).
+    """
+    positional, keywords = in_tree.children
+    n_positional = len(positional.children)
+    trees = list(positional.children) + [keywords.children[keywords.keys.index(k)]
+                                         for k in arg_names[n_positional:]]
+    starts = [sum(t.num_leaves for t in trees[:i]) for i in range(len(trees))]
+
+    def one(w):
+        if isinstance(w, str) and w in arg_names:
+            i = arg_names.index(w)
+        elif isinstance(w, (int, np.integer)) and not isinstance(w, bool) and 0 <= w < n_positional:
+            i = int(w)
+        else:
+            raise IrtoyError(f"wrt={w!r} names no argument of {fn_name}: its arguments are "
+                             f"{', '.join(f'{k} {n!r}' for k, n in enumerate(arg_names))}")
+        return list(range(starts[i], starts[i] + trees[i].num_leaves)), trees[i]
+
+    if isinstance(wrt, tuple):
+        picked = [one(w) for w in wrt]
+        positions = [p for chosen, _ in picked for p in chosen]
+        return positions, pytree.TreeDef("tuple", (), tuple(tree for _, tree in picked))
+    return one(wrt)
+
+
+def check_scalar_result(out_tree, fn_name):
+    """Gradients need a function that returns one array (its shape is checked by the pass)."""
+    if out_tree != pytree.LEAF:
+        raise ShapeError(f"cannot differentiate {fn_name}: it must return one scalar, but it returns "
+                         f"a structure {out_tree}")
 
 
 class Compiled:

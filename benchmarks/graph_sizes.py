@@ -1,0 +1,56 @@
+"""How much the cleanup passes shrink the MLP's gradient graph: node counts at every stage.
+
+    python benchmarks/graph_sizes.py
+
+traces the loss of the benchmark MLP (the same network as `references.mlp_loss_and_grads`:
+two ReLU layers, a linear output layer, mean softmax cross-entropy), adds its gradient
+with respect to the parameters, compiles it, and prints the number of nodes each stage
+has, plus the op counts before and after cleanup.
+"""
+import sys
+from pathlib import Path
+
+import numpy as np
+
+_ROOT = str(Path(__file__).resolve().parents[1])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+import irtoy  # noqa: E402
+from benchmarks.references import mlp_init  # noqa: E402
+
+
+def mlp_loss(params, x, y_onehot):
+    """Mean softmax cross-entropy of the ReLU MLP, in NumPy code irtoy traces."""
+    h1 = np.maximum(x @ params["w1"] + params["b1"], 0)
+    h2 = np.maximum(h1 @ params["w2"] + params["b2"], 0)
+    logits = h2 @ params["w3"] + params["b3"]
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return -(y_onehot * log_probs).sum() / x.shape[0]
+
+
+def mlp_gradient_stages(sizes=(784, 400, 100, 10), batch=128, dtype=np.float32):
+    """The compiled loss-and-gradient function's stages: {stage name: graph}."""
+    params = {k: irtoy.Spec(v.shape, v.dtype) for k, v in mlp_init(sizes, dtype=dtype).items()}
+    x, y = irtoy.Spec((batch, sizes[0]), dtype), irtoy.Spec((batch, sizes[-1]), dtype)
+    step = irtoy.trace(mlp_loss, params, x, y).value_and_grad(wrt=0).compile("numpy")
+    return step.stages
+
+
+def main():
+    stages = mlp_gradient_stages()
+    print("MLP 784-400-100-10, batch 128, float32: loss and gradient graph")
+    print(f"{'stage':<14} {'nodes':>5}")
+    for name, graph in stages.items():
+        print(f"{name:<14} {len(graph):>5}")
+    before, after = stages["grad"], list(stages.values())[-1]
+    print(f"\ncleanup: {len(before)} -> {len(after)} nodes ({len(before) - len(after)} fewer)")
+    print(f"\n{'op':<14} {'grad':>5} {'after':>6}")
+    counts_before, counts_after = before.count_ops(), after.count_ops()
+    for op in sorted(counts_before, key=lambda o: (-counts_before[o], o)):
+        print(f"{op:<14} {counts_before[op]:>5} {counts_after.get(op, 0):>6}")
+
+
+if __name__ == "__main__":
+    main()

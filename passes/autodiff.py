@@ -1,0 +1,459 @@
+"""Reverse-mode differentiation as a graph pass: the backward pass becomes new graph nodes.
+
+`differentiate(graph, wrt)` walks the graph from its scalar output back towards the inputs
+(a reverse topological sweep). For every node it applies the vector-Jacobian product (VJP)
+rule of the node's op: given `g`, the cotangent of the node's result (d output / d result),
+the rule says what flows back to each argument. A node used several times receives one
+contribution per use, and they are summed. The new nodes have role "backward" and carry the
+`src` of the forward node they differentiate, so the drawing colours them apart and an error
+in a gradient still points at the user's line.
+
+The rules live in `VJP_RULES`, one per op, keyed by op name (JAX keeps its transpose rules
+the same way). A rule is a plain function
+
+    rule(g, out, *args, **attrs) -> one cotangent per argument (None: no gradient flows)
+
+where `g` is the cotangent of the result, `out` the result, `args` the arguments (all of
+them `Value`s: nodes of the graph being built, with `shape`, `dtype` and arithmetic
+operators) and `attrs` the node's attributes. Rules are written with irtoy's own ops
+(`ops.sum`, `g * y`, ...), so what they emit is ordinary IR: it is drawn, optimised and
+compiled like forward code, and it can be differentiated again (gradients of gradients).
+A rule may return a cotangent in the broadcast shape of the result: the sweep sums it down
+to the argument's shape (undoing broadcasting) and casts it to the argument's dtype.
+
+Ops declared non-differentiable in the registry (comparisons, argmax) pass no gradient, and
+nothing flows into integer or boolean values (so an integer cast stops the gradient).
+"""
+import numpy as np
+
+from irtoy import ops
+from irtoy.errors import GraphError, ShapeError, located
+from irtoy.ir import Spec
+
+VJP_RULES = {}
+
+
+def vjp_rule(*names):
+    """Register the decorated function as the VJP rule of the ops `names`."""
+    def register(rule):
+        for name in names:
+            VJP_RULES[name] = rule
+        return rule
+    return register
+
+
+# -- the pass ----------------------------------------------------------------------------
+
+def differentiate(graph, wrt, with_value=False, name="the function"):
+    """A new graph whose outputs are the gradients of `graph`'s scalar output.
+
+    wrt: input node ids to differentiate with respect to. The outputs are one gradient per
+    entry of `wrt` (same shape and dtype as that input), preceded by the value itself when
+    `with_value`. `name` names the function in error messages.
+    """
+    _check_differentiable(graph, wrt, name)
+    (result,) = graph.outputs
+    g = graph.copy()
+    forward_nodes = set(g.nx)
+    order = g.order()
+    needed = _on_a_path(g, wrt, result)
+    emitter = Emitter(g)
+    cotangents = {result: emitter.const(np.ones((), g[result]["dtype"]))}
+    for n in reversed(order):
+        if n not in cotangents or n not in needed:
+            continue
+        node = g[n]
+        op = ops.REGISTRY[node["op"]]
+        if op.kind == "source" or not op.differentiable:
+            continue
+        rule = VJP_RULES.get(op.name)
+        if rule is None:
+            raise GraphError(f"no gradient rule for the op {op.name!r} (add one to VJP_RULES in passes/"
+                             f"autodiff.py, or declare the op non-differentiable){located(node.get('src'))}")
+        emitter.at(node)
+        args = g.args(n)
+        arg_values = [Value(emitter, a) for a in args]
+        contributions = rule(cotangents[n], Value(emitter, n), *arg_values, **node["attrs"])
+        for a, ct in zip(args, contributions):
+            if ct is None or a not in needed:
+                continue
+            ct = _fit(ct, g.spec(a))
+            cotangents[a] = ct if a not in cotangents else cotangents[a] + ct
+    emitter.at({})
+    grads = [cotangents[w] if w in cotangents else _zeros(emitter, g.spec(w)) for w in wrt]
+    g.outputs = ([result] if with_value else []) + [v.node for v in grads]
+    _remove_unused(g, keep=forward_nodes)
+    return g
+
+
+def _check_differentiable(graph, wrt, name):
+    if len(graph.outputs) != 1:
+        raise ShapeError(f"cannot differentiate {name}: it must return one scalar, but it returns "
+                         f"{len(graph.outputs)} values")
+    out = graph[graph.outputs[0]]
+    spec = graph.spec(graph.outputs[0])
+    if spec.shape != () or spec.dtype.kind != "f":
+        what = "a floating-point scalar" if spec.shape == () else "a scalar (shape ())"
+        raise ShapeError(f"cannot differentiate {name}: it must return {what}, but it returns {spec}; "
+                         f"reduce it first, e.g. with .sum() or .mean(){located(out.get('src'))}")
+    for w in wrt:
+        node = graph[w]
+        if node["op"] != "input":
+            raise GraphError(f"can only differentiate with respect to inputs, and %{w} is a {node['op']}")
+        if node["dtype"].kind != "f":
+            what = node.get("name") or f"%{w}"
+            raise ShapeError(f"cannot differentiate {name} with respect to {what}: it is {graph.spec(w)}, an "
+                             f"array of {node['dtype'].name}, and only floating-point inputs have gradients "
+                             f"(cast it to float before calling, or leave it out of wrt)")
+
+
+def _on_a_path(graph, wrt, result):
+    """Floating-point nodes that depend on a `wrt` input and that the result depends on."""
+    reachable, stack = set(), list(wrt)
+    while stack:
+        n = stack.pop()
+        if n not in reachable:
+            reachable.add(n)
+            stack.extend(graph.users(n))
+    upstream, stack = set(), [result]
+    while stack:
+        n = stack.pop()
+        if n not in upstream:
+            upstream.add(n)
+            stack.extend(graph.args(n))
+    return {n for n in reachable & upstream if graph[n]["dtype"].kind == "f"}
+
+
+def _fit(ct, spec):
+    """The cotangent `ct` summed down to `spec.shape` (undoing broadcasting) in `spec.dtype`."""
+    ct = sum_to_shape(ct, spec.shape)
+    return ct if ct.dtype == spec.dtype else ops.cast(ct, spec.dtype)
+
+
+def sum_to_shape(v, shape):
+    """Sum `v` over the axes broadcasting added or stretched, to get back `shape`."""
+    shape = tuple(shape)
+    if v.shape == shape:
+        return v
+    lead = v.ndim - len(shape)
+    if lead < 0:
+        return ops.broadcast_to(v, shape)
+    axes = tuple(i for i, d in enumerate(v.shape) if d != 1 and (i < lead or shape[i - lead] == 1))
+    if axes:
+        v = ops.sum(v, axes, keepdims=all(i >= lead for i in axes))
+    return v if v.shape == shape else ops.reshape(v, shape)
+
+
+def _zeros(emitter, spec):
+    zero = emitter.const(np.zeros((), spec.dtype))
+    return zero if spec.shape == () else ops.broadcast_to(zero, spec.shape)
+
+
+def _remove_unused(graph, keep):
+    """Drop the new nodes no output needs (cotangents of arguments nobody asked about)."""
+    live, stack = set(), list(graph.outputs)
+    while stack:
+        n = stack.pop()
+        if n not in live:
+            live.add(n)
+            stack.extend(graph.args(n))
+    graph.nx.remove_nodes_from([n for n in list(graph.nx) if n not in keep and n not in live])
+
+
+# -- recording rule code into the graph ------------------------------------------------------
+
+class Emitter:
+    """What `ops.bind` records into while rules run: adds "backward" nodes to one graph.
+
+    It plays the part a Trace plays while tracing user code (`bind` calls its `record`), but
+    it writes into the graph being differentiated, stamping each node with the `src` and
+    `scope` of the forward node whose rule is running.
+    """
+    level = 0
+
+    def __init__(self, graph):
+        self.graph = graph
+        self.src, self.scope = None, ""
+        self._consts = {}
+
+    def at(self, node):
+        """Stamp the nodes recorded from now on as coming from forward node `node`."""
+        self.src, self.scope = node.get("src"), node.get("scope", "")
+
+    def record(self, op, args, attrs):
+        scalars = [a for a in args if isinstance(a, (bool, int, float))]
+        dtypes = [a.dtype if isinstance(a, Value) else np.asarray(a).dtype for a in args
+                  if not isinstance(a, (bool, int, float))]
+        weak = np.result_type(*dtypes, *scalars) if dtypes else None
+        nodes = [self._node_of(a, weak) for a in args]
+        spec = ops.infer_spec(op, [self.graph.spec(n) for n in nodes], attrs, self.src)
+        n = self.graph.add_node(op, nodes, attrs, role="backward", spec=spec, src=self.src, scope=self.scope)
+        return Value(self, n, spec)
+
+    def const(self, value):
+        """A constant node for a small array, made once per distinct value and dtype."""
+        value = np.asarray(value)
+        key = (value.dtype.str, value.shape, value.tobytes())
+        if key not in self._consts:
+            n = self.graph.add_node("const", role="const", spec=Spec.of(value), value=value,
+                                    src=self.src, scope=self.scope)
+            self._consts[key] = Value(self, n, Spec.of(value))
+        return self._consts[key]
+
+    def _node_of(self, value, weak_dtype):
+        if isinstance(value, Value):
+            return value.node
+        if isinstance(value, (bool, int, float)):
+            return self.const(np.asarray(value, weak_dtype)).node
+        return self.const(value).node
+
+
+class Value:
+    """A node of the graph being differentiated, as rules see it: a spec and operators."""
+    __slots__ = ("_trace", "node", "spec")
+    __array_ufunc__ = None      # so `np.float32(2) * value` defers to Value.__rmul__
+
+    def __init__(self, emitter, node, spec=None):
+        self._trace, self.node = emitter, node
+        self.spec = spec or emitter.graph.spec(node)
+
+    shape = property(lambda self: self.spec.shape)
+    dtype = property(lambda self: self.spec.dtype)
+    ndim = property(lambda self: len(self.spec.shape))
+
+    def __repr__(self):
+        return f"Value({self.spec}, %{self.node})"
+
+    __add__ = lambda self, o: ops.add(self, o)
+    __radd__ = lambda self, o: ops.add(o, self)
+    __sub__ = lambda self, o: ops.subtract(self, o)
+    __rsub__ = lambda self, o: ops.subtract(o, self)
+    __mul__ = lambda self, o: ops.multiply(self, o)
+    __rmul__ = lambda self, o: ops.multiply(o, self)
+    __truediv__ = lambda self, o: ops.divide(self, o)
+    __rtruediv__ = lambda self, o: ops.divide(o, self)
+    __pow__ = lambda self, o: ops.power(self, o)
+    __matmul__ = lambda self, o: ops.matmul(self, o)
+    __neg__ = lambda self: ops.negative(self)
+
+
+# -- helpers the rules share -----------------------------------------------------------------
+
+def _scalar(value, like):
+    """`value` as a 0-d constant of `like`'s dtype (Python floats would be float64 next to bools)."""
+    return like.dtype.type(value)
+
+
+def _reshape(v, shape):
+    return v if v.shape == tuple(shape) else ops.reshape(v, shape)
+
+
+def _broadcast(v, shape):
+    return v if v.shape == tuple(shape) else ops.broadcast_to(v, shape)
+
+
+def _with_reduced_axes(v, shape, axis):
+    """`v`, an array of `shape` reduced over `axis`, made to broadcast against that array.
+
+    Reduced leading axes come back by NumPy's broadcasting alone; others need a reshape
+    that puts length-1 axes where they were.
+    """
+    if axis == tuple(range(len(axis))):
+        return v
+    return _reshape(v, tuple(1 if i in axis else d for i, d in enumerate(shape)))
+
+
+def _swap_last_two(v):
+    axes = tuple(range(v.ndim - 2)) + (v.ndim - 1, v.ndim - 2)
+    return ops.transpose(v, axes)
+
+
+def _tie_share(x, y, out):
+    """1 where `x` alone is the result of maximum/minimum, 1/2 where `x` and `y` tie, else 0."""
+    one, half, zero = _scalar(1, out), _scalar(0.5, out), _scalar(0, out)
+    return ops.where(ops.equal(x, out), ops.where(ops.equal(y, out), half, one), zero)
+
+
+# -- the rules: elementwise ------------------------------------------------------------------
+
+@vjp_rule("add")
+def _add(g, out, x, y):
+    return g, g
+
+
+@vjp_rule("subtract")
+def _subtract(g, out, x, y):
+    return g, -g
+
+
+@vjp_rule("multiply")
+def _multiply(g, out, x, y):
+    return g * y, g * x
+
+
+@vjp_rule("divide")
+def _divide(g, out, x, y):
+    g_over_y = g / y
+    return g_over_y, -(g_over_y * out)
+
+
+@vjp_rule("power")
+def _power(g, out, x, y):
+    """d/dx x**y = y x**(y-1), taken as 0 where y == 0; d/dy = x**y log x, taken as 0 where x == 0."""
+    zero = _scalar(0, out)
+    dx = ops.where(ops.equal(y, zero), zero, y * x ** (y - 1))
+    dy = ops.where(ops.equal(x, zero), zero, out * ops.log(x))
+    return g * dx, g * dy
+
+
+@vjp_rule("maximum", "minimum")
+def _maximum_minimum(g, out, x, y):
+    """The gradient goes to the argument that is the result; on a tie each gets half of it.
+
+    This is JAX's convention for `max`/`min` (lax.max_p): where x == y, both arguments get
+    g / 2, so the two halves add up to g when both are the same function of an input.
+    """
+    return g * _tie_share(x, y, out), g * _tie_share(y, x, out)
+
+
+@vjp_rule("negative")
+def _negative(g, out, x):
+    return (-g,)
+
+
+@vjp_rule("exp")
+def _exp(g, out, x):
+    return (g * out,)
+
+
+@vjp_rule("log")
+def _log(g, out, x):
+    return (g / x,)
+
+
+@vjp_rule("sin")
+def _sin(g, out, x):
+    return (g * ops.cos(x),)
+
+
+@vjp_rule("cos")
+def _cos(g, out, x):
+    return (-(g * ops.sin(x)),)
+
+
+@vjp_rule("tan")
+def _tan(g, out, x):
+    return (g * (1 + out * out),)
+
+
+@vjp_rule("tanh")
+def _tanh(g, out, x):
+    return (g * (1 - out * out),)
+
+
+@vjp_rule("sqrt")
+def _sqrt(g, out, x):
+    return (g / (out * 2),)
+
+
+@vjp_rule("abs")
+def _abs(g, out, x):
+    """g * sign(x): at x == 0 the gradient is 0 (the subgradient PyTorch also picks)."""
+    return (g * ops.sign(x),)
+
+
+@vjp_rule("sign")
+def _sign(g, out, x):
+    """sign is flat wherever it is differentiable: no gradient."""
+    return (None,)
+
+
+@vjp_rule("where")
+def _where(g, out, cond, x, y):
+    zero = _scalar(0, g)
+    return None, ops.where(cond, g, zero), ops.where(cond, zero, g)
+
+
+@vjp_rule("cast")
+def _cast(g, out, x, dtype):
+    """Float-to-float casts pass the gradient back in the input's dtype; integer casts pass none."""
+    return (ops.cast(g, x.dtype) if x.dtype.kind == "f" else None,)
+
+
+# -- the rules: reductions -------------------------------------------------------------------
+
+@vjp_rule("sum")
+def _sum(g, out, x, axis, keepdims):
+    return (_broadcast(_with_reduced_axes(g, x.shape, axis), x.shape),)
+
+
+@vjp_rule("mean")
+def _mean(g, out, x, axis, keepdims):
+    count = int(np.prod([x.shape[a] for a in axis]))
+    return (_broadcast(_with_reduced_axes(g / count, x.shape, axis), x.shape),)
+
+
+@vjp_rule("max", "min")
+def _max_min(g, out, x, axis, keepdims):
+    """The gradient goes to the entries equal to the result, split equally between ties.
+
+    This is JAX's convention for `max`/`min` reductions (lax.reduce_max): if k entries tie
+    for the maximum, each gets g / k.
+    """
+    hits = ops.cast(ops.equal(x, _with_reduced_axes(out, x.shape, axis)), x.dtype)
+    count = ops.sum(hits, axis, keepdims=True)
+    return (_with_reduced_axes(g, x.shape, axis) / count * hits,)
+
+
+# -- the rules: contraction ------------------------------------------------------------------
+
+@vjp_rule("matmul")
+def _matmul(g, out, a, b):
+    """g @ b^T and a^T @ g, with 1-d operands made matrices first and broadcast batches summed."""
+    a2 = a if a.ndim > 1 else ops.reshape(a, (1,) + a.shape)
+    b2 = b if b.ndim > 1 else ops.reshape(b, b.shape + (1,))
+    batch = g.shape[:g.ndim - (a.ndim > 1) - (b.ndim > 1)]
+    g2 = _reshape(g, batch + (a2.shape[-2], b2.shape[-1]))
+    da = sum_to_shape(g2 @ _swap_last_two(b2), a2.shape)
+    db = sum_to_shape(_swap_last_two(a2) @ g2, b2.shape)
+    return _reshape(da, a.shape), _reshape(db, b.shape)
+
+
+# -- the rules: movement ---------------------------------------------------------------------
+
+@vjp_rule("reshape", "expand_dims", "squeeze")
+def _reshape_like(g, out, x, **attrs):
+    return (ops.reshape(g, x.shape),)
+
+
+@vjp_rule("transpose")
+def _transpose(g, out, x, axes):
+    return (ops.transpose(g, tuple(int(i) for i in np.argsort(axes))),)
+
+
+@vjp_rule("broadcast_to")
+def _broadcast_to(g, out, x, shape):
+    return (sum_to_shape(g, x.shape),)
+
+
+@vjp_rule("getitem")
+def _getitem(g, out, x, index):
+    """Scatter the cotangent back into zeros of the input's shape."""
+    return (ops.scatter(g, index, x.shape),)
+
+
+@vjp_rule("scatter")
+def _scatter(g, out, x, index, shape):
+    return (ops.bind("getitem", g, index=index),)
+
+
+@vjp_rule("concatenate")
+def _concatenate(g, out, *xs, axis):
+    """Slice the cotangent apart again, one piece per argument."""
+    pieces, start = [], 0
+    for x in xs:
+        stop = start + x.shape[axis]
+        index = tuple((start, stop, 1) if i == axis else (0, d, 1) for i, d in enumerate(g.shape))
+        pieces.append(ops.bind("getitem", g, index=index))
+        start = stop
+    return tuple(pieces)

@@ -1,0 +1,50 @@
+"""Common-subexpression elimination: compute each distinct expression once.
+
+Two nodes are the same expression when they apply the same op, with the same attributes,
+to the same arguments (in any order for commutative ops); two constants are the same when
+they hold the same bytes in the same dtype and shape. Visiting nodes in topological order
+makes this transitive: once the arguments are merged, their users compare equal too. This
+is what merges the forward code a nested `irtoy.grad` recomputes with the caller's own.
+
+Inputs are never merged (they are distinct arguments), and neither are ops of kind "random"
+(two draws are two different arrays). Large constants are compared by identity only, so
+hashing never walks megabytes of weights.
+"""
+from irtoy import ops
+from irtoy.passes.rewrite import remove_if_unused, replace_uses
+
+COMMUTATIVE = {"add", "multiply", "maximum", "minimum", "equal", "not_equal"}
+MAX_HASHED_CONSTANT = 4096      # elements; bigger constants are equal only to themselves
+
+
+def eliminate_common_subexpressions(graph):
+    """A new graph in which no two nodes compute the same expression."""
+    g = graph.copy()
+    seen = {}
+    for n in g.order():
+        key = expression_key(g, n)
+        if key is None:
+            continue
+        if key not in seen:
+            seen[key] = n
+            continue
+        replace_uses(g, n, seen[key])
+        remove_if_unused(g, n)
+    return g
+
+
+def expression_key(g, n):
+    """A hashable description of what node `n` computes, or None if it must stay unique."""
+    node = g[n]
+    op = node["op"]
+    if op == "input" or ops.REGISTRY[op].kind == "random":
+        return None
+    if op == "const":
+        value = node["value"]
+        if value.size > MAX_HASHED_CONSTANT:
+            return ("const", id(value))
+        return ("const", value.dtype.str, value.shape, value.tobytes())
+    args = g.args(n)
+    if op in COMMUTATIVE:
+        args = sorted(args)
+    return (op, tuple(sorted(node["attrs"].items())), tuple(args), g.spec(n))
