@@ -37,6 +37,10 @@ class Interpreter:
                 frees[i].append(n)
         self.steps = [(n, ops.REGISTRY[graph[n]["op"]].impl, graph.args(n), graph[n]["attrs"], frees[i])
                       for i, n in enumerate(order)]
+        # Outputs that are an input, a constant or an earlier output are returned as copies, so
+        # a caller writing into a result never changes its own argument or later calls.
+        self.copied_outputs = [i for i, o in enumerate(self.outputs)
+                               if o in self.inputs or o in self.consts or o in self.outputs[:i]]
         self.times = {n: 0.0 for n in order}
         self.calls = 0
         self.peak_live = 0      # the most intermediate values alive at once, in the last run
@@ -60,7 +64,10 @@ class Interpreter:
                 del env[dead]
         self.calls += 1
         self.peak_live = peak - len(self.inputs)
-        return [env[o] if o in env else values[o] for o in self.outputs]
+        results = [env[o] if o in env else values[o] for o in self.outputs]
+        for i in self.copied_outputs:
+            results[i] = np.array(results[i], copy=True)
+        return results
 
     def _check(self, n, value):
         node = self.graph[n]

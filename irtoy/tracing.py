@@ -95,6 +95,11 @@ class Trace:
         return "/".join(self.scopes)
 
 
+def current_trace():
+    """The innermost trace being recorded, or None outside any trace."""
+    return _ACTIVE[-1] if _ACTIVE else None
+
+
 @contextlib.contextmanager
 def scope(name, role=None):
     """Group the nodes traced inside the `with` block under `name` (drawn as one box).
@@ -102,7 +107,7 @@ def scope(name, role=None):
     `role="update"` marks them as parameter updates (optimizers do), so drawings colour
     them apart from the forward and backward computation.
     """
-    trace = _ACTIVE[-1] if _ACTIVE else None
+    trace = current_trace()
     if trace is not None:
         trace.scopes.append(str(name))
         trace.roles.append(role or trace.roles[-1])
@@ -286,7 +291,10 @@ def example_spec(value):
 
 
 def argument_names(fn, args, kwargs):
-    """Name each argument as the function's signature does (`params`, `x`), for readable inputs."""
+    """Name each argument as the function's signature does (`params`, `x`), for readable inputs.
+
+    Keyword arguments come last, sorted by name: the order pytrees flatten a dict in.
+    """
     try:
         bound = inspect.signature(fn).bind(*args, **kwargs)
         names = []
@@ -297,23 +305,22 @@ def argument_names(fn, args, kwargs):
                 names += [f"{name}[{i}]" for i in range(len(bound.arguments[name]))]
             elif param.kind is not param.VAR_KEYWORD:
                 names.append(name)
-        return names[:len(args)] + list(kwargs)
+        return names[:len(args)] + sorted(kwargs)
     except (TypeError, ValueError):
-        return [f"arg{i}" for i in range(len(args))] + list(kwargs)
+        return [f"arg{i}" for i in range(len(args))] + sorted(kwargs)
 
 
 def trace_function(fn, args, kwargs):
     """Trace `fn(*args, **kwargs)`; return (trace, in_tree, out_tree, arg_names)."""
-    parent = _ACTIVE[-1] if _ACTIVE else None
-    trace = Trace(parent)
+    trace = Trace(current_trace())
     names = argument_names(fn, args, kwargs)
     tracers = []
-    for name, arg in zip(names, list(args) + [kwargs[k] for k in kwargs]):
+    for name, arg in zip(names, list(args) + [kwargs[k] for k in sorted(kwargs)]):   # pytree order
         leaves, tree = pytree.flatten(arg)
         paths = pytree.leaf_paths(arg, name)
         tracers.append(pytree.unflatten(tree, [trace.input(example_spec(v), p) for v, p in zip(leaves, paths)]))
     _, in_tree = pytree.flatten((tuple(args), dict(kwargs)))
-    targs, tkwargs = tracers[:len(args)], dict(zip(kwargs, tracers[len(args):]))
+    targs, tkwargs = tracers[:len(args)], dict(zip(sorted(kwargs), tracers[len(args):]))
     _ACTIVE.append(trace)
     try:
         result = fn(*targs, **tkwargs)

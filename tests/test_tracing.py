@@ -151,3 +151,24 @@ def test_stages_are_kept_and_compiling_does_not_touch_the_traced_graph():
     f = traced.compile()
     assert list(f.stages)[:2] == ["traced", "shaped"]
     assert str(traced.graph) == before
+
+
+def test_keyword_arguments_in_any_order():
+    def fn(x, *, b, a):
+        return x * a - b
+
+    x, a, b = np.ones(3), np.full(3, 2.0), np.full(3, 0.5)
+    f = irtoy.trace(fn, x, b=b, a=a).compile()
+    np.testing.assert_allclose(f(x, b=b, a=a), fn(x, b=b, a=a))
+    np.testing.assert_allclose(f(x, a=a, b=b), fn(x, a=a, b=b))
+
+
+def test_results_never_alias_arguments_or_constants():
+    w = np.arange(3.0)
+    f = irtoy.trace(lambda x: (x, w, x), np.ones(3)).compile()
+    x = np.ones(3)
+    out = f(x)
+    out[0][:] = 7.0
+    out[1][:] = 7.0
+    assert np.all(x == 1.0) and np.all(out[2] == 1.0)
+    np.testing.assert_array_equal(f(x)[1], np.arange(3.0))
