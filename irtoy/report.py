@@ -36,11 +36,12 @@ def example_arguments(traced, seed=0):
     return list(args), kwargs
 
 
-def report(target, out_dir, args=None, kwargs=None, backends=("numpy", "numba"), compare=True, title=None):
+def report(target, out_dir, args=None, kwargs=None, backends=("numpy", "numba"), comparison=None, title=None):
     """Write `out_dir/index.html` for a Traced or Compiled function; return its path.
 
     `args`/`kwargs` are used to profile and time the function; random ones of the traced
-    shapes are made when none are given.
+    shapes are made when none are given. `comparison`: an `irtoy.compare` result already
+    measured, else one is measured when more than one backend is compiled.
     """
     traced = target.traced if isinstance(target, Compiled) else target
     if not isinstance(traced, Traced):
@@ -59,10 +60,10 @@ def report(target, out_dir, args=None, kwargs=None, backends=("numpy", "numba"),
     sections = [stage_section(name, graph, previous)
                 for (name, graph), previous in zip(final.stages.items(), [None] + list(final.stages.values()))]
     source = final.source if hasattr(final.executable, "source") else None
-    table = None
-    if compare and len(compiled) > 1:
-        from irtoy.compare import compare as run_compare
-        table = str(run_compare(traced, *args, **kwargs))
+    table = None if comparison is None else str(comparison)
+    if table is None and len(compiled) > 1:
+        from irtoy.compare import compare
+        table = str(compare(traced, *args, **kwargs))
     page = PAGE.format(
         title=html.escape(title or f"irtoy report: {traced.name}"),
         style=STYLE, script=SCRIPT,

@@ -1,0 +1,71 @@
+"""The compile report, opened in headless Chromium as a person would look at it."""
+import os
+import sys
+
+import numpy as np
+import pytest
+
+import irtoy
+from browser import open_page
+from irtoy.report import report
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
+import mlp  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def page_path(tmp_path_factory):
+    params, x, y = mlp.example_args
+    traced = irtoy.trace(mlp.loss, params, x, y).value_and_grad(wrt=0)
+    return report(traced, tmp_path_factory.mktemp("report"), args=[params, x, y])
+
+
+def test_report_is_one_self_contained_page(page_path):
+    html = open(page_path).read()
+    assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html
+    for stage in ("traced", "shaped", "grad", "optimized"):
+        assert f'id="stage-{stage}"' in html
+
+
+def test_report_in_a_browser(page_path, tmp_path):
+    with open_page(page_path) as page:
+        stages = page.eval_on_selector_all(".stage", "els => els.map(e => e.id)")
+        assert {"stage-traced", "stage-shaped", "stage-grad", "stage-optimized"} <= set(stages)
+        for stage in stages:
+            assert page.locator(f"#{stage} .graph.full svg g.node").count() > 3
+
+        # clicking a node shows its details
+        node = page.locator("#graph-grad g.node").filter(has_text="matmul").first
+        node.click()
+        details = page.inner_text("#details")
+        assert "matmul" in details and "mlp.py:15" in details and "inputs" in details
+
+        # the search box finds nodes and says how many
+        page.fill("#search", "tanh")
+        assert page.locator("g.node.match").count() >= 4        # one per stage at least
+        assert "nodes" in page.inner_text("#matches")
+
+        shot = tmp_path / "report.png"
+        page.screenshot(path=str(shot))
+        assert not page.errors, page.errors
+    import matplotlib.image
+    pixels = matplotlib.image.imread(shot)
+    ink = (pixels[..., :3] < 0.9).any(axis=-1).mean()
+    assert ink > 0.02, "the screenshot is blank"
+
+
+def test_scoped_graphs_can_be_viewed_grouped(tmp_path):
+    def fn(x):
+        with irtoy.scope("layer1"):
+            x = np.tanh(x * 2.0)
+        with irtoy.scope("layer2"):
+            x = np.tanh(x * 3.0)
+        return x.sum()
+
+    path = report(irtoy.trace(fn, np.ones(3)), tmp_path, backends=("numpy",))
+    with open_page(path) as page:
+        page.check(".group-toggle[data-stage='traced']")
+        grouped = page.locator("#grouped-traced svg")
+        assert grouped.is_visible() and "layer1" in grouped.text_content()
+        assert not page.locator("#graph-traced").is_visible()
+        assert not page.errors
