@@ -51,16 +51,23 @@ class Model:
                                    f"but the data has samples of shape {tuple(x.shape[1:])}")
 
     def targets(self, y):
-        """Targets as the loss wants them: integer labels become one-hot float32 rows."""
+        """Targets as the loss wants them: integer labels (one per sample, or one per step of a
+        sequence of outputs) become one-hot float32 rows."""
         y = np.asarray(y)
         classes = self.output_shape[-1]
-        if y.dtype.kind in "iu" and y.ndim == 1 and self.loss.classifies and classes > 1:
+        labels = y.ndim >= 1 and y.shape[1:] == tuple(self.output_shape[:-1])
+        if y.dtype.kind in "iu" and labels and self.loss.classifies and classes > 1:
             if y.size and (y.min() < 0 or y.max() >= classes):
                 raise IrtoyError(f"labels must be in 0..{classes - 1} for a model with {classes} outputs, "
                                  f"got {y.min()}..{y.max()}")
             return np.eye(classes, dtype=np.float32)[y]
         y = y.astype(np.float32)
-        return y.reshape(-1, 1) if y.ndim == 1 else y
+        y = y.reshape(-1, 1) if y.ndim == 1 else y
+        if y.shape[1:] != tuple(self.output_shape):
+            hint = " (integer class labels need an integer dtype)" if y.shape[1:] == (1,) else ""
+            raise IrtoyError(f"targets of shape {y.shape[1:]} per sample do not fit the model's outputs of shape "
+                             f"{tuple(self.output_shape)}{hint}")
+        return y
 
     # -- the traced functions --------------------------------------------------------------
     def objective(self, params, out, y):
@@ -72,12 +79,16 @@ class Model:
         return value
 
     def correct(self, out, y):
-        """How many predictions in the batch are right (for classification losses)."""
+        """How many samples in the batch are predicted right (for classification losses). A
+        sample with several predictions (one per time step) counts the fraction it gets right."""
         if not self.loss.classifies:
             return np.sum(out * 0.0)
         if out.shape[-1] == 1:
-            return np.sum((out > 0) == (y > 0.5))
-        return np.sum(np.argmax(out, axis=-1) == np.argmax(y, axis=-1))
+            hits = (out > 0) == (y > 0.5)
+        else:
+            hits = np.argmax(out, axis=-1) == np.argmax(y, axis=-1)
+        per_sample = hits.size // hits.shape[0]
+        return np.sum(hits) if per_sample == 1 else np.sum(hits) / per_sample
 
     def train_step(self, params, state, opt_state, x, y, hyper, seed):
         """One step of training, as a function of arrays: traced into one graph by `fit`."""
@@ -144,7 +155,7 @@ class Model:
                 self.params, self.state, self.opt_state, loss, correct = step(*args)
                 self.steps += 1
                 total_loss += float(loss) * len(xb)
-                total_correct += int(correct)
+                total_correct += float(correct)
                 seen += len(xb)
                 bar.update(1)
                 bar.set_postfix(self._metrics_text(total_loss / seen, total_correct / seen), refresh=False)
@@ -177,7 +188,7 @@ class Model:
             step = self._compile("eval", self.eval_step, self.params, self.state, xb, yb)
             loss, correct = step(self.params, self.state, xb, yb)
             total_loss += float(loss) * len(xb)
-            total_correct += int(correct)
+            total_correct += float(correct)
         result = {"loss": total_loss / len(x)}
         if self.loss.classifies:
             result["accuracy"] = total_correct / len(x)
@@ -214,7 +225,8 @@ class Model:
                 "loss": {"type": type(self.loss).__name__, "config": self.loss.config()},
                 "optimizer": {"type": type(self.optimizer).__name__, "config": _jsonable(self.optimizer.config())},
                 "input_shape": list(self.input_shape), "steps": self.steps, "epochs": self.epochs,
-                "seed": self.seed, "l2": self.l2, "l1": self.l1}
+                "seed": self.seed, "l2": self.l2, "l1": self.l1,
+                "rng": self._rng.bit_generator.state}     # shuffling and step seeds continue where they were
 
     def save(self, path):
         """Write weights, running statistics, optimizer state and metadata to a .npz file.
@@ -266,6 +278,8 @@ class Model:
         model.state = _unflatten("state", model.state, arrays)
         model.opt_state = _unflatten("optimizer", model.opt_state, arrays)
         model.steps, model.epochs = meta["steps"], meta["epochs"]
+        if "rng" in meta:
+            model._rng.bit_generator.state = meta["rng"]
         return model
 
     def __repr__(self):

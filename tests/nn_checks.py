@@ -1,0 +1,53 @@
+"""Gradient checks shared by the irtoy.nn tests: irtoy's gradients against finite differences.
+
+Layers and losses are NumPy code, so one function runs both on plain float64 arrays (the
+reference, differentiated numerically here) and on tracers (differentiated by irtoy's
+autodiff pass). Central differences with step 1e-6 in float64 are good to about 1e-9
+relative, so the two must agree to rtol 1e-5 / atol 1e-7.
+"""
+import numpy as np
+
+import irtoy
+from irtoy import pytree
+
+STEP, RTOL, ATOL = 1e-6, 1e-5, 1e-7
+
+
+def as_float64(tree):
+    """A copy of a pytree of arrays in float64."""
+    leaves, treedef = pytree.flatten(tree)
+    return pytree.unflatten(treedef, [np.array(leaf, dtype=np.float64) for leaf in leaves])
+
+
+def numerical_gradients(fn, args, step=STEP):
+    """d fn(*args) / d every leaf of args, by central differences, in the structure of args."""
+    leaves, treedef = pytree.flatten(tuple(args))
+
+    def value(moved_leaves):
+        return float(fn(*pytree.unflatten(treedef, moved_leaves)))
+
+    grads = []
+    for i, leaf in enumerate(leaves):
+        grad = np.zeros_like(leaf)
+        for index in np.ndindex(leaf.shape):
+            up, down = leaf.copy(), leaf.copy()
+            up[index] += step
+            down[index] -= step
+            grad[index] = (value(leaves[:i] + [up] + leaves[i + 1:]) -
+                           value(leaves[:i] + [down] + leaves[i + 1:])) / (2 * step)
+        grads.append(grad)
+    return pytree.unflatten(treedef, grads)
+
+
+def assert_gradients_match(fn, *args, rtol=RTOL, atol=ATOL):
+    """irtoy's value and gradient of scalar `fn` with respect to every argument match NumPy's
+    value and central differences."""
+    value, grads = irtoy.trace(fn, *args).value_and_grad(wrt=tuple(range(len(args)))).compile("numpy")(*args)
+    np.testing.assert_allclose(value, fn(*args), rtol=1e-12, atol=1e-12)
+    expected = numerical_gradients(fn, args)
+    got_leaves, got_tree = pytree.flatten(grads)
+    expected_leaves, expected_tree = pytree.flatten(expected)
+    assert got_tree == expected_tree
+    for path, got, want in zip(pytree.leaf_paths(tuple(args), "args"), got_leaves, expected_leaves):
+        assert got.shape == want.shape and got.dtype == np.float64, path
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, err_msg=f"gradient of {path}")
