@@ -21,8 +21,9 @@ compiled like forward code, and it can be differentiated again (gradients of gra
 A rule may return a cotangent in the broadcast shape of the result: the sweep sums it down
 to the argument's shape (undoing broadcasting) and casts it to the argument's dtype.
 
-Ops declared non-differentiable in the registry (comparisons, argmax) pass no gradient, and
-nothing flows into integer or boolean values (so an integer cast stops the gradient).
+Ops declared non-differentiable in the registry (comparisons, argmax, random numbers) pass
+no gradient, and nothing flows into integer or boolean values (so an integer cast stops the
+gradient).
 """
 import numpy as np
 
@@ -457,3 +458,52 @@ def _concatenate(g, out, *xs, axis):
         pieces.append(ops.bind("getitem", g, index=index))
         start = stop
     return tuple(pieces)
+
+
+# -- the rules: convolution and pooling --------------------------------------------------------
+# conv2d is linear in its input and in its weight; conv_transpose2d and conv2d_weight_grad are
+# its adjoints in each, so the three are each other's gradients and second derivatives of a
+# convolutional network are graph nodes of the same three ops.
+
+@vjp_rule("conv2d")
+def _conv2d(g, out, x, w, stride, padding):
+    dx = ops.conv_transpose2d(g, w, stride, padding, image_size=x.shape[2:])
+    dw = ops.conv2d_weight_grad(x, g, w.shape[2:], stride, padding)
+    return dx, dw
+
+
+@vjp_rule("conv_transpose2d")
+def _conv_transpose2d(g, out, y, w, stride, padding, image_size):
+    return ops.conv2d(g, w, stride, padding), ops.conv2d_weight_grad(g, y, w.shape[2:], stride, padding)
+
+
+@vjp_rule("conv2d_weight_grad")
+def _conv2d_weight_grad(g, out, x, gy, kernel_size, stride, padding):
+    return ops.conv_transpose2d(gy, g, stride, padding, image_size=x.shape[2:]), ops.conv2d(x, g, stride, padding)
+
+
+@vjp_rule("max_pool2d")
+def _max_pool2d(g, out, x, window, stride):
+    """Each window's gradient goes to its first largest entry (ties: the first, row-major)."""
+    return (ops.max_pool2d_grad(x, g, window, stride),)
+
+
+@vjp_rule("max_pool2d_grad")
+def _max_pool2d_grad(g, out, x, gy, window, stride):
+    """Linear in gy; in x it is flat wherever it is differentiable (the winners only move at ties)."""
+    return None, ops.max_pool2d_pick(x, g, window, stride)
+
+
+@vjp_rule("max_pool2d_pick")
+def _max_pool2d_pick(g, out, x, v, window, stride):
+    return None, ops.max_pool2d_grad(x, g, window, stride)
+
+
+@vjp_rule("avg_pool2d")
+def _avg_pool2d(g, out, x, window, stride):
+    return (ops.avg_pool2d_grad(g, window, stride, x.shape[2:]),)
+
+
+@vjp_rule("avg_pool2d_grad")
+def _avg_pool2d_grad(g, out, gy, window, stride, image_size):
+    return (ops.avg_pool2d(g, window, stride),)

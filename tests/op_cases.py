@@ -219,6 +219,113 @@ def concatenate_case(draw):
     return Case(labelled(lambda *xs: np.concatenate(xs, axis=axis), f"concatenate[{axis}]"), tuple(xs))
 
 
+# -- ops for neural networks: small NCHW images ------------------------------------------------
+
+@st.composite
+def image_geometry(draw, padded=True):
+    """(batch, channels, out_channels, (h, w), kernel, stride, padding) of a small convolution."""
+    batch, channels, out_channels = draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    size = (draw(st.integers(1, 6)), draw(st.integers(1, 6)))
+    padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2))) if padded else (0, 0)
+    kernel = tuple(draw(st.integers(1, min(3, s + 2 * p))) for s, p in zip(size, padding))
+    stride = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    return batch, channels, out_channels, size, kernel, stride, padding
+
+
+@st.composite
+def conv2d_case(draw):
+    n, c, o, size, kernel, stride, padding = draw(image_geometry())
+    x = draw(array(draw(st.sampled_from(FLOATS)), (n, c) + size))
+    w = draw(array(draw(st.sampled_from(FLOATS)), (o, c) + kernel))
+    fn = labelled(lambda x, w: ops.conv2d(x, w, stride, padding), f"conv2d[stride={stride},padding={padding}]")
+    return Case(fn, (x, w))
+
+
+@st.composite
+def conv_transpose2d_case(draw):
+    n, c, o, size, kernel, stride, padding = draw(image_geometry())
+    dtype = draw(st.sampled_from(FLOATS))
+    y = draw(array(dtype, (n, o) + ops.window_positions(size, kernel, stride, padding)))
+    w = draw(array(dtype, (o, c) + kernel))
+    fn = labelled(lambda y, w: ops.conv_transpose2d(y, w, stride, padding, image_size=size),
+                  f"conv_transpose2d[stride={stride},padding={padding},image_size={size}]")
+    return Case(fn, (y, w))
+
+
+@st.composite
+def conv2d_weight_grad_case(draw):
+    n, c, o, size, kernel, stride, padding = draw(image_geometry())
+    dtype = draw(st.sampled_from(FLOATS))
+    x = draw(array(dtype, (n, c) + size))
+    g = draw(array(dtype, (n, o) + ops.window_positions(size, kernel, stride, padding)))
+    fn = labelled(lambda x, g: ops.conv2d_weight_grad(x, g, kernel, stride, padding),
+                  f"conv2d_weight_grad[kernel={kernel},stride={stride},padding={padding}]")
+    return Case(fn, (x, g))
+
+
+def clear_window_maxima(x, window, stride, margin=1e-3):
+    """True if every window of x has one largest entry, ahead of the next by more than `margin`
+    (so a finite-difference step cannot change which entry wins)."""
+    windows = np.lib.stride_tricks.sliding_window_view(x, window, axis=(2, 3))[:, :, ::stride[0], ::stride[1]]
+    if window == (1, 1):
+        return True
+    top_two = np.sort(windows.reshape(windows.shape[:4] + (-1,)), axis=-1)[..., -2:]
+    return bool(np.all(top_two[..., 1] - top_two[..., 0] > margin))
+
+
+@st.composite
+def pooled_image(draw):
+    """An image x (sometimes with all entries distinct, so maxima are clear), window and stride."""
+    n, c, _, size, window, stride, _ = draw(image_geometry(padded=False))
+    dtype = draw(st.sampled_from(FLOATS))
+    shape = (n, c) + size
+    if draw(st.booleans()):
+        order = np.array(draw(st.permutations(range(int(np.prod(shape))))))
+        x = ((order - order.size / 2) * 0.1).reshape(shape).astype(dtype)
+    else:
+        x = draw(array(dtype, shape))
+    return x, window, stride
+
+
+@st.composite
+def max_pool2d_case(draw, name):
+    x, window, stride = draw(pooled_image())
+    fn = getattr(ops, name)
+    label = f"{name}[window={window},stride={stride}]"
+    smooth = clear_window_maxima(x, window, stride)
+    if name == "max_pool2d":
+        return Case(labelled(lambda x: fn(x, window, stride), label), (x,), smooth)
+    pooled = ops.window_positions(x.shape[2:], window, stride)
+    other = draw(array(draw(st.sampled_from(FLOATS)), x.shape[:2] + pooled if name == "max_pool2d_grad" else x.shape))
+    return Case(labelled(lambda x, v: fn(x, v, window, stride), label), (x, other), smooth)
+
+
+@st.composite
+def avg_pool2d_case(draw):
+    x, window, stride = draw(pooled_image())
+    return Case(labelled(lambda x: ops.avg_pool2d(x, window, stride), f"avg_pool2d[window={window},stride={stride}]"),
+                (x,))
+
+
+@st.composite
+def avg_pool2d_grad_case(draw):
+    n, c, _, size, window, stride, _ = draw(image_geometry(padded=False))
+    g = draw(array(draw(st.sampled_from(FLOATS)), (n, c) + ops.window_positions(size, window, stride)))
+    fn = labelled(lambda g: ops.avg_pool2d_grad(g, window, stride, size),
+                  f"avg_pool2d_grad[window={window},stride={stride},image_size={size}]")
+    return Case(fn, (g,))
+
+
+@st.composite
+def random_uniform_case(draw):
+    seed = np.array(draw(st.integers(-2 ** 63, 2 ** 63 - 1)), np.int64)
+    shape, stream = draw(SHAPES), draw(st.sampled_from([0, 1, 7, 2 ** 40 + 3]))
+    dtype = draw(st.sampled_from(FLOATS))
+    fn = labelled(lambda seed: ops.random_uniform(seed, shape, stream, dtype),
+                  f"random_uniform[{shape},stream={stream},{dtype}]")
+    return Case(fn, (seed,), False)
+
+
 CASES = {
     "add": binary(np.add, NUMERIC), "subtract": binary(np.subtract, NUMERIC),
     "multiply": binary(np.multiply, NUMERIC), "divide": binary(np.divide, FLOATS, y_away_from_zero=True),
@@ -237,6 +344,12 @@ CASES = {
     "reshape": reshape_case(), "transpose": transpose_case(), "broadcast_to": broadcast_to_case(),
     "expand_dims": expand_dims_case(), "squeeze": squeeze_case(), "getitem": getitem_case(),
     "scatter": scatter_case(), "concatenate": concatenate_case(),
+    "conv2d": conv2d_case(), "conv_transpose2d": conv_transpose2d_case(),
+    "conv2d_weight_grad": conv2d_weight_grad_case(),
+    "max_pool2d": max_pool2d_case("max_pool2d"), "max_pool2d_grad": max_pool2d_case("max_pool2d_grad"),
+    "max_pool2d_pick": max_pool2d_case("max_pool2d_pick"),
+    "avg_pool2d": avg_pool2d_case(), "avg_pool2d_grad": avg_pool2d_grad_case(),
+    "random_uniform": random_uniform_case(),
 }
 
 
