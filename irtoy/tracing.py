@@ -100,6 +100,12 @@ def current_trace():
     return _ACTIVE[-1] if _ACTIVE else None
 
 
+def current_scope():
+    """The name scope being traced ("dense1", "block/conv2"), or "" outside any scope."""
+    trace = current_trace()
+    return trace.scope_name() if trace is not None else ""
+
+
 @contextlib.contextmanager
 def scope(name, role=None):
     """Group the nodes traced inside the `with` block under `name` (drawn as one box).

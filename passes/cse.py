@@ -6,11 +6,12 @@ they hold the same bytes in the same dtype and shape. Visiting nodes in topologi
 makes this transitive: once the arguments are merged, their users compare equal too. This
 is what merges the forward code a nested `irtoy.grad` recomputes with the caller's own.
 
-Inputs are never merged (they are distinct arguments), and neither are ops of kind "random"
-(two draws are two different arrays). Large constants are compared by identity only, so
-hashing never walks megabytes of weights.
+Inputs are never merged (they are distinct arguments). Random ops are merged like any other:
+irtoy's generator is a pure function of its seed, stream and shape, so two identical draws
+are the same numbers (this is what lets a dropout mask be computed once when a training
+step applies the network both for the gradient and for its outputs). Large constants are
+compared by identity only, so hashing never walks megabytes of weights.
 """
-from irtoy import ops
 from irtoy.passes.rewrite import remove_if_unused, replace_uses
 
 COMMUTATIVE = {"add", "multiply", "maximum", "minimum", "equal", "not_equal"}
@@ -37,7 +38,7 @@ def expression_key(g, n):
     """A hashable description of what node `n` computes, or None if it must stay unique."""
     node = g[n]
     op = node["op"]
-    if op == "input" or ops.REGISTRY[op].kind == "random":
+    if op == "input":
         return None
     if op == "const":
         value = node["value"]

@@ -10,7 +10,8 @@ Two kinds of node are never folded:
   biggest constant they read: folding `broadcast_to(0.0, (4096, 4096))` would turn one
   number into 128 MB of constant, and even a small broadcast is better left to the op
   that uses it (elementwise ops broadcast for free);
-- ops of kind "random": each run must draw new numbers.
+- ops of kind "random": a draw stays a node, so drawings show where randomness enters
+  (with a constant seed it would fold to the same numbers every run).
 Nodes that depend on an input are not constant, so they are never folded either.
 """
 import numpy as np

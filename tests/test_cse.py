@@ -63,13 +63,16 @@ def test_inputs_are_never_merged():
     assert eliminate_common_subexpressions(g).count_ops()["exp"] == 2
 
 
-def test_random_draws_are_never_merged(monkeypatch):
-    draw = ops.Op("uniform_like", "random", lambda specs: specs[0],
-                  lambda x: np.random.default_rng().uniform(size=np.shape(x)), 1, differentiable=False)
-    monkeypatch.setitem(ops.REGISTRY, "uniform_like", draw)
-    g, (x, y) = two_inputs()
-    g.outputs = [apply(g, "add", apply(g, "uniform_like", x), apply(g, "uniform_like", x))]
-    assert eliminate_common_subexpressions(g).count_ops()["uniform_like"] == 2
+def test_identical_random_draws_merge_and_different_streams_do_not():
+    def fn(seed):
+        a = irtoy.ops.random_uniform(seed, (3,), stream=1)
+        b = irtoy.ops.random_uniform(seed, (3,), stream=1)
+        c = irtoy.ops.random_uniform(seed, (3,), stream=2)
+        return a + b + c
+
+    graph = irtoy.trace(fn, np.int64(3)).graph
+    assert eliminate_common_subexpressions(graph).count_ops()["random_uniform"] == 2
+    np.testing.assert_array_equal(irtoy.trace(fn, np.int64(3)).compile("numpy")(np.int64(3)), fn(np.int64(3)))
 
 
 def test_the_forward_code_a_nested_grad_recomputes_merges_with_the_callers():

@@ -192,3 +192,30 @@ def test_dropout_is_off_in_predict_and_evaluate():
     np.testing.assert_array_equal(model.predict(x), model.predict(x))
     loss = 0.5 * np.sum((expected - 1.0) ** 2) / len(x)
     assert model.evaluate(x, np.ones((6, 3), np.float32))["loss"] == pytest.approx(loss, rel=1e-5)
+
+
+def test_dropout_masks_depend_on_position_not_on_build_order():
+    def build():
+        return nn.Sequential([nn.Dense(4, 8), nn.Dropout(0.5), nn.Dense(8, 8), nn.Dropout(0.5)])
+
+    first, second = build(), build()
+    x = np.ones((3, 4), np.float32)
+    params, state, _ = first.init(np.random.default_rng(0), (4,))
+
+    def masks(net):
+        def fn(params, x, seed):
+            return net.apply(params, state, x, nn.Context(training=True, seed=seed))[0]
+        return irtoy.trace(fn, params, x, np.int64(5)).compile("numpy")(params, x, np.int64(5))
+
+    np.testing.assert_array_equal(masks(first), masks(second))
+    g = irtoy.trace(lambda p, x, s: first.apply(p, state, x, nn.Context(True, s))[0], params, x, np.int64(5)).graph
+    streams = [g[n]["attrs"]["stream"] for n in g.nx if g[n]["op"] == "random_uniform"]
+    assert len(set(streams)) == 2
+
+
+def test_training_step_draws_each_dropout_mask_once():
+    net = nn.Sequential([nn.Dense(4, 8), nn.ReLU(), nn.Dropout(0.5), nn.Dense(8, 3)])
+    model = nn.Model(net, loss=nn.SoftmaxCrossEntropy(), optimizer=nn.SGD(0.1), backend="numpy")
+    x, y = np.ones((6, 4), np.float32), np.arange(6) % 3
+    step = model.compiled_step(x, y)
+    assert step.stages["optimized"].count_ops()["random_uniform"] == 1

@@ -9,6 +9,8 @@ irtoy traces into one graph. Shapes here exclude the batch axis.
 Each layer's nodes are traced inside `irtoy.scope(layer.name)`, so drawings and reports can
 group a large graph by layer.
 """
+import zlib
+
 import numpy as np
 
 import irtoy
@@ -141,22 +143,28 @@ class Dropout(Layer):
     """Zero each input with probability `rate` while training (scaling the rest by 1/(1-rate)).
 
     The mask comes from irtoy's `random_uniform` op: a counter-based generator keyed by the
-    step's seed (an input of the training step) and this layer's stream number, so every
-    step draws a fresh mask and both backends draw the same one. Off in predict/evaluate.
+    step's seed (an input of the training step) and a stream number derived from where the
+    layer sits in the network (its name scope), so every step draws a fresh mask, both
+    backends draw the same one, and a rebuilt or reloaded network draws the same masks for
+    the same seeds. Off in predict/evaluate.
     """
-    _streams = 0
+    _instances = 0
 
     def __init__(self, rate=0.5):
         if not 0 <= rate < 1:
             raise ValueError(f"Dropout rate must be in [0, 1), not {rate}")
         self.rate = float(rate)
-        Dropout._streams += 1
-        self._stream = Dropout._streams
+        Dropout._instances += 1
+        self._instance = Dropout._instances     # tells apart unnamed layers used outside Sequential
+
+    def stream(self):
+        where = f"{irtoy.current_scope()}#{self.name if self.name is not None else self._instance}"
+        return zlib.crc32(where.encode())
 
     def apply(self, params, state, x, ctx):
         if not ctx.training or self.rate == 0:
             return x, state
-        keep = irtoy.ops.random_uniform(ctx.seed, x.shape, stream=self._stream, dtype=x.dtype) >= self.rate
+        keep = irtoy.ops.random_uniform(ctx.seed, x.shape, stream=self.stream(), dtype=x.dtype) >= self.rate
         return np.where(keep, x / (1.0 - self.rate), 0.0), state
 
 
