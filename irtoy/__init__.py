@@ -6,15 +6,17 @@
     f = traced.compile(backend="numba")        # passes, then a backend
     f(*args)
     dloss = irtoy.grad(loss)                   # gradients are graph nodes too
+    print(irtoy.compare(fn, *args))            # interpreter vs numba: compile and run times
 """
 from irtoy.errors import GraphError, IrtoyError, RenderError, ShapeError, TraceError
 from irtoy.ir import Graph, Spec
 from irtoy import ops
-from irtoy.tracing import scope
+from irtoy.tracing import current_scope, scope
 from irtoy.api import Compiled, Traced, trace
 from irtoy.transforms import grad, value_and_grad
+from irtoy.compare import compare
 
 __version__ = "0.1.0"
 
-__all__ = ["trace", "grad", "value_and_grad", "Traced", "Compiled", "Spec", "Graph", "ops", "scope",
-           "IrtoyError", "TraceError", "ShapeError", "GraphError", "RenderError"]
+__all__ = ["trace", "grad", "value_and_grad", "compare", "Traced", "Compiled", "Spec", "Graph", "ops", "scope",
+           "current_scope", "IrtoyError", "TraceError", "ShapeError", "GraphError", "RenderError"]

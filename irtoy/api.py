@@ -153,14 +153,27 @@ class Compiled:
         self.graph = list(stages.values())[-1]
         self._specs = traced.input_specs
         self._names = [traced.graph[n].get("name", f"input {i}") for i, n in enumerate(traced.graph.inputs)]
+        self._arity = _leaf_arity(traced.in_tree)
+        self._rebuild = _rebuilder(traced.out_tree)
+        self._self_checking = getattr(executable, "checks_arguments", False)
 
     def __call__(self, *args, **kwargs):
+        if not kwargs and len(args) == self._arity:
+            # Fast path: traced with one array or number per positional argument, so `args`
+            # are the flat inputs already. A bad call is refused before anything runs (a
+            # backend with `checks_arguments` checks them itself); the full checks below then
+            # say what is wrong, exactly as without the fast path.
+            try:
+                flat = args if self._self_checking else [self._check(i, v) for i, v in enumerate(args)]
+                return self._rebuild(self.executable.run(flat))
+            except ShapeError:
+                pass
         leaves, tree = pytree.flatten((args, kwargs))
         if tree != self.traced.in_tree:
             raise ShapeError(f"{self.traced.name} was traced with arguments structured as "
                              f"{self.traced.in_tree}, but called with {tree}")
         flat = [self._check(i, v) for i, v in enumerate(leaves)]
-        return pytree.unflatten(self.traced.out_tree, self.executable.run(flat))
+        return self._rebuild(self.executable.run(flat))
 
     def _check(self, i, value):
         spec = self._specs[i]
@@ -194,6 +207,41 @@ class Compiled:
 
     def __repr__(self):
         return f"<irtoy.Compiled {self.traced.name} on {self.backend}: stages {list(self.stages)}>"
+
+
+def _leaf_arity(in_tree):
+    """How many positional arguments, if every argument is one leaf and there are no keywords."""
+    positional, keywords = in_tree.children
+    if keywords.children or any(c.kind != "leaf" for c in positional.children):
+        return None
+    return len(positional.children)
+
+
+def _rebuilder(tree):
+    """A function from the flat outputs to `tree`'s structure, made once per compiled function
+    (as a Python expression: rebuilding a small tuple then costs about as much as a tuple)."""
+    if any(type(k) not in (str, int) for k in _dict_keys(tree)):
+        return lambda leaves: pytree.unflatten(tree, leaves)
+    position = iter(range(tree.num_leaves))
+
+    def text(t):
+        if t.kind == "leaf":
+            return f"out[{next(position)}]"
+        inner = [text(c) for c in t.children]
+        if t.kind == "dict":
+            return "{" + ", ".join(f"{k!r}: {v}" for k, v in zip(t.keys, inner)) + "}"
+        if t.kind == "list":
+            return "[" + ", ".join(inner) + "]"
+        return "(" + ", ".join(inner) + ("," if len(inner) == 1 else "") + ")"
+
+    return eval(f"lambda out: {text(tree)}")
+
+
+def _dict_keys(tree):
+    keys = list(tree.keys)
+    for child in tree.children:
+        keys += _dict_keys(child)
+    return keys
 
 
 def trace(fn, *example_args, **example_kwargs):

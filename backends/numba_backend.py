@@ -1,0 +1,128 @@
+"""The numba backend: fuse the graph into kernels, generate their source, compile it.
+
+    executable = compile(graph)         # fusion pass -> generated module -> numba (or its cache)
+    executable.run([x, w, b])           # the graph's flat outputs
+    executable.source                   # the generated Python/Numba module, readable
+    executable.stages["fused"]          # the graph, each node tagged with its kernel
+    executable.kernels                  # the fusion plan (passes/fusion.py), in order
+    executable.planned_bytes            # memory of the reused intermediate buffers
+    executable.cache                    # "compiled", or loaded from "disk" or "memory"
+
+Intermediate buffers belong to the executable and are reused by every call; outputs are new
+arrays, made from the memory of earlier outputs the caller has dropped (numba_runtime.
+Recycler). A call made while another thread is inside the same executable gets buffers and
+outputs of its own, so concurrent calls never share memory.
+"""
+import builtins
+import linecache
+import threading
+import time
+
+import numpy as np
+
+from irtoy.backends import numba_cache
+from irtoy.backends.numba_codegen import generate
+from irtoy.backends.numba_runtime import Recycler
+from irtoy.errors import IrtoyError
+from irtoy.passes.fusion import clusters, fuse, kernels
+
+
+def compile(graph, profile=False, debug=False):
+    """Compile `graph` into a NumbaExecutable (see the module docstring).
+
+    profile=True times every kernel (`profile_table`); debug=True compiles the kernels with
+    Numba's bounds checks, so a wrong index raises IndexError instead of reading garbage.
+    """
+    started = time.perf_counter()
+    fused = fuse(graph)
+    module = generate(fused, title=f"{len(graph)} nodes", debug=debug, profile=profile)
+    namespace, hows = {"__name__": "irtoy_driver"}, []
+    for name, text in module.kernel_files.items():
+        try:
+            loaded, how = numba_cache.load(text)
+        except Exception as e:
+            raise IrtoyError(f"Numba failed to compile the generated kernel {name} ({type(e).__name__}: {e}). "
+                             f"This is a bug in irtoy's numba backend; backend='numpy' runs the same "
+                             f"graph. The generated source:\n{module.source}") from e
+        namespace[name] = loaded.kernel
+        hows.append(how)
+    filename = f"<irtoy driver {id(namespace):x}>"
+    linecache.cache[filename] = (len(module.driver_source), None, module.driver_source.splitlines(True), filename)
+    exec(builtins.compile(module.driver_source, filename, "exec"), namespace)
+    how = "compiled" if "compiled" in hows else "disk" if "disk" in hows else "memory"
+    return NumbaExecutable(fused, module, namespace["build"], how, time.perf_counter() - started, profile)
+
+
+class NumbaExecutable:
+    checks_arguments = True     # run() refuses wrong shapes and dtypes itself (irtoy.ShapeError)
+
+    def __init__(self, fused, module, build, how, seconds, profile):
+        self.stages = {"fused": fused}
+        self.source = module.source
+        self.kernels = kernels(fused)
+        self.plan = module.buffer_plan
+        self.compile_seconds = seconds
+        self.cache = how        # "compiled" if any kernel was, else "disk" or "memory"
+        self.profile = profile
+        self.times = [0.0] * len(self.kernels)
+        self.calls = 0
+        self._specs = module.buffer_specs
+        self._order = sorted(self.plan.slot_of)
+        self._buffers = self._new_buffers()
+        self._busy = threading.Lock()
+        consts = tuple(module.consts.values())
+        times = self.times if profile else None
+        self._run = build(consts, Recycler(module.fresh).empty, times)
+        self._run_unshared = build(consts, np.empty, times)     # for calls from other threads meanwhile
+
+    @property
+    def planned_bytes(self):
+        """Bytes of the intermediate buffers this function keeps between calls."""
+        return self.plan.planned_bytes
+
+    @property
+    def unshared_bytes(self):
+        """What those intermediates would take if no two of them shared memory."""
+        return self.plan.unshared_bytes
+
+    def _new_buffers(self):
+        arrays = self.plan.allocate(self._specs)
+        return tuple(arrays[n] for n in self._order)
+
+    def run(self, args):
+        if self._busy.acquire(blocking=False):
+            try:
+                out = self._run(*args, self._buffers)
+            finally:
+                self._busy.release()
+        else:
+            out = self._run_unshared(*args, self._new_buffers())
+        if self.profile:
+            self.calls += 1
+        return out
+
+    def render_options(self, stage):
+        """Drawing options for a stage: the fused graph shows each kernel as a box."""
+        if stage == "fused":
+            return {"clusters": clusters(self.stages["fused"])}
+        return {}
+
+    def describe(self):
+        """The fusion plan as text, one kernel a line."""
+        graph = self.stages["fused"]
+        return "\n".join(k.describe(graph) for k in self.kernels)
+
+    def profile_table(self):
+        """Time per kernel over all profiled calls, slowest first, as a printable table."""
+        if not self.profile:
+            raise IrtoyError("compile with profile=True to time each kernel")
+        graph = self.stages["fused"]
+        total = sum(self.times) or 1e-12
+        calls = max(self.calls, 1)
+        lines = [f"{'kernel':>6}  {'us/call':>10} {'share':>6}  what"]
+        for kernel in sorted(self.kernels, key=lambda k: -self.times[k.id]):
+            t = self.times[kernel.id]
+            lines.append(f"{kernel.id:>6}  {1e6 * t / calls:>10.1f} {100 * t / total:>5.1f}%  "
+                         f"{kernel.describe(graph)}")
+        lines.append(f"{'total':>6}  {1e6 * total / calls:>10.1f} {100.0:>5.1f}%  over {self.calls} calls")
+        return "\n".join(lines)

@@ -1,0 +1,395 @@
+"""Source code of one loop kernel: a Numba function looping over a kernel's domain.
+
+    @njit("void(int64, int64, float32[:, ::1], float32[::1], float32[:, ::1])", **OPTIONS)
+    def k3(n0, n1, a0, a1, o0):
+        for i0 in prange(n0):
+            for i1 in range(n1):
+                r0 = a0[i0, i1]
+                r1 = a1[i1]
+                # %6 f32[128,400] = add %4, %2               # model.py:12
+                v0 = r0 + r1
+                ...
+                o0[i0, i1] = v2
+
+Each stored input is read once per point (through the index arithmetic of any movement ops
+in between), each elementwise op is one line computing a local, and only values used
+after the kernel are written. A reduction keeps a local accumulator when it reduces the
+innermost axes (declared before the first reduced loop, finished after it, where the
+elementwise ops on its result follow) and an array of accumulators otherwise. The outer
+loop is a `prange` when the work is large enough to pay for threads and no reduction runs
+along it.
+
+Names inside a kernel are canonical (a0.. inputs, o0.. outputs, v0.. values), so kernels that
+differ only in the graph nodes they came from have the same code and are compiled once.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from irtoy.backends.numba_lowering import (LoweringError, cast, check_dtype, literal, lowering)
+from irtoy.passes import views
+from irtoy.passes.fusion import category, reduced_axes
+
+# A loop runs on all cores (`prange`) when its estimated work is at least this many units:
+# one unit per element read, written or combined, and more for expensive math (WORK below).
+# Starting the threads costs a few microseconds, and a parallel kernel takes Numba several
+# times longer to compile, so small or cheap loops stay serial. Loops of a graph that also
+# calls BLAS stay serial too: BLAS's threads spin-wait between calls, Numba's OpenMP threads
+# between loops, and on a machine of few cores the two pools steal each other's cores (a
+# training step ran 3-4x slower so); BLAS parallelizes the products, the loops run beside.
+PARALLEL_MIN_WORK = 1 << 20
+WORK = {"exp": 8, "log": 8, "tanh": 8, "sin": 8, "cos": 8, "tan": 8, "power": 12, "sqrt": 4, "divide": 4}
+
+NUMBA_TYPES = {"bool": "boolean"}
+
+
+def numba_type(dtype, ndim):
+    """Numba's name for a C-contiguous array (or a scalar when ndim is 0)."""
+    name = NUMBA_TYPES.get(np.dtype(dtype).name, np.dtype(dtype).name)
+    if ndim == 0:
+        return name
+    return f"{name}[{', '.join([':'] * (ndim - 1) + ['::1'])}]"
+
+
+@dataclass
+class KernelCode:
+    """A generated kernel and how the driver calls it."""
+    lines: list                 # the function's source lines, comments included
+    key: str                    # the code without comments: kernels with equal keys are one
+    params: list                # ("size", k) | ("input", base node) | ("output", node)
+    returns: list               # nodes returned as scalars, in order
+    signature: str
+    parallel: bool
+    name: str = ""                                  # k0, k1, ... in the module
+    used_by: list = field(default_factory=list)     # the plan's kernels that call it
+
+
+class _Lines:
+    def __init__(self):
+        self.lines = []
+        self.depth = 1
+
+    def add(self, text):
+        self.lines.append("    " * self.depth + text)
+
+    def comment(self, text):
+        self.lines.append("    " * self.depth + "# " + text)
+
+
+class LoopKernel:
+    """Generates the code of one loop kernel of the fusion plan."""
+
+    def __init__(self, graph, kernel, may_parallelize=True):
+        self.graph = graph
+        self.kernel = kernel
+        self.may_parallelize = may_parallelize
+        self.domain = tuple(kernel.domain)
+        self.members = [n for n in kernel.nodes if n != kernel.head]
+        self.member_set = set(self.members)
+        self.after = dict(kernel.after)         # members computed after their reductions
+        self.loop_axes = [k for k, d in enumerate(self.domain) if d != 1]
+        self.index = [f"i{k}" if d != 1 else "0" for k, d in enumerate(self.domain)]
+        self.inputs, self.outputs = {}, {}      # node -> parameter name
+        self.returns, self.results = [], {}     # scalars returned, and their expressions
+        self.values = {}                        # member -> local name
+        self.loads = {}                         # (base, coords, depth) -> local name
+        self.sinks = [n for n in self.members if category(graph, n) == "sink"]
+        self.level = {s: self._level(s) for s in self.sinks}
+        for n in self.members:
+            check_dtype(graph[n]["dtype"], f"%{n} {graph[n]['op']}")
+
+    def _level(self, s):
+        """Loop depth where a local accumulator for sink `s` starts, or None for an array."""
+        if self.graph[s]["op"] == "scatter":
+            return None
+        r = [k for k in reduced_axes(self.graph, s) if k in self.loop_axes]
+        depth = len(self.loop_axes) - len(r)
+        return depth if r == self.loop_axes[depth:] else None
+
+    def _after_depth(self, n):
+        """Loop depth where an "after" member runs, or None: in a loop after the whole nest."""
+        axes = self.after[n]
+        reduced = [k for k in self.loop_axes if k in axes]
+        depth = len(self.loop_axes) - len(reduced)
+        return depth if reduced == self.loop_axes[depth:] else None
+
+    def _after_space(self, n):
+        """Shape and index expressions of an "after" member: the domain without its reduced
+        axes (or with them as length one)."""
+        shape = tuple(self.graph[n]["shape"])
+        axes = self.after[n]
+        kept = range(len(self.domain)) if len(shape) == len(self.domain) else \
+            [k for k in range(len(self.domain)) if k not in axes]
+        return shape, [self.index[k] if d != 1 else "0" for k, d in zip(kept, shape)]
+
+    # -- names ------------------------------------------------------------------------------
+    def input_name(self, base):
+        return self.inputs.setdefault(base, f"a{len(self.inputs)}")
+
+    def output_name(self, n):
+        return self.outputs.setdefault(n, f"o{len(self.outputs)}")
+
+    def read(self, arg, shape, names, depth, loads):
+        """The expression for node `arg` at the current point of an index space (`shape`,
+        with index expressions `names`), adding any load it needs to `loads`."""
+        if arg in self.member_set:
+            return self.values[arg]
+        base, view, _ = views.resolve(self.graph, arg)
+        coords = views.broadcast_into(view, shape).coords
+        node = self.graph[base]
+        if node["op"] == "const" and all(k is None for k, _, _ in coords):
+            value = np.asarray(node["value"])[tuple(start for _, start, _ in coords)]
+            return literal(value, node["dtype"])
+        name = self.input_name(base)
+        if not coords:
+            return name
+        index = views.IndexMap(shape, coords).index(names)
+        key = (base, index, depth)
+        if key not in self.loads:
+            self.loads[key] = local = f"r{len(self.loads)}"
+            loads.append(f"{local} = {name}[{', '.join(index)}]")
+        return self.loads[key]
+
+    # -- the function -------------------------------------------------------------------------
+    def parallel(self):
+        if not self.may_parallelize or not self.loop_axes:
+            return False
+        if any(self.loop_axes[0] in reduced_axes(self.graph, s) for s in self.sinks):
+            return False
+        points = int(np.prod(self.domain))
+        per_point = len(self.members) + sum(WORK.get(self.graph[n]["op"], 0) for n in self.members)
+        return points * per_point >= PARALLEL_MIN_WORK
+
+    def generate(self):
+        graph = self.graph
+        parallel = self.parallel()
+        depth_inside = len(self.loop_axes)
+        loads, body = [], []
+        for n in self.members:
+            if n not in self.after:
+                body += self._member(n, self.domain, self.index, depth_inside, loads)
+
+        code = _Lines()
+        for s in self.sinks:
+            if self.level[s] is None:
+                code.lines += self._array_start(s, code.depth)
+        for depth, axis in enumerate(self.loop_axes + [None]):
+            for s in self.sinks:
+                if self.level[s] == depth:
+                    code.lines += self._local_start(s, code.depth)
+            if axis is None:
+                break
+            code.add(f"for i{axis} in {'prange' if parallel and depth == 0 else 'range'}(n{axis}):")
+            code.depth += 1
+        for line in loads + body:
+            code.comment(line[2:]) if line.startswith("# ") else code.add(line)
+        for depth in reversed(range(depth_inside + 1)):
+            for s in self.sinks:
+                if self.level[s] == depth:
+                    code.lines += self._local_finish(s, code.depth)
+            later, later_loads = [], []
+            for n in self.members:
+                if n in self.after and self._after_depth(n) == depth:
+                    shape, names = self._after_space(n)
+                    later += self._member(n, shape, names, depth, later_loads)
+            for line in later_loads + later:
+                code.comment(line[2:]) if line.startswith("# ") else code.add(line)
+            if depth:
+                code.depth -= 1
+        for s in self.sinks:
+            if self.level[s] is None:
+                code.lines += self._array_finish(s, code.depth)
+        code.lines += self._final_loops()
+        if self.returns:
+            code.add("return " + ", ".join(self.results[n] for n in self.returns))
+
+        params = ([("size", k) for k in self.loop_axes] + [("input", b) for b in self.inputs]
+                  + [("output", n) for n in self.outputs])
+        names = ([f"n{k}" for k in self.loop_axes] + list(self.inputs.values())
+                 + list(self.outputs.values()))
+        types = (["int64"] * len(self.loop_axes)
+                 + [numba_type(graph[b]["dtype"], len(graph[b]["shape"])) for b in self.inputs]
+                 + [numba_type(graph[n]["dtype"], len(graph[n]["shape"])) for n in self.outputs])
+        results = [numba_type(graph[n]["dtype"], 0) for n in self.returns]
+        result = ("void" if not results else results[0] if len(results) == 1
+                  else f"Tuple(({', '.join(results)},))")
+        signature = f"{result}({', '.join(types)})"
+        lines = [f"def KERNEL({', '.join(names)}):"] + code.lines
+        key = "\n".join([str(parallel), signature] + [l for l in lines if not l.strip().startswith("#")])
+        return KernelCode(lines, key, params, self.returns, signature, parallel)
+
+    def _final_loops(self):
+        """Loops over the results of reductions that are not innermost, for the "after"
+        members that use them (e.g. an optimizer's update of a bias from its gradient)."""
+        lines = []
+        groups = {}
+        for n in self.members:
+            if n in self.after and self._after_depth(n) is None:
+                groups.setdefault(self.after[n], []).append(n)
+        for axes, members in groups.items():
+            code = _Lines()
+            kept = [k for k in self.loop_axes if k not in axes]
+            for k in kept:
+                code.add(f"for i{k} in range(n{k}):")
+                code.depth += 1
+            shape, names = self._after_space(members[0])
+            for s in self.sinks:
+                if self.level[s] is None and reduced_axes(self.graph, s) == axes:
+                    self.values[s] = self._final_value(s, names)
+            loads, body = [], []
+            for n in members:
+                body += self._member(n, shape, names, ("final", axes), loads)
+            for line in loads + body:
+                code.comment(line[2:]) if line.startswith("# ") else code.add(line)
+            lines += code.lines
+        return lines
+
+    def _final_value(self, s, names):
+        """A reduction's final value at index `names`, once its loop nest has ended."""
+        index = ", ".join(names) or "()"
+        if s in self.outputs:
+            return f"{self.outputs[s]}[{index}]"
+        reduction, _, out = self._reduction_parts(s)
+        return f"({reduction.finish(f'{self._acc(s)}[{index}]', self._count(s), out)})"
+
+    def _store(self, n, local, index):
+        """Lines that hand member `n`'s value on: stored, returned, or nothing if used inside."""
+        if n not in self.kernel.outputs:
+            return []
+        if self.graph[n]["shape"] == ():
+            self.returns.append(n)
+            self.results[n] = local
+            return []
+        return [f"{self.output_name(n)}[{', '.join(index) or '()'}] = {local}"]
+
+    def _member(self, n, shape, names, depth, loads):
+        graph = self.graph
+        node = graph[n]
+        low = lowering(node["op"])
+        lines = [f"# {graph.node_text(n)}"]
+        if category(graph, n) == "loop":
+            if low.kind != "scalar":
+                raise LoweringError(f"op {node['op']!r} has no scalar lowering but was fused into a loop")
+            args = [(self.read(a, shape, names, depth, loads), graph[a]["dtype"]) for a in graph.args(n)]
+            self.values[n] = local = f"v{len(self.values)}"
+            lines.append(f"{local} = {low.emit(args, np.dtype(node['dtype']), node['attrs'])}")
+            return lines + self._store(n, local, names)
+        (arg,) = graph.args(n)
+        value = self.read(arg, shape, names, depth, loads)
+        if node["op"] == "scatter":
+            if node["shape"] == ():
+                self.returns.append(n)
+                self.results[n] = value
+                return lines
+            target = views.getitem(views.identity(node["attrs"]["shape"]), node["attrs"]["index"])
+            index = target.index(self.index)
+            lines.append(f"{self.output_name(n)}[{', '.join(index) or '()'}] = {value}")
+            return lines
+        reduction, acc_dtype, _ = self._reduction_parts(n)
+        value = cast(value, graph[arg]["dtype"], acc_dtype)
+        acc = self._acc(n)
+        if self.level[n] is None:
+            acc = f"{acc}[{self._out_index(n)}]"
+        if reduction.tracks_index:
+            position = f"{self._acc(n)}_at" if self.level[n] is not None else \
+                f"{self.output_name(n)}[{self._out_index(n)}]"
+            lines += [f"if {reduction.combine(acc, value, acc_dtype)}:",
+                      f"    {acc} = {value}", f"    {position} = {self._argmax_position(n)}"]
+        else:
+            lines.append(reduction.combine(acc, value, acc_dtype))
+        return lines
+
+    # -- reductions ---------------------------------------------------------------------------
+    def _acc(self, n):
+        return f"acc{self.sinks.index(n)}"
+
+    def _reduction_parts(self, n):
+        graph = self.graph
+        reduction = lowering(graph[n]["op"]).reduction
+        src, out = graph[graph.args(n)[0]]["dtype"], graph[n]["dtype"]
+        return reduction, np.dtype(reduction.acc_dtype(src, out)), np.dtype(out)
+
+    def _out_index(self, n):
+        axes = reduced_axes(self.graph, n)
+        keep = self.graph[n]["attrs"].get("keepdims", False)
+        parts = [("0" if keep else None) if k in axes else self.index[k] for k in range(len(self.domain))]
+        return ", ".join(p for p in parts if p is not None) or "()"
+
+    def _argmax_position(self, n):
+        axis = self.graph[n]["attrs"]["axis"]
+        if axis is not None:
+            return self.index[axis]
+        flat = "0"
+        for k in self.loop_axes:
+            flat = f"i{k}" if flat == "0" else f"({flat}) * n{k} + i{k}"
+        return flat
+
+    def _count(self, n):
+        return " * ".join(f"n{k}" for k in reduced_axes(self.graph, n) if k in self.loop_axes) or "1"
+
+    def _local_start(self, n, depth):
+        reduction, acc_dtype, _ = self._reduction_parts(n)
+        pad = "    " * depth
+        lines = [f"{pad}{self._acc(n)} = {reduction.init(acc_dtype)}"]
+        if reduction.tracks_index:
+            lines.append(f"{pad}{self._acc(n)}_at = 0")
+        return lines
+
+    def _local_finish(self, n, depth):
+        """The reduction's final value, as a local the "after" members can use."""
+        reduction, acc_dtype, out = self._reduction_parts(n)
+        acc = self._acc(n)
+        value = f"{acc}_at" if reduction.tracks_index else reduction.finish(acc, self._count(n), out)
+        self.values[n] = local = f"s{self.sinks.index(n)}"
+        pad = "    " * depth
+        return [pad + f"{local} = {value}"] + [pad + line for line in self._store_sink(n, local)]
+
+    def _store_sink(self, n, local):
+        if n not in self.kernel.outputs:
+            return []
+        if self.graph[n]["shape"] == ():
+            self.returns.append(n)
+            self.results[n] = local
+            return []
+        return [f"{self.output_name(n)}[{self._out_index(n)}] = {local}"]
+
+    def _in_place(self, n):
+        """Can sink `n` accumulate straight into its output array?"""
+        reduction, acc_dtype, out = self._reduction_parts(n)
+        return not reduction.tracks_index and acc_dtype == out and reduction.finish("x", "1", out) == "x"
+
+    def _over_output(self, n, depth, body):
+        """Lines running `body` (a function of the index text) at every element of sink
+        `n`'s output: plain loops (cheaper for Numba to compile than whole-array NumPy)."""
+        axes = reduced_axes(self.graph, n)
+        lines, pad = [], "    " * depth
+        for k in self.loop_axes:
+            if k not in axes:
+                lines.append(f"{pad}for i{k} in range(n{k}):")
+                pad += "    "
+        return lines + [pad + line for line in body(self._out_index(n))]
+
+    def _array_start(self, n, depth):
+        pad = "    " * depth
+        if self.graph[n]["op"] == "scatter":
+            return [f"{pad}{self.output_name(n)}[...] = 0"] if self.graph[n]["shape"] != () else []
+        out_name = self.output_name(n)
+        reduction, acc_dtype, out = self._reduction_parts(n)
+        acc, init = self._acc(n), reduction.init(acc_dtype)
+        if self._in_place(n):
+            return [f"{pad}{acc} = {out_name}"] + self._over_output(n, depth, lambda i: [f"{acc}[{i}] = {init}"])
+        if reduction.tracks_index:
+            start = lambda i: [f"{acc}[{i}] = {init}", f"{out_name}[{i}] = 0"]
+        else:
+            start = lambda i: [f"{acc}[{i}] = {init}"]
+        return [f"{pad}{acc} = np.empty({out_name}.shape, np.{acc_dtype.name})"] + self._over_output(n, depth, start)
+
+    def _array_finish(self, n, depth):
+        if self.graph[n]["op"] == "scatter" or self._in_place(n):
+            return []
+        reduction, acc_dtype, out = self._reduction_parts(n)
+        if reduction.tracks_index:
+            return []
+        acc, out_name = self._acc(n), self.output_name(n)
+        return self._over_output(n, depth, lambda i: [
+            f"{out_name}[{i}] = {reduction.finish(f'{acc}[{i}]', self._count(n), out)}"])

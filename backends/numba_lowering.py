@@ -1,0 +1,328 @@
+"""How each registry op becomes code in the numba backend: one entry per op, keyed by name.
+
+The kinds of lowering, matching the fusion plan (passes/fusion.py):
+
+    source   inputs and constants: arguments of the driver (0-d constants become literals)
+    scalar   elementwise ops: an expression on scalars, computed at each point of a loop
+    reduce   reductions: an accumulator started before the reduced loops, combined at each
+             point and finished after them
+    scatter  zeros with the argument written through an index map
+    view     movement ops that only re-index (passes/views.py): index arithmetic inside a
+             kernel, a NumPy view in the driver
+    call     whole-array work the driver does: BLAS matmul, NumPy concatenate and reshape,
+             the convolution, pooling and random-number kernels of numba_nn_kernels.py
+
+Adding an op to the registry needs one entry here; tests walk the registry to prove it.
+Scalar expressions compute in NumPy's result dtype: every argument is cast to it first, so a
+float32 graph stays float32 (Numba would otherwise widen float32 * 1.7 to float64).
+"""
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import numpy as np
+
+from irtoy.errors import IrtoyError
+from irtoy.ir import format_index
+
+
+class LoweringError(IrtoyError):
+    """The numba backend cannot generate code for a node (an unsupported dtype, say)."""
+
+
+SUPPORTED_DTYPES = {np.dtype(t) for t in (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8,
+                                          np.uint16, np.uint32, np.uint64, np.float32, np.float64)}
+WIDE = {np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int64), np.dtype(np.bool_)}
+
+
+@dataclass(frozen=True)
+class Lowering:
+    kind: str
+    emit: Optional[Callable] = None     # scalar: (args, out dtype, attrs) -> expression;
+                                        # call: (arg names, out name, node) -> driver line;
+                                        # view: (arg name, attrs) -> NumPy expression
+    reduction: Optional["Reduction"] = None
+    writes_into: bool = True            # call: fills an `out` array the driver gives it;
+                                        # False: returns an array of its own
+    imports: tuple = ()                 # call: lines the driver needs to make the call
+
+
+@dataclass(frozen=True)
+class Reduction:
+    """An accumulator: its dtype, start value, update at each point, and final value."""
+    acc_dtype: Callable         # (input dtype, output dtype) -> dtype of the accumulator
+    init: Callable              # accumulator dtype -> literal
+    combine: Callable           # (acc name, value expr, acc dtype) -> statement
+    finish: Callable            # (acc name, count expr, output dtype) -> expression
+    tracks_index: bool = False  # argmax: also remember where the best value was
+
+
+# -- literals and casts ------------------------------------------------------------------
+
+def literal(value, dtype):
+    """A scalar constant as source text of the exact dtype."""
+    dtype = np.dtype(dtype)
+    value = np.asarray(value, dtype).item()
+    if dtype == np.bool_:
+        return repr(bool(value))
+    if dtype.kind == "f":
+        if np.isnan(value):
+            text = "np.nan"
+        elif np.isinf(value):
+            text = "np.inf" if value > 0 else "-np.inf"
+        else:
+            text = np.format_float_positional(np.asarray(value, dtype)[()], unique=True, trim="-")
+    else:
+        text = str(int(value))
+    return f"np.{dtype.name}({text})"
+
+
+def cast(expr, src, dst):
+    """`expr` (of dtype src) converted to dtype dst."""
+    src, dst = np.dtype(src), np.dtype(dst)
+    if src == dst:
+        return expr
+    if dst == np.bool_:
+        return f"({expr} != 0)"
+    return f"np.{dst.name}({expr})"
+
+
+def convert(expr, dst):
+    """`expr`, whatever dtype Numba gives it, converted to dtype dst."""
+    return cast(expr, "O", dst)
+
+
+def check_dtype(dtype, what):
+    if np.dtype(dtype) not in SUPPORTED_DTYPES:
+        raise LoweringError(f"the numba backend does not support {np.dtype(dtype).name} ({what}); "
+                            f"use backend='numpy' or cast to float32/float64")
+
+
+# -- elementwise ops ------------------------------------------------------------------------
+
+def _at(args, dtype):
+    """Each (expr, dtype) argument cast to `dtype`."""
+    return [cast(e, d, dtype) for e, d in args]
+
+
+def _arith(template, bool_template=None, exact=True):
+    """An op computed in its output dtype; `exact`: Numba's result has that dtype already."""
+    def emit(args, out, attrs):
+        xs = _at(args, out)
+        if out == np.bool_ and bool_template:
+            return bool_template.format(*xs)
+        expr = template.format(*xs)
+        return expr if exact and out in WIDE else convert(expr, out)
+    return emit
+
+
+def _math(name, float32_helper=None):
+    def emit(args, out, attrs):
+        (x,) = _at(args, out)
+        if float32_helper and out == np.float32:
+            return f"{float32_helper}({x})"
+        return f"np.{name}({x})"
+    return emit
+
+
+def _compare(symbol):
+    def emit(args, out, attrs):
+        common = np.result_type(*[d for _, d in args])
+        a, b = _at(args, common)
+        return f"({a} {symbol} {b})"
+    return emit
+
+
+def _where(args, out, attrs):
+    (c, cd), x, y = args
+    a, b = _at([x, y], out)
+    return f"({a} if {cast(c, cd, np.bool_)} else {b})"
+
+
+def _cast(args, out, attrs):
+    ((x, d),) = args
+    return cast(x, d, out)
+
+
+def _abs(args, out, attrs):
+    (x,) = _at(args, out)
+    return x if out == np.bool_ else convert(f"abs({x})", out) if out not in WIDE else f"abs({x})"
+
+
+# -- reductions -----------------------------------------------------------------------------
+
+def _sum_dtype(src, out):
+    return np.dtype(np.float64) if np.dtype(out) == np.float32 else np.dtype(out)
+
+
+def _extreme(dtype, largest):
+    dtype = np.dtype(dtype)
+    if dtype == np.bool_:
+        return literal(largest, dtype)
+    if dtype.kind == "f":
+        return literal(np.inf if largest else -np.inf, dtype)
+    info = np.iinfo(dtype)
+    return literal(info.max if largest else info.min, dtype)
+
+
+def _combine_extreme(helper, bool_op):
+    def combine(acc, value, dtype):
+        if np.dtype(dtype) == np.bool_:
+            return f"{acc} = {acc} {bool_op} {value}"
+        return f"{acc} = {helper}({acc}, {value})"
+    return combine
+
+
+SUM = Reduction(acc_dtype=_sum_dtype, init=lambda d: literal(0, d),
+                combine=lambda acc, v, d: f"{acc} += {v}",
+                finish=lambda acc, count, out: convert(acc, out))
+MEAN = Reduction(acc_dtype=lambda src, out: np.dtype(np.float64) if out in (np.float32, np.float64) else np.dtype(out),
+                 init=lambda d: literal(0, d),
+                 combine=lambda acc, v, d: f"{acc} += {v}",
+                 finish=lambda acc, count, out: convert(f"{acc} / ({count})", out))
+MAX = Reduction(acc_dtype=lambda src, out: np.dtype(out), init=lambda d: _extreme(d, False),
+                combine=_combine_extreme("maximum", "or"), finish=lambda acc, count, out: acc)
+MIN = Reduction(acc_dtype=lambda src, out: np.dtype(out), init=lambda d: _extreme(d, True),
+                combine=_combine_extreme("minimum", "and"), finish=lambda acc, count, out: acc)
+# argmax: the first largest value wins, and a nan beats everything (NumPy's rule)
+ARGMAX = Reduction(acc_dtype=lambda src, out: np.dtype(src), init=lambda d: _extreme(d, False),
+                   combine=lambda acc, v, d: f"{v} > {acc} or ({v} != {v} and {acc} == {acc})",
+                   finish=lambda acc, count, out: acc, tracks_index=True)
+
+
+# -- whole-array calls and views in the driver ----------------------------------------------
+
+def _matmul(args, out, node):
+    a, b = args
+    if out is None:
+        return f"np.matmul({a}, {b})"
+    return f"np.matmul({a}, {b}, out={out})"
+
+
+def _concatenate(args, out, node):
+    joined = f"({', '.join(args)},)"
+    if out is None:
+        return f"np.concatenate({joined}, axis={node['attrs']['axis']})"
+    return f"np.concatenate({joined}, axis={node['attrs']['axis']}, out={out})"
+
+
+def _reshape_call(args, out, node):
+    (x,) = args
+    return f"contiguous(np.reshape({x}, {node['attrs']['shape']}))"
+
+
+def numpy_index_text(index):
+    """A normalised index as NumPy source: [0, 1:5:2, None]."""
+    return format_index(index)[1:-1] or "()"
+
+
+VIEWS = {
+    "transpose": lambda x, attrs: f"np.transpose({x}, {attrs['axes']})",
+    "broadcast_to": lambda x, attrs: f"np.broadcast_to({x}, {attrs['shape']})",
+    "expand_dims": lambda x, attrs: f"np.expand_dims({x}, {attrs['axis']})",
+    "squeeze": lambda x, attrs: f"np.squeeze({x}, {attrs['axis']})",
+    "getitem": lambda x, attrs: f"np.asarray({x})[{numpy_index_text(attrs['index'])}]",
+    "reshape": lambda x, attrs: f"np.reshape({x}, {attrs['shape']})",
+}
+
+
+# -- the table ------------------------------------------------------------------------------
+
+LOWERINGS = {
+    "input": Lowering("source"),
+    "const": Lowering("source"),
+
+    "add": Lowering("scalar", _arith("{} + {}", "({} or {})")),
+    "subtract": Lowering("scalar", _arith("{} - {}")),
+    "multiply": Lowering("scalar", _arith("{} * {}", "({} and {})")),
+    "divide": Lowering("scalar", _arith("{} / {}")),
+    "power": Lowering("scalar", _arith("{} ** {}", exact=False)),
+    "maximum": Lowering("scalar", _arith("maximum({}, {})", "({} or {})")),
+    "minimum": Lowering("scalar", _arith("minimum({}, {})", "({} and {})")),
+    "negative": Lowering("scalar", _arith("-{}")),
+    "exp": Lowering("scalar", _math("exp", "exp_f32")),
+    "log": Lowering("scalar", _math("log")),
+    "sin": Lowering("scalar", _math("sin")),
+    "cos": Lowering("scalar", _math("cos")),
+    "tan": Lowering("scalar", _math("tan")),
+    "tanh": Lowering("scalar", _math("tanh", "tanh_f32")),
+    "sqrt": Lowering("scalar", _math("sqrt")),
+    "abs": Lowering("scalar", _abs),
+    "sign": Lowering("scalar", _arith("np.sign({})", exact=False)),
+    "greater": Lowering("scalar", _compare(">")),
+    "greater_equal": Lowering("scalar", _compare(">=")),
+    "less": Lowering("scalar", _compare("<")),
+    "less_equal": Lowering("scalar", _compare("<=")),
+    "equal": Lowering("scalar", _compare("==")),
+    "not_equal": Lowering("scalar", _compare("!=")),
+    "where": Lowering("scalar", _where),
+    "cast": Lowering("scalar", _cast),
+
+    "sum": Lowering("reduce", reduction=SUM),
+    "mean": Lowering("reduce", reduction=MEAN),
+    "max": Lowering("reduce", reduction=MAX),
+    "min": Lowering("reduce", reduction=MIN),
+    "argmax": Lowering("reduce", reduction=ARGMAX),
+
+    "scatter": Lowering("scatter"),
+
+    "transpose": Lowering("view", VIEWS["transpose"]),
+    "broadcast_to": Lowering("view", VIEWS["broadcast_to"]),
+    "expand_dims": Lowering("view", VIEWS["expand_dims"]),
+    "squeeze": Lowering("view", VIEWS["squeeze"]),
+    "getitem": Lowering("view", VIEWS["getitem"]),
+    # a reshape that only adds or drops axes of length one is a view; any other is a call
+    "reshape": Lowering("view", VIEWS["reshape"]),
+
+    "matmul": Lowering("call", _matmul),
+    "concatenate": Lowering("call", _concatenate),
+}
+
+# calls the driver makes for ops that are views elsewhere
+CALLS = {"reshape": Lowering("call", _reshape_call, writes_into=False)}
+
+
+def lowering(op):
+    """The lowering of `op`; a missing one is a bug in the backend, reported as such."""
+    try:
+        return LOWERINGS[op]
+    except KeyError:
+        raise LoweringError(f"the numba backend has no lowering for op {op!r}; add one to "
+                            f"LOWERINGS in irtoy/backends/numba_lowering.py") from None
+
+
+def call_lowering(op):
+    """The lowering of an op done whole by the driver."""
+    if op in CALLS:
+        return CALLS[op]
+    low = lowering(op)
+    if low.kind != "call":
+        raise LoweringError(f"op {op!r} ({low.kind}) cannot be done as a whole-array call")
+    return low
+
+
+# -- ops for neural networks: whole-array calls into numba_nn_kernels.py ----------------------
+
+def _nn_kernel_call(name, *attr_names):
+    """numba_nn_kernels.<name>(arguments, attributes, out), called by the driver."""
+    def emit(args, out, node):
+        attrs = [repr(node["attrs"][a]) for a in attr_names]
+        return f"{name}({', '.join(list(args) + attrs + [out or 'None'])})"
+    return emit
+
+
+def _nn_call(name, *attr_names):
+    return Lowering("call", _nn_kernel_call(name, *attr_names),
+                    imports=(f"from irtoy.backends.numba_nn_kernels import {name}",))
+
+
+LOWERINGS.update({
+    "conv2d": _nn_call("conv2d", "stride", "padding"),
+    "conv_transpose2d": _nn_call("conv_transpose2d", "stride", "padding"),
+    "conv2d_weight_grad": _nn_call("conv2d_weight_grad", "stride", "padding"),
+    "max_pool2d": _nn_call("max_pool2d", "window", "stride"),
+    "max_pool2d_grad": _nn_call("max_pool2d_grad", "window", "stride"),
+    "max_pool2d_pick": _nn_call("max_pool2d_pick", "window", "stride"),
+    "avg_pool2d": _nn_call("avg_pool2d", "window", "stride"),
+    "avg_pool2d_grad": _nn_call("avg_pool2d_grad", "window", "stride"),
+    "random_uniform": _nn_call("random_uniform", "stream", "shape", "dtype"),
+})

@@ -1,0 +1,103 @@
+"""Scalar helpers the generated kernels call: float32 exp and tanh that vectorize, and
+NumPy's NaN rules for maximum and minimum.
+
+Without Intel's SVML, Numba lowers `np.exp` on a float32 to a call into libm, one element
+at a time, and a fused loop full of such calls is slower than NumPy's own SIMD ufuncs. The
+versions here are plain arithmetic (a range reduction, a polynomial, and building 2**k from
+its exponent bits), so LLVM turns a loop calling them into vector code.
+
+They are inlined into each kernel by Numba (`inline="always"`), so LLVM sees one loop body
+and vectorizes it; they then run under the kernels' fastmath flags (which keep NaN and Inf).
+Accuracy under those flags, against float64 NumPy rounded to float32, checked on every third
+float32 in the ranges below (tests/test_numba_math.py checks a sample of the same bound):
+    exp_f32    at most 1 ulp on [-120, 120] (NumPy's own float32 exp: 2 ulp); results in the
+               denormal range are kept, never flushed to zero; inf, -inf, nan and overflow
+               come out as NumPy's.
+    tanh_f32   at most 1 ulp on [-20, 20] and exactly +-1 beyond; +-0, +-inf, nan as NumPy.
+"""
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
+
+F32 = np.float32
+
+
+@intrinsic
+def _float32_from_bits(typingctx, bits):
+    """The float32 whose IEEE bit pattern is the low 32 bits of the integer `bits`."""
+    if not isinstance(bits, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        low = builder.trunc(args[0], ir.IntType(32)) if bits.bitwidth > 32 else args[0]
+        return builder.bitcast(low, ir.FloatType())
+
+    return types.float32(bits), codegen
+
+
+@njit(cache=True, inline="always")
+def _pow2(k):
+    """2.0**k for an integer k in [-126, 127]."""
+    return _float32_from_bits((k + 127) << 23)
+
+
+# exp(x) = 2**k * exp(r), k = round(x / ln 2), r = x - k ln 2 in [-ln2/2, ln2/2]; ln 2 is
+# split in a short high part (k * hi is exact) and a low correction. exp(r) is
+# 1 + r + r**2 * P(r) with P the degree-5 minimax fit from the Cephes library.
+_LOG2E = F32(1.4426950408889634)
+_LN2_HI = F32(0.693359375)
+_LN2_LO = F32(-2.12194440e-4)
+_EXP_P = (F32(1.9875691500e-4), F32(1.3981999507e-3), F32(8.3334519073e-3),
+          F32(4.1665795894e-2), F32(1.6666665459e-1), F32(5.0000001201e-1))
+_OVERFLOW = F32(88.72283935546875)      # above: inf
+_UNDERFLOW = F32(-103.97208)            # below: 0 (the smallest denormal is 2**-149)
+
+
+@njit(cache=True, inline="always")
+def exp_f32(x):
+    """exp of a float32, vectorizable (see the module docstring for its accuracy)."""
+    p0, p1, p2, p3, p4, p5 = _EXP_P
+    clamped = min(max(x, F32(-104.0)), F32(89.0))      # keeps k an int even for inf or nan
+    k = np.floor(clamped * _LOG2E + F32(0.5))
+    r = clamped - k * _LN2_HI
+    r = r - k * _LN2_LO
+    poly = ((((p0 * r + p1) * r + p2) * r + p3) * r + p4) * r + p5
+    er = poly * (r * r) + r + F32(1.0)
+    ki = np.int32(k)
+    half = ki >> np.int32(1)                            # 2**k as two factors: no overflow at
+    y = er * _pow2(half) * _pow2(ki - half)             # k = 128, gradual underflow below -126
+    y = F32(np.inf) if x > _OVERFLOW else y
+    y = F32(0.0) if x < _UNDERFLOW else y
+    return x if x != x else y
+
+
+# tanh(x) = x + x**3 Q(x**2) for |x| < 0.625 (Cephes' minimax Q), else
+# sign(x) * (1 - 2 / (exp(2|x|) + 1)); both are computed and one selected, so loops vectorize.
+_TANH_Q = (F32(-5.70498872745e-3), F32(2.06390887954e-2), F32(-5.37397155531e-2),
+           F32(1.33314422036e-1), F32(-3.33332819422e-1))
+
+
+@njit(cache=True, inline="always")
+def tanh_f32(x):
+    """tanh of a float32, vectorizable (see the module docstring for its accuracy)."""
+    q0, q1, q2, q3, q4 = _TANH_Q
+    z = x * x
+    small = x + x * z * ((((q0 * z + q1) * z + q2) * z + q3) * z + q4)
+    ax = abs(x)
+    large = F32(1.0) - F32(2.0) / (exp_f32(ax + ax) + F32(1.0))
+    large = -large if x < F32(0.0) else large
+    y = small if ax < F32(0.625) else large
+    return x if ax == F32(0.0) else y          # +-0 keeps its sign whatever fastmath rewrites
+
+
+@njit(cache=True, inline="always")
+def maximum(a, b):
+    """np.maximum for scalars: nan if either is nan."""
+    return a if (a > b or a != a) else b
+
+
+@njit(cache=True, inline="always")
+def minimum(a, b):
+    """np.minimum for scalars: nan if either is nan."""
+    return a if (a < b or a != a) else b

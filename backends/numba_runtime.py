@@ -1,0 +1,74 @@
+"""What generated drivers call at run time when an argument is not exactly as traced.
+
+The driver's own check is one line per argument (type, shape, strides, dtype); anything it
+does not accept comes here. Wrong shapes or dtypes are refused with `irtoy.ShapeError`
+before any kernel runs (kernels run without bounds checks, so this is what keeps a wrong
+call from reading out of bounds). Arrays that are right but not C-contiguous (slices,
+transposes) or not aligned are copied, as NumPy would copy them for a C extension.
+"""
+import sys
+
+import numpy as np
+
+from irtoy.errors import ShapeError
+from irtoy.ir import Spec
+
+
+def argument(value, name, shape, dtype):
+    """`value` as a C-contiguous array of exactly `shape` and `dtype`, or ShapeError."""
+    if not isinstance(value, np.ndarray):
+        weak = isinstance(value, (bool, int, float))
+        value = np.asarray(value, dtype=dtype if weak else None)
+    if value.shape != tuple(shape) or value.dtype != dtype:
+        raise ShapeError(f"argument {name} was traced as {Spec(shape, dtype)}, but this call passes "
+                         f"{Spec.of(value)}; trace again for new shapes or dtypes")
+    if not (value.flags.c_contiguous and value.flags.aligned):
+        value = value.copy(order="C")
+    return value
+
+
+def contiguous(value):
+    """`value` itself when C-contiguous, else a C-contiguous copy (0-d stays 0-d)."""
+    return value if value.flags.c_contiguous else value.copy(order="C")
+
+
+def scalar_argument(value, name, dtype):
+    """A 0-d argument as a NumPy scalar of exactly `dtype`, or ShapeError."""
+    return argument(value, name, (), dtype)[()]
+
+
+class Recycler:
+    """New output arrays, made from the memory of earlier outputs the caller has dropped.
+
+    A compiled function returns new arrays on every call, and a large new array is fresh
+    memory from the operating system: writing it page-faults on every page, which for a
+    training step's updated weights costs more than computing them. So the recycler keeps
+    the large arrays it handed out and hands one out again only when it is their last
+    holder: no variable, view or buffer of the caller refers to it any more (its reference
+    count says so). In a loop like `params = step(params, x)` the arrays of two calls ago
+    come back. Not thread-safe: each compiled function uses its own, under its lock.
+    """
+    SMALLEST = 1 << 17          # below this many bytes NumPy's own allocator is as quick
+    KEEP = 3                    # arrays kept per output of a shape and dtype
+
+    def __init__(self, outputs=()):
+        self.limit = {}         # (shape, dtype) -> how many arrays to keep
+        for key in outputs:
+            self.limit[key] = self.limit.get(key, 0) + self.KEEP
+        self.kept = {key: [] for key in self.limit}
+
+    def empty(self, shape, dtype):
+        kept = self.kept.get((shape, dtype))
+        if kept is None:
+            return np.empty(shape, dtype)
+        for i in range(len(kept)):
+            if sys.getrefcount(kept[i]) == 2:     # held by `kept` alone (and this call's argument)
+                array = kept.pop(i)
+                kept.append(array)
+                return array
+        array = np.empty(shape, dtype)
+        if array.nbytes >= self.SMALLEST:
+            kept.append(array)
+            if len(kept) > self.limit[(shape, dtype)]:
+                kept.pop(0)
+        return array

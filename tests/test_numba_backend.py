@@ -1,0 +1,322 @@
+"""The numba backend against the interpreter (the ground truth): every registry op, their
+gradient graphs, random programs, the MLP training step, in float32 and float64; and what
+users rely on besides results: argument checks before any kernel runs, reused buffers,
+threads, the generated source and the drawing of the fusion plan.
+
+Compiling costs Numba ~0.1 s per kernel, so examples are few and derandomized, and kernels
+go to a cache folder kept under pytest's cache: a second run loads them from disk.
+Tolerances: float64 within 1e-11 relative (libm against NumPy's own math, a few ulp);
+float32 within 2e-5 relative plus 1e-5 absolute (fastmath contraction, float64 sums).
+"""
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import irtoy
+from irtoy import bench, ops, pytree
+from irtoy.backends import numba_lowering
+from irtoy.passes import fusion
+from graph_programs import programs
+from op_cases import CASES
+
+FEW = settings(max_examples=3, derandomize=True, deadline=None)
+TOLERANCE = {np.dtype(np.float32): (2e-5, 1e-5), np.dtype(np.float64): (1e-11, 1e-12)}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def kernel_cache(pytestconfig, tmp_path_factory):
+    """Kernels compiled by these tests live in pytest's cache folder (kept between runs)."""
+    cache = getattr(pytestconfig, "cache", None)
+    folder = cache.mkdir("irtoy-numba-kernels") if cache else tmp_path_factory.mktemp("kernels")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("IRTOY_CACHE_DIR", str(folder))
+        yield folder
+
+
+def assert_same(expected, got, scale=1.0):
+    leaves_e, tree_e = pytree.flatten(expected)
+    leaves_g, tree_g = pytree.flatten(got)
+    assert tree_e == tree_g
+    for e, g in zip(leaves_e, leaves_g):
+        e, g = np.asarray(e), np.asarray(g)
+        assert e.shape == g.shape and e.dtype == g.dtype, (e.dtype, e.shape, g.dtype, g.shape)
+        if e.dtype.kind in "fc":
+            rtol, atol = TOLERANCE.get(e.dtype, (1e-3, 1e-3))
+            np.testing.assert_allclose(g, e, rtol=rtol, atol=atol * scale)
+        else:
+            np.testing.assert_array_equal(g, e)
+
+
+def fast(traced, **options):
+    """The numba backend as users get it: kernels without bounds checks (the test suite
+    otherwise runs in debug mode, which checks every pass and bounds-checks kernels)."""
+    return traced.compile("numba", debug=False, **options)
+
+
+def on_both(traced, *args):
+    """(interpreter's result, numba's result) of a traced function."""
+    return traced.compile("numpy")(*args), fast(traced)(*args)
+
+
+# -- every op ------------------------------------------------------------------------------
+
+def test_every_registry_op_has_a_lowering_of_its_kind():
+    kinds = {"source": {"source"}, "elementwise": {"scalar"}, "reduction": {"reduce"},
+             "contraction": {"call"}, "movement": {"view", "scatter", "call"}}
+    missing = sorted(set(ops.REGISTRY) - set(numba_lowering.LOWERINGS))
+    assert missing == [], f"ops without a numba lowering: {missing}"
+    for name, op in ops.REGISTRY.items():
+        low = numba_lowering.lowering(name)
+        assert low.kind in kinds.get(op.kind, {"call", "scalar", "reduce", "kernel"}), name
+
+
+@pytest.mark.parametrize("op", sorted(CASES))
+@FEW
+@given(data=st.data())
+def test_every_op_matches_the_interpreter(op, data):
+    case = data.draw(CASES[op])
+    traced = irtoy.trace(case.fn, *case.args)
+    assert op in traced.graph.count_ops()
+    expected, got = on_both(traced, *case.args)
+    assert_same(expected, got)
+
+
+DIFFERENTIABLE = sorted(name for name in CASES if ops.REGISTRY[name].differentiable)
+
+
+@pytest.mark.parametrize("op", DIFFERENTIABLE)
+@settings(max_examples=2, derandomize=True, deadline=None)
+@given(data=st.data())
+def test_gradient_graph_of_every_op_matches_the_interpreter(op, data):
+    case = data.draw(CASES[op])
+    wrt = tuple(i for i, a in enumerate(case.args) if a.dtype.kind == "f")
+    out = np.asarray(case.fn(*case.args))
+    if not wrt or out.dtype.kind != "f":
+        return
+    weights = np.random.default_rng(0).uniform(0.5, 1.5, out.shape).astype(out.dtype)
+
+    def loss(*xs):
+        return np.sum(case.fn(*xs) * weights)
+
+    traced = irtoy.trace(loss, *case.args).value_and_grad(wrt=wrt)
+    expected, got = on_both(traced, *case.args)
+    assert_same(expected, got, scale=10.0)
+
+
+# -- random graphs -------------------------------------------------------------------------
+
+@settings(max_examples=10, derandomize=True, deadline=None)
+@given(programs(max_steps=6))
+def test_random_programs_and_gradients_match_in_float64(program):
+    args = program.inputs()
+    traced = irtoy.trace(program.fn, *args).value_and_grad(wrt=tuple(range(len(args))))
+    expected, got = on_both(traced, *args)
+    assert_same(expected, got, scale=10.0)
+
+
+UNARY = {"exp": lambda a: np.exp(-a * a), "tanh": np.tanh, "sqrt": lambda a: np.sqrt(a * a + 1),
+         "log": lambda a: np.log(a * a + 1), "negative": lambda a: -a, "sin": np.sin}
+BINARY = {"add": np.add, "subtract": np.subtract, "multiply": np.multiply, "maximum": np.maximum,
+          "divide": lambda a, b: a / (b * b + 1), "where": lambda a, b: np.where(a > b, a, b * 0.5)}
+REDUCE = {"sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min}
+
+
+@st.composite
+def float_programs(draw):
+    """A few values of shapes broadcasting to (3, 4), combined by elementwise ops, reduced
+    along random axes (keepdims, so results broadcast again), transposed, sliced, rolled."""
+    shapes = [(), (4,), (3, 1), (1, 4), (3, 4)]
+    steps = draw(st.lists(st.tuples(st.sampled_from(["unary", "binary", "reduce", "move"]),
+                                    st.integers(0, 50), st.integers(0, 50), st.integers(0, 5)),
+                          min_size=2, max_size=7))
+    inputs = draw(st.lists(st.sampled_from(shapes), min_size=1, max_size=3))
+
+    def fn(*xs):
+        pool = list(xs)
+        for kind, i, j, p in steps:
+            a, b = pool[i % len(pool)], pool[j % len(pool)]
+            if kind == "unary":
+                out = list(UNARY.values())[p % len(UNARY)](a)
+            elif kind == "binary":
+                out = list(BINARY.values())[p % len(BINARY)](a, b)
+            elif kind == "reduce":
+                axis = None if np.ndim(a) == 0 else p % np.ndim(a)
+                out = list(REDUCE.values())[p % len(REDUCE)](a, axis=axis, keepdims=True)
+            else:
+                full = np.broadcast_to(a, (3, 4))
+                out = full.T[::-1].T if p % 2 else np.concatenate([full[:, 1:], full[:, :1] * 1.5], axis=1)
+            pool.append(out)
+        return [np.sum(v) for v in pool[len(xs):]] + [pool[-1]]
+    return fn, inputs
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@settings(max_examples=8, derandomize=True, deadline=None)
+@given(data=st.data())
+def test_random_broadcasting_and_reducing_graphs_match(dtype, data):
+    fn, shapes = data.draw(float_programs())
+    rng = np.random.default_rng(len(shapes))
+    args = [rng.uniform(-2, 2, s).astype(dtype) for s in shapes]
+    traced = irtoy.trace(fn, *args)
+    expected, got = on_both(traced, *args)
+    assert_same(expected, got, scale=10.0)
+
+
+# -- the MLP training step -----------------------------------------------------------------
+
+def mlp_arguments(dtype, sizes=(20, 16, 12, 5), batch=8):
+    rng = np.random.default_rng(3)
+    params = {}
+    for i, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:]), 1):
+        params[f"w{i}"] = rng.uniform(-0.5, 0.5, (fan_in, fan_out)).astype(dtype)
+        params[f"b{i}"] = rng.uniform(-0.1, 0.1, fan_out).astype(dtype)
+    # moments well away from zero: Adam's first step divides by |g| + eps, which amplifies
+    # rounding in gradients that are almost zero into differences of a whole step
+    m = {k: rng.uniform(-1e-2, 1e-2, p.shape).astype(dtype) for k, p in params.items()}
+    v = {k: rng.uniform(1e-4, 1e-3, p.shape).astype(dtype) for k, p in params.items()}
+    data = bench.batches(3, batch, sizes[0], sizes[-1], dtype=dtype)
+    return params, m, v, data
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_mlp_training_steps_match_the_interpreter(dtype):
+    params, m, v, data = mlp_arguments(dtype)
+    scalars = [np.asarray(s, dtype) for s in bench.adam_scalars(5)]
+    traced = irtoy.trace(bench.mlp_train_step, params, m, v, *data[0], *scalars)
+    assert "backward" in {traced.graph[n]["role"] for n in traced.graph.nx}
+    slow, quick = traced.compile("numpy"), fast(traced)
+    state_slow = state_fast = (params, m, v)
+    for x, y in data:           # three steps, each from the previous step's results
+        loss_s, *state_slow = slow(*state_slow, x, y, *scalars)
+        loss_f, *state_fast = quick(*state_fast, x, y, *scalars)
+        assert_same((loss_s, state_slow), (loss_f, state_fast))
+
+
+# -- calling a compiled function -----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def layer():
+    def fn(w, b, x, scale):
+        return np.maximum(x @ w + b, 0).sum(axis=1) * scale
+    args = (np.ones((4, 3), np.float32), np.zeros(3, np.float32), np.ones((2, 4), np.float32), 2.0)
+    traced = irtoy.trace(fn, *args)
+    return traced, fast(traced, profile=True), args
+
+
+def test_wrong_shapes_and_dtypes_are_refused_before_any_kernel_runs(layer):
+    traced, compiled, (w, b, x, scale) = layer
+    bad_calls = [(np.ones((5, 3), np.float32), b, x, scale), (w, b, x.astype(np.float64), scale),
+                 (w, np.zeros((1, 3), np.float32), x, scale), (w, b, x, np.ones(2)), (w, b, x)]
+    for args in bad_calls:
+        with pytest.raises(irtoy.ShapeError):
+            compiled(*args)
+        if len(args) == 4:
+            with pytest.raises(irtoy.ShapeError):
+                compiled.executable.run(list(args))
+    assert compiled.executable.calls == 0 and sum(compiled.executable.times) == 0
+    with pytest.raises(irtoy.ShapeError, match=r"argument x was traced as f32\[2,4\]"):
+        compiled(w, b, np.ones((3, 4), np.float32), scale)
+
+
+def test_strided_and_scalar_arguments_are_accepted(layer):
+    traced, compiled, (w, b, x, scale) = layer
+    rng = np.random.default_rng(0)
+    wide = rng.standard_normal((4, 6)).astype(np.float32)
+    xt = rng.standard_normal((4, 2)).astype(np.float32).T          # not C-contiguous
+    for args in [(wide[:, ::2], b, xt, 3), (w, b + 0.5, xt, np.float64(0.5)), (w, b, x, np.asarray(1.5))]:
+        assert_same(traced.compile("numpy")(*args), compiled(*args))
+    assert compiled.executable.calls == 3
+
+
+def test_buffers_are_reused_across_calls_and_threads():
+    def fn(x, y):
+        h = np.tanh(x @ y) * 2
+        g = np.exp(-(h @ y.T) ** 2)
+        return (g * x).sum(axis=0), h.max()
+    rng = np.random.default_rng(1)
+    args = [[rng.standard_normal((6, 5)), rng.standard_normal((5, 5))] for _ in range(6)]
+    traced = irtoy.trace(fn, *args[0])
+    compiled, reference = fast(traced), traced.compile("numpy")
+    assert 0 < compiled.executable.planned_bytes <= compiled.executable.unshared_bytes
+    expected = [reference(*a) for a in args]
+    for a, e in zip(args, expected):
+        assert_same(e, compiled(*a))
+    results = {}
+
+    def worker(k):
+        results[k] = [compiled(*args[(k + i) % 6]) for i in range(40)]
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for k, outs in results.items():
+        for i, out in enumerate(outs):
+            assert_same(expected[(k + i) % 6], out)
+
+
+def test_parallel_kernels_match_the_interpreter():
+    """Domains big enough for prange: elementwise, row reductions and a column reduction."""
+    def fn(x, b):
+        y = bench.b1_function(x)
+        z = np.exp(y - y.max(axis=1, keepdims=True))
+        return y, z / z.sum(axis=1, keepdims=True), (z * b).sum(axis=0), z.argmax(axis=1)
+    rng = np.random.default_rng(2)
+    args = (rng.standard_normal((300, 200)).astype(np.float32), rng.standard_normal(200).astype(np.float32))
+    traced = irtoy.trace(fn, *args)
+    compiled = fast(traced)
+    assert "prange" in compiled.source
+    assert_same(traced.compile("numpy")(*args), compiled(*args), scale=100.0)
+
+
+def test_nan_and_inf_behave_as_in_numpy():
+    def fn(x):
+        return (np.maximum(x, 0), np.minimum(x, 0), x.max(axis=1), x.min(axis=0), x.argmax(axis=1),
+                np.exp(x), np.tanh(x), 1 / (1 + np.exp(-x)))
+    x = np.array([[np.nan, 1, 2], [np.inf, -np.inf, 0], [-1, np.nan, np.inf], [1e-40, -88, 100]], np.float32)
+    traced = irtoy.trace(fn, x)
+    with np.errstate(all="ignore"):
+        expected, got = on_both(traced, x)
+    assert_same(expected, got)
+
+
+# -- what the user can read ----------------------------------------------------------------
+
+def test_source_shows_kernels_with_their_ir_and_the_driver(tmp_path):
+    def fn(x, w, b):
+        return np.tanh(x @ w + b).sum(axis=1)
+    args = (np.ones((3, 4), np.float32), np.ones((4, 5), np.float32), np.ones(5, np.float32))
+    compiled = fast(irtoy.trace(fn, *args))
+    source = compiled.source
+    assert "@njit(" in source and "def run(" in source and "np.matmul(" in source
+    for n in compiled.stages["fused"].nx:
+        node = compiled.stages["fused"][n]
+        if node["op"] in ("add", "tanh", "sum"):
+            assert f"%{n} " in source and "test_numba_backend.py:" in source
+    kernels = fusion.kernels(compiled.stages["fused"])
+    assert [k.describe(compiled.stages["fused"]) for k in kernels] == [
+        "kernel 0 (loop over 3x5): matmul, add, tanh, sum"]
+    dot = compiled.render("fused", tmp_path / "fused.dot")
+    text = open(dot).read()
+    assert "cluster" in text and "kernel 0 (loop over 3x5)" in text
+
+
+def test_debug_compiles_bounds_checked_kernels_with_the_same_results():
+    def fn(x):
+        return np.exp(x[:, ::2] - x.max(axis=1, keepdims=True))
+    x = np.random.default_rng(4).standard_normal((5, 6)).astype(np.float32)
+    traced = irtoy.trace(fn, x)
+    checked = traced.compile("numba", debug=True)
+    assert "boundscheck=True" in checked.source and "boundscheck=False" in fast(traced).source
+    assert_same(traced.compile("numpy")(x), checked(x))
+
+
+def test_profile_times_every_kernel(layer):
+    traced, compiled, args = layer
+    compiled(*args)
+    table = compiled.profile()
+    kernels = fusion.kernels(compiled.stages["fused"])
+    assert len(table.splitlines()) == len(kernels) + 2
+    assert all(f"kernel {k.id} (" in table for k in kernels) and "calls" in table.splitlines()[-1]
