@@ -10,6 +10,7 @@ import os
 import numpy as np
 
 from irtoy import nn
+from irtoy.compare import compare
 from irtoy.report import report
 
 
@@ -26,6 +27,10 @@ def run(out_dir="irtoy-report", epochs=40, backend="numba", verbose=True):
 
     step = model.compiled_step(x[train][:32], y[train][:32])
     args = model._train_args(x[train][:32], model.targets(y[train][:32]))
-    path = report(step, out_dir, args=list(args), title="irtoy demo: one training step of a spiral classifier")
+    print("\ninterpreter against numba on one training step (batch 32):")
+    comparison = compare(step.traced, *args)
+    print(comparison)
+    path = report(step, out_dir, args=list(args), comparison=comparison,
+                  title="irtoy demo: one training step of a spiral classifier")
     print(f"\nthe compile report of the training step: {os.path.abspath(path)}")
     return result
