@@ -55,7 +55,7 @@ def _refuse(name, **options):
 def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     _refuse("var", out=out, dtype=dtype)
     centred = a - ops.mean(a, axis, keepdims=True)
-    n = np.prod([np.shape(a)[i] for i in ops.normalize_axes(axis, np.ndim(a))])
+    n = int(np.prod([np.shape(a)[i] for i in ops.normalize_axes(axis, np.ndim(a))]))
     return ops.sum(centred * centred, axis, keepdims) / (n - ddof)
 
 

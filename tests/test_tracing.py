@@ -172,3 +172,13 @@ def test_results_never_alias_arguments_or_constants():
     out[1][:] = 7.0
     assert np.all(x == 1.0) and np.all(out[2] == 1.0)
     np.testing.assert_array_equal(f(x)[1], np.arange(3.0))
+
+
+def test_variance_and_std_keep_float32():
+    def fn(x):
+        return np.var(x, axis=0), np.std(x), np.var(x, ddof=1)
+
+    out = irtoy.trace(fn, X).compile()(X)
+    for got, want in zip(out, fn(X)):
+        assert got.dtype == want.dtype == np.float32
+        np.testing.assert_allclose(got, want, rtol=1e-5)
