@@ -416,6 +416,36 @@ def scatter(x, index, shape):
     return bind("scatter", x, index=index, shape=tuple(shape))
 
 
+class ArrayOperators:
+    """Python's operators for whatever stands for an array in a graph being built: tracers
+    while user code runs, and the values gradient rules compute with. Each binds its op."""
+    __slots__ = ()
+    __hash__ = object.__hash__          # usable as dict keys although == builds a node
+
+    __add__ = lambda self, o: add(self, o)
+    __radd__ = lambda self, o: add(o, self)
+    __sub__ = lambda self, o: subtract(self, o)
+    __rsub__ = lambda self, o: subtract(o, self)
+    __mul__ = lambda self, o: multiply(self, o)
+    __rmul__ = lambda self, o: multiply(o, self)
+    __truediv__ = lambda self, o: divide(self, o)
+    __rtruediv__ = lambda self, o: divide(o, self)
+    __pow__ = lambda self, o: power(self, o)
+    __rpow__ = lambda self, o: power(o, self)
+    __matmul__ = lambda self, o: matmul(self, o)
+    __rmatmul__ = lambda self, o: matmul(o, self)
+    __neg__ = lambda self: negative(self)
+    __pos__ = lambda self: self
+    __abs__ = lambda self: abs(self)
+    __gt__ = lambda self, o: greater(self, o)
+    __ge__ = lambda self, o: greater_equal(self, o)
+    __lt__ = lambda self, o: less(self, o)
+    __le__ = lambda self, o: less_equal(self, o)
+    __eq__ = lambda self, o: equal(self, o)
+    __ne__ = lambda self, o: not_equal(self, o)
+    __getitem__ = lambda self, index: getitem(self, index)
+
+
 # -- indexes as plain data ---------------------------------------------------------------
 
 def normalize_index(index, shape):

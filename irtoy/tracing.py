@@ -168,11 +168,10 @@ def source_line(src):
 
 # -- the Tracer ------------------------------------------------------------------------------
 
-class Tracer:
+class Tracer(ops.ArrayOperators):
     """A placeholder for an array while a function is traced: shape and dtype, no values."""
     __slots__ = ("_trace", "node", "spec")
     __array_priority__ = 1000
-    __hash__ = object.__hash__
 
     def __init__(self, trace, node, spec):
         self._trace, self.node, self.spec = trace, node, spec
@@ -185,30 +184,6 @@ class Tracer:
 
     def __repr__(self):
         return f"Tracer({self.spec}, %{self.node})"
-
-    # Python operators
-    __add__ = lambda self, o: ops.add(self, o)
-    __radd__ = lambda self, o: ops.add(o, self)
-    __sub__ = lambda self, o: ops.subtract(self, o)
-    __rsub__ = lambda self, o: ops.subtract(o, self)
-    __mul__ = lambda self, o: ops.multiply(self, o)
-    __rmul__ = lambda self, o: ops.multiply(o, self)
-    __truediv__ = lambda self, o: ops.divide(self, o)
-    __rtruediv__ = lambda self, o: ops.divide(o, self)
-    __pow__ = lambda self, o: ops.power(self, o)
-    __rpow__ = lambda self, o: ops.power(o, self)
-    __matmul__ = lambda self, o: ops.matmul(self, o)
-    __rmatmul__ = lambda self, o: ops.matmul(o, self)
-    __neg__ = lambda self: ops.negative(self)
-    __pos__ = lambda self: self
-    __abs__ = lambda self: ops.abs(self)
-    __gt__ = lambda self, o: ops.greater(self, o)
-    __ge__ = lambda self, o: ops.greater_equal(self, o)
-    __lt__ = lambda self, o: ops.less(self, o)
-    __le__ = lambda self, o: ops.less_equal(self, o)
-    __eq__ = lambda self, o: ops.equal(self, o)
-    __ne__ = lambda self, o: ops.not_equal(self, o)
-    __getitem__ = lambda self, index: ops.getitem(self, index)
 
     # array methods
     def sum(self, axis=None, keepdims=False):

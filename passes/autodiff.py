@@ -209,7 +209,7 @@ class Emitter:
         return self.const(value).node
 
 
-class Value:
+class Value(ops.ArrayOperators):
     """A node of the graph being differentiated, as rules see it: a spec and operators."""
     __slots__ = ("_trace", "node", "spec")
     __array_ufunc__ = None      # so `np.float32(2) * value` defers to Value.__rmul__
@@ -224,18 +224,6 @@ class Value:
 
     def __repr__(self):
         return f"Value({self.spec}, %{self.node})"
-
-    __add__ = lambda self, o: ops.add(self, o)
-    __radd__ = lambda self, o: ops.add(o, self)
-    __sub__ = lambda self, o: ops.subtract(self, o)
-    __rsub__ = lambda self, o: ops.subtract(o, self)
-    __mul__ = lambda self, o: ops.multiply(self, o)
-    __rmul__ = lambda self, o: ops.multiply(o, self)
-    __truediv__ = lambda self, o: ops.divide(self, o)
-    __rtruediv__ = lambda self, o: ops.divide(o, self)
-    __pow__ = lambda self, o: ops.power(self, o)
-    __matmul__ = lambda self, o: ops.matmul(self, o)
-    __neg__ = lambda self: ops.negative(self)
 
 
 # -- helpers the rules share -----------------------------------------------------------------
