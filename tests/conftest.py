@@ -7,8 +7,19 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)        # so tests can import benchmarks.references
 
+import pytest  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
 
 settings.register_profile("irtoy", max_examples=30, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.load_profile("irtoy")
+
+
+@pytest.fixture(scope="module")
+def numba_kernel_cache(pytestconfig):
+    """Kernels compiled by a test module live in pytest's cache folder, kept between runs,
+    so a second run of the suite loads them instead of compiling again."""
+    folder = pytestconfig.cache.mkdir("irtoy-numba-kernels")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("IRTOY_CACHE_DIR", str(folder))
+        yield folder

@@ -25,14 +25,7 @@ FEW = settings(max_examples=3, derandomize=True, deadline=None)
 TOLERANCE = {np.dtype(np.float32): (2e-5, 1e-5), np.dtype(np.float64): (1e-11, 1e-12)}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def kernel_cache(pytestconfig, tmp_path_factory):
-    """Kernels compiled by these tests live in pytest's cache folder (kept between runs)."""
-    cache = getattr(pytestconfig, "cache", None)
-    folder = cache.mkdir("irtoy-numba-kernels") if cache else tmp_path_factory.mktemp("kernels")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("IRTOY_CACHE_DIR", str(folder))
-        yield folder
+pytestmark = pytest.mark.usefixtures("numba_kernel_cache")
 
 
 def assert_same(expected, got, scale=1.0):

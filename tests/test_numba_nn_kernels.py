@@ -25,14 +25,7 @@ POOLS = [((2, 2), (2, 2)), ((3, 3), (1, 1)), ((2, 3), (1, 2)), ((3, 2), (2, 2))]
 TOLERANCE = {np.float32: dict(rtol=1e-5, atol=1e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def kernel_cache(pytestconfig, tmp_path_factory):
-    """Generated drivers live in pytest's cache folder (kept between runs)."""
-    cache = getattr(pytestconfig, "cache", None)
-    folder = cache.mkdir("irtoy-numba-kernels") if cache else tmp_path_factory.mktemp("kernels")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("IRTOY_CACHE_DIR", str(folder))
-        yield folder
+pytestmark = pytest.mark.usefixtures("numba_kernel_cache")
 
 
 def filled(like_shape, dtype, fn, *args):
