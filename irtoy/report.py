@@ -18,6 +18,7 @@ from irtoy import render
 from irtoy.api import Compiled, Traced
 from irtoy.files import atomic_write
 from irtoy.ir import format_value
+from irtoy.passes import fusion
 
 
 def example_arguments(traced, seed=0):
@@ -70,7 +71,8 @@ def report(target, out_dir, args=None, kwargs=None, backends=("numpy", "numba"),
         summary=summary(traced, final),
         stages="\n".join(s for s, _ in sections),
         nodes=json.dumps({name: data for (_, data), name in zip(sections, final.stages)}).replace("</", "<\\/"),
-        source=source_section(source),
+        source=source_section(source, kernel_ids(final.stages)),
+        kernels=json.dumps(kernel_ids(final.stages)),
         profile=html.escape(profiled.profile()),
         compare=f"<pre>{html.escape(table)}</pre>" if table else "<p>Only one backend was compiled.</p>",
     )
@@ -141,27 +143,36 @@ def stage_section(name, graph, previous):
 
 
 def stage_clusters(graph, name):
-    """Fused stages carry their kernels as node attribute `kernel`: draw each as a cluster."""
-    kernels = {}
-    for n in graph.nx:
-        if graph[n].get("kernel") is not None:
-            kernels.setdefault(graph[n]["kernel"], []).append(n)
-    return {"clusters": kernels} if kernels else {"group_scopes": True}
+    """A fused stage draws each kernel as a box (cluster i is kernel_ids[i]); others group scopes."""
+    kernels = fusion.kernels(graph)
+    return {"clusters": fusion.clusters(graph)} if kernels else {"group_scopes": True}
+
+
+def kernel_ids(stages):
+    """The kernel ids of the fused stage, in the order its clusters are drawn."""
+    return [k.id for k in fusion.kernels(stages["fused"])] if "fused" in stages else []
 
 
 def strip_xml_header(svg):
     return svg[svg.index("<svg"):]
 
 
-def source_section(source):
+def source_section(source, kernel_order):
+    """The generated source; each `# k3: kernel 4, kernel 7` header links to those kernels'
+    boxes in the fused drawing (which link back here)."""
     if not source:
         return "<p>The interpreter generates no source.</p>"
     lines = []
     for line in source.splitlines():
         escaped = html.escape(line)
-        match = re.match(r"def (\w+)\(", line)
-        if match:
-            escaped = f"<span class='kernel' id='source-{match.group(1)}'>{escaped}</span>"
+        header = re.match(r"# (\w+): (kernel \d+(, kernel \d+)*)$", line)
+        if header:
+            links = [f"<a href='#fused-cluster{kernel_order.index(int(k))}' class='to-cluster' "
+                     f"data-kernel='{k}'>kernel {k}</a>" for k in re.findall(r"kernel (\d+)", header.group(2))
+                     if int(k) in kernel_order]
+            ids = " ".join(f"source-kernel{k}" for k in re.findall(r"kernel (\d+)", header.group(2)))
+            escaped = f"<span class='kernel' id='source-{header.group(1)}' data-kernels='{ids}'># {header.group(1)}: " \
+                      f"{', '.join(links)}</span>"
         lines.append(escaped)
     return "<pre class='source'>" + "\n".join(lines) + "</pre>"
 
@@ -179,12 +190,14 @@ g.node.selected path, g.node.selected polygon { stroke: #1b9e77; stroke-width: 4
            padding: .6em; font-size: .85em; z-index: 3; }
 #details[hidden] { display: none; } #details table td:first-child { color: #777; padding-right: .8em; }
 pre { background: #f6f6f6; padding: .6em; overflow: auto; font-size: .8em; }
-.kernel { background: #fff3c4; } .changes { color: #555; } .counts { color: #777; font-size: .85em; }
+.kernel { background: #fff3c4; } g.cluster { cursor: pointer; }
+g.cluster.flash path, g.cluster.flash polygon { stroke: #e7298a; stroke-width: 4px; } .changes { color: #555; } .counts { color: #777; font-size: .85em; }
 table { border-collapse: collapse; } td, th { border: 1px solid #ddd; padding: .2em .6em; }
 """
 
 SCRIPT = """
 const NODES = JSON.parse(document.getElementById('node-data').textContent);
+const KERNELS = JSON.parse(document.getElementById('kernel-data').textContent);
 const details = document.getElementById('details');
 function show(stage, id) {
   const facts = (NODES[stage] || {})[id];
@@ -219,6 +232,17 @@ document.getElementById('search').addEventListener('input', e => {
   document.getElementById('matches').textContent = q ? found + ' nodes' : '';
   if (first) first.scrollIntoView({block: 'center', inline: 'center'});
 });
+document.querySelectorAll('#graph-fused g.cluster').forEach(c => {
+  const m = c.id.match(/^fused-cluster(\\d+)$/);
+  if (!m) return;
+  const kernel = KERNELS[Number(m[1])];
+  const target = document.querySelector(`[data-kernels~="source-kernel${kernel}"]`);
+  if (target) c.addEventListener('click', () => target.scrollIntoView({block: 'center'}));
+});
+document.querySelectorAll('a.to-cluster').forEach(a => a.addEventListener('click', () => {
+  const box = document.querySelector(a.getAttribute('href'));
+  if (box) { box.classList.add('flash'); setTimeout(() => box.classList.remove('flash'), 1500); }
+}));
 document.querySelectorAll('.group-toggle').forEach(box => box.addEventListener('change', () => {
   const stage = box.dataset.stage;
   document.getElementById('grouped-' + stage).hidden = !box.checked;
@@ -239,6 +263,7 @@ PAGE = """<!DOCTYPE html>
 <section id="profile"><h2>Interpreter: time per node</h2><pre>{profile}</pre></section>
 <section id="compare"><h2>Interpreter vs numba</h2>{compare}</section>
 <script type="application/json" id="node-data">{nodes}</script>
+<script type="application/json" id="kernel-data">{kernels}</script>
 <script>{script}</script>
 </body></html>
 """

@@ -23,8 +23,9 @@ def page_path(tmp_path_factory):
 def test_report_is_one_self_contained_page(page_path):
     html = open(page_path).read()
     assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html
-    for stage in ("traced", "shaped", "grad", "optimized"):
+    for stage in ("traced", "shaped", "grad", "optimized", "fused"):
         assert f'id="stage-{stage}"' in html
+    assert "@njit" in html
 
 
 def test_report_in_a_browser(page_path, tmp_path):
@@ -44,6 +45,15 @@ def test_report_in_a_browser(page_path, tmp_path):
         page.fill("#search", "tanh")
         assert page.locator("g.node.match").count() >= 4        # one per stage at least
         assert "nodes" in page.inner_text("#matches")
+
+        # each kernel in the generated source links to its box in the fused drawing
+        links = page.locator("a.to-cluster")
+        assert links.count() >= 3
+        for i in range(links.count()):
+            target = links.nth(i).get_attribute("href")
+            assert page.locator(f"#graph-fused {target}").count() == 1
+        links.first.click()
+        assert page.locator("#graph-fused g.cluster.flash").count() == 1
 
         shot = tmp_path / "report.png"
         page.screenshot(path=str(shot))
