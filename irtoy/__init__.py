@@ -15,8 +15,9 @@ from irtoy.tracing import current_scope, scope
 from irtoy.api import Compiled, Traced, trace
 from irtoy.transforms import grad, value_and_grad
 from irtoy.compare import compare
+from irtoy.report import report
 
 __version__ = "0.1.0"
 
-__all__ = ["trace", "grad", "value_and_grad", "compare", "Traced", "Compiled", "Spec", "Graph", "ops", "scope",
+__all__ = ["trace", "grad", "value_and_grad", "compare", "report", "Traced", "Compiled", "Spec", "Graph", "ops", "scope",
            "current_scope", "IrtoyError", "TraceError", "ShapeError", "GraphError", "RenderError"]

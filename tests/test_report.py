@@ -79,3 +79,9 @@ def test_scoped_graphs_can_be_viewed_grouped(tmp_path):
         assert grouped.is_visible() and "layer1" in grouped.text_content()
         assert not page.locator("#graph-traced").is_visible()
         assert not page.errors
+
+
+def test_report_is_part_of_the_public_api(tmp_path):
+    compiled = irtoy.trace(lambda x: np.exp(x).sum(), np.ones(3)).compile("numpy")
+    path = irtoy.report(compiled, tmp_path, backends=("numpy",))
+    assert os.path.basename(path) == "index.html" and "exp" in open(path).read()
