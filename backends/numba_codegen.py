@@ -228,7 +228,7 @@ class _Generator:
                     f"        {v} = scalar_argument({v}, {name!r}, {spec.dtype.name.upper()})"]
         strides = tuple(int(s) for s in np.empty(spec.shape, spec.dtype).strides)
         return [f"    if type({v}) is not np.ndarray or {v}.shape != {spec.shape} or {v}.strides != {strides} "
-                f"or {v}.dtype != {spec.dtype.name.upper()}:",
+                f"or {v}.dtype != {spec.dtype.name.upper()} or not {v}.flags.writeable:",
                 f"        {v} = argument({v}, {name!r}, {spec.shape}, {spec.dtype.name.upper()})"]
 
     def expr(self, n, body):

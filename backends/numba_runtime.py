@@ -4,26 +4,25 @@ The driver's own check is one line per argument (type, shape, strides, dtype); a
 does not accept comes here. Wrong shapes or dtypes are refused with `irtoy.ShapeError`
 before any kernel runs (kernels run without bounds checks, so this is what keeps a wrong
 call from reading out of bounds). Arrays that are right but not C-contiguous (slices,
-transposes) or not aligned are copied, as NumPy would copy them for a C extension.
+transposes), not aligned or read-only (np.broadcast_to, np.frombuffer of bytes) are copied,
+as NumPy would copy them for a C extension.
 """
 import sys
 
 import numpy as np
 
 from irtoy.errors import ShapeError
-from irtoy.ir import Spec
+from irtoy.ir import Spec, as_argument
 
 
 def argument(value, name, shape, dtype):
     """`value` as a C-contiguous array of exactly `shape` and `dtype`, or ShapeError."""
-    if not isinstance(value, np.ndarray):
-        weak = isinstance(value, (bool, int, float))
-        value = np.asarray(value, dtype=dtype if weak else None)
+    value = as_argument(value, dtype)
     if value.shape != tuple(shape) or value.dtype != dtype:
         raise ShapeError(f"argument {name} was traced as {Spec(shape, dtype)}, but this call passes "
                          f"{Spec.of(value)}; trace again for new shapes or dtypes")
-    if not (value.flags.c_contiguous and value.flags.aligned):
-        value = value.copy(order="C")
+    if not (value.flags.c_contiguous and value.flags.aligned and value.flags.writeable):
+        value = value.copy(order="C")      # the kernels' signatures take writeable arrays
     return value
 
 

@@ -223,6 +223,15 @@ def test_strided_and_scalar_arguments_are_accepted(layer):
     assert compiled.executable.calls == 3
 
 
+def test_read_only_arguments_are_accepted(layer):
+    traced, compiled, (w, b, x, scale) = layer
+    frozen = [a.copy() for a in (w, b + 0.5, x)]
+    for a in frozen:
+        a.flags.writeable = False       # as np.frombuffer of bytes, or np.asarray of a jax array
+    for args in [(*frozen, scale), (w, np.broadcast_to(np.float32(0.25), (3,)), x, scale)]:
+        assert_same(traced.compile("numpy")(*args), compiled(*args))
+
+
 def test_buffers_are_reused_across_calls_and_threads():
     def fn(x, y):
         h = np.tanh(x @ y) * 2
