@@ -182,3 +182,12 @@ def test_variance_and_std_keep_float32():
     for got, want in zip(out, fn(X)):
         assert got.dtype == want.dtype == np.float32
         np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_python_numbers_are_accepted_only_where_they_cast_within_their_kind(backend):
+    f = irtoy.trace(lambda n, x: x * n, np.int64(2), np.float32(1.0)).compile(backend)
+    assert float(f(3, 2)) == 6.0                                         # 2 fits float32
+    assert float(f(True, 1.5)) == 1.5                                    # bool fits int64
+    with pytest.raises(irtoy.ShapeError, match=r"argument n was traced as i64\[\], but this call passes f64\[\]"):
+        f(3.5, 1.0)                                                      # never truncated to 3
