@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml scripts/install-system-packages.sh
-	bash scripts/install-system-packages.sh
+	PYTHON=$(PYTHON) bash scripts/install-system-packages.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test,examples]'

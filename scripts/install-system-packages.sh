@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs the system programs irtoy's drawings, report tests and Fashion-MNIST need:
-# graphviz (`dot`), Chromium (the report is checked in a real browser) and Debian's
-# Fashion-MNIST files. Uses apt-get when run as root; otherwise prints the command to run.
+# graphviz (`dot`), Chromium (the report is checked in a real browser), Debian's
+# Fashion-MNIST files, and python3-venv where Debian's Python lacks venv.
+# Uses apt-get when run as root; otherwise prints the command to run.
 set -euo pipefail
 
 missing=()
 command -v dot >/dev/null 2>&1 || missing+=(graphviz)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -d /usr/share/datasets/fashion-mnist ] || missing+=(dataset-fashion-mnist)
+"${PYTHON:-python3}" -c "import ensurepip, venv" 2>/dev/null || missing+=(python3-venv)   # Debian splits venv out
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0
