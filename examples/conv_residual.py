@@ -5,7 +5,7 @@
       [conv 3x3 -> ReLU -> conv 3x3] + skip -> ReLU                (16, 14, 14)   the ResNet block
       max pool 2x2 -> flatten -> dense 10                          (10,)
 
-The residual block is the one the ResNet paper draws (and seed 004 builds by hand): the
+The residual block is the one the ResNet paper draws: the
 block learns a correction to its input, and the skip connection carries the input past it.
 Each training step (forward, loss, gradients of the convolutions and pools, Adam update)
 is one compiled irtoy graph. Run it with

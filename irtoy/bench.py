@@ -12,7 +12,7 @@ prints medians and their ratios to the baseline (a ratio below 1 is faster than 
     B2        one training step of a 784-400-100-10 ReLU MLP: softmax cross-entropy, gradients
               by irtoy's autodiff pass, Adam(1e-3) written with irtoy ops; batch 128, float32
     B3        B2's first call in a fresh process: empty kernel cache, then warm (subprocesses)
-    B4        value and gradient of the seed-004 scalar function on float64 Python floats
+    B4        value and gradient of the three-input scalar function (examples/scalar_function.py) on float64 Python floats
     B5        conv 3x3 (8 channels, padding 1), ReLU, 2x2 max-pool, dense, softmax CE, SGD,
               on 32x1x28x28 images
 
@@ -43,7 +43,7 @@ def b1_function(x):
 
 
 def seed_function(x1, x2, x3):
-    """Seed 004's scalar function of three variables."""
+    """The scalar function of three variables from examples/scalar_function.py."""
     return ((np.sin(x1 + 1.0) + np.cos(2.0 * x2)) * np.tan(np.log(x3))
             + (np.sin(x2 + 1.0) + np.cos(2.0 * x1)) * np.exp(1.0 + np.sin(x3)))
 
@@ -356,7 +356,7 @@ def case_b4(seconds):
     np.testing.assert_allclose([value, *grads], [ref_value, *ref_grads], rtol=1e-12)
     t = time_interleaved({"numpy": lambda: references.seed_scalar(*args), "interpreter": lambda: slow(*args),
                           "numba": lambda: fast(*args)}, seconds)
-    return Row("B4", "seed-004 value and gradient, float64 scalars", t["numpy"], t["interpreter"], t["numba"], 3.5,
+    return Row("B4", "scalar function value and gradient, float64", t["numpy"], t["interpreter"], t["numba"], 3.5,
                notes=("B4's baseline is plain Python with `math`; the compiled call includes its argument checks",))
 
 

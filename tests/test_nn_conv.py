@@ -121,7 +121,7 @@ def bars(n, size=8, seed=0):
 
 
 def residual_conv_net(seed=0):
-    """conv -> ReLU -> [conv -> ReLU -> conv] + skip -> ReLU -> pool -> dense: seed 004's ResNet block."""
+    """conv -> ReLU -> [conv -> ReLU -> conv] + skip -> ReLU -> pool -> dense: the ResNet basic block."""
     block = nn.Sequential([nn.Conv2D(4, 4, 3, padding=1, seed=seed + 1), nn.ReLU(),
                            nn.Conv2D(4, 4, 3, padding=1, seed=seed + 2)])
     return nn.Sequential([nn.Conv2D(1, 4, 3, padding=1, seed=seed), nn.ReLU(), nn.Residual(block), nn.ReLU(),
