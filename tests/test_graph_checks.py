@@ -83,3 +83,15 @@ def test_profile_reports_time_per_node():
 def test_unknown_backend_lists_the_available_ones():
     with pytest.raises(irtoy.IrtoyError, match="no backend named 'tpu'; available: .*numpy"):
         irtoy.trace(lambda x: x, np.ones(2)).compile("tpu")
+
+
+def test_other_packages_join_the_backend_registry_through_entry_points(monkeypatch):
+    from importlib.metadata import EntryPoint
+
+    import irtoy.backends as registry
+
+    plugin = EntryPoint("doubling", "irtoy.backends.interpreter:compile", "irtoy.backends")
+    monkeypatch.setattr(registry, "entry_points", lambda group: [plugin] if group == "irtoy.backends" else [])
+    assert "doubling" in registry.available()
+    f = irtoy.trace(lambda x: x * 2, np.ones(2)).compile("doubling")
+    np.testing.assert_array_equal(f(np.ones(2)), [2.0, 2.0])
