@@ -253,14 +253,15 @@ class LoopKernel:
         return f"({reduction.finish(f'{self._acc(s)}[{index}]', self._count(s), out)})"
 
     def _store(self, n, local, index):
-        """Lines that hand member `n`'s value on: stored, returned, or nothing if used inside."""
+        """Lines that hand `n`'s value on: stored at `index` (source text), returned if 0-d,
+        or nothing if only used inside the kernel."""
         if n not in self.kernel.outputs:
             return []
         if self.graph[n]["shape"] == ():
             self.returns.append(n)
             self.results[n] = local
             return []
-        return [f"{self.output_name(n)}[{', '.join(index) or '()'}] = {local}"]
+        return [f"{self.output_name(n)}[{index}] = {local}"]
 
     def _member(self, n, shape, names, depth, loads):
         graph = self.graph
@@ -273,7 +274,7 @@ class LoopKernel:
             args = [(self.read(a, shape, names, depth, loads), graph[a]["dtype"]) for a in graph.args(n)]
             self.values[n] = local = f"v{len(self.values)}"
             lines.append(f"{local} = {low.emit(args, np.dtype(node['dtype']), node['attrs'])}")
-            return lines + self._store(n, local, names)
+            return lines + self._store(n, local, ", ".join(names) or "()")
         (arg,) = graph.args(n)
         value = self.read(arg, shape, names, depth, loads)
         if node["op"] == "scatter":
@@ -342,16 +343,8 @@ class LoopKernel:
         value = f"{acc}_at" if reduction.tracks_index else reduction.finish(acc, self._count(n), out)
         self.values[n] = local = f"s{self.sinks.index(n)}"
         pad = "    " * depth
-        return [pad + f"{local} = {value}"] + [pad + line for line in self._store_sink(n, local)]
-
-    def _store_sink(self, n, local):
-        if n not in self.kernel.outputs:
-            return []
-        if self.graph[n]["shape"] == ():
-            self.returns.append(n)
-            self.results[n] = local
-            return []
-        return [f"{self.output_name(n)}[{self._out_index(n)}] = {local}"]
+        stored = self._store(n, local, self._out_index(n)) if n in self.kernel.outputs else []
+        return [pad + f"{local} = {value}"] + [pad + line for line in stored]
 
     def _in_place(self, n):
         """Can sink `n` accumulate straight into its output array?"""
