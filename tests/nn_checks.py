@@ -8,6 +8,7 @@ relative, so the two must agree to rtol 1e-5 / atol 1e-7.
 import numpy as np
 
 import irtoy
+from graph_programs import central_differences
 from irtoy import pytree
 
 STEP, RTOL, ATOL = 1e-6, 1e-5, 1e-7
@@ -23,19 +24,10 @@ def numerical_gradients(fn, args, step=STEP):
     """d fn(*args) / d every leaf of args, by central differences, in the structure of args."""
     leaves, treedef = pytree.flatten(tuple(args))
 
-    def value(moved_leaves):
+    def value(*moved_leaves):
         return float(fn(*pytree.unflatten(treedef, moved_leaves)))
 
-    grads = []
-    for i, leaf in enumerate(leaves):
-        grad = np.zeros_like(leaf)
-        for index in np.ndindex(leaf.shape):
-            up, down = leaf.copy(), leaf.copy()
-            up[index] += step
-            down[index] -= step
-            grad[index] = (value(leaves[:i] + [up] + leaves[i + 1:]) -
-                           value(leaves[:i] + [down] + leaves[i + 1:])) / (2 * step)
-        grads.append(grad)
+    grads = central_differences(value, leaves, step)
     return pytree.unflatten(treedef, grads)
 
 
