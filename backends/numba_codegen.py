@@ -9,7 +9,8 @@ The driver is ordinary Python so a reader can follow it line by line: each step 
 by the kernel it runs, each kernel line by the IR node it computes. Values are named after
 their nodes (v7 is node %7). 0-d values travel as scalars. Arrays that only live between
 kernels come from `buffers`, planned once (numba_buffers.py); outputs are new arrays on
-every call, and an output that is an argument or a constant is a copy (as the interpreter).
+every call, except those written into the arrays of donated arguments (numba_donation.py),
+and an output that is an argument or a constant is a copy (as the interpreter).
 Constant arrays are arguments of `build`, not part of the source, so graphs that differ only
 in their constants' values share their kernels.
 """
@@ -20,6 +21,7 @@ import numpy as np
 
 from irtoy import ops
 from irtoy.backends.numba_buffers import Lifetime, plan_buffers
+from irtoy.backends.numba_donation import in_place_outputs
 from irtoy.backends.numba_kernels import LoopKernel
 from irtoy.backends.numba_lowering import VIEWS, call_lowering, check_dtype
 from irtoy.passes import fusion
@@ -46,7 +48,7 @@ OPTIONS = dict(cache=True, nogil=True, boundscheck={boundscheck}, error_model="n
                fastmath={fastmath})
 '''
 
-DRIVER_IMPORTS = "from irtoy.backends.numba_runtime import argument, contiguous, scalar_argument\n"
+DRIVER_IMPORTS = "from irtoy.backends.numba_runtime import argument, contiguous, private, scalar_argument\n"
 
 PY_SCALAR = {"float64": "float", "int64": "int", "bool": "bool"}
 
@@ -78,9 +80,13 @@ class _Generator:
         self.codes = {}             # kernel id -> KernelCode
         self.distinct = {}          # code key -> KernelCode (named k0, k1, ...)
         blas = any(ops.REGISTRY[graph[n]["op"]].kind in BLAS_KINDS for n in graph.nx)
+        overwrites = in_place_outputs(graph, self.plan)
+        self.overwritten = {}       # donated input -> the output stored into it
         for kernel in self.plan:
             if kernel.kind == "loop":
-                code = LoopKernel(graph, kernel, may_parallelize=not blas).generate()
+                mine = {o: d for o, d in overwrites.items() if o in kernel.outputs}
+                code = LoopKernel(graph, kernel, may_parallelize=not blas, overwrites=mine).generate()
+                self.overwritten.update({d: o for o, d in code.overwrites.items()})
                 shared = self.distinct.setdefault(code.key, code)
                 if shared is code:
                     code.name = f"k{len(self.distinct) - 1}"
@@ -185,6 +191,12 @@ class _Generator:
         for i, n in enumerate(graph.inputs):
             self.names[n] = f"v{n}"
             body += self.check_line(i, n)
+        if self.overwritten:
+            donated = [f"v{n}" for n in graph.inputs if n in self.overwritten]
+            arrays = [f"v{n}" for n in graph.inputs if graph[n]["shape"] != ()]
+            body.append(f"    # donated arguments the outputs {', '.join(f'%{o}' for o in self.overwritten.values())} "
+                        f"are written into")
+            body.append(f"    {', '.join(donated)}, = private(({', '.join(donated)},), ({', '.join(arrays)},))")
         for n in graph.order():
             if graph[n]["op"] == "const":
                 self.names[n] = f"c{n}"
@@ -278,6 +290,8 @@ class _Generator:
                 call_args.append(self.expr(x, body))
             else:
                 call_args.append(self.new_array(x, planned, body))
+        for o, d in code.overwrites.items():
+            self.names[o] = self.names[d]
         call = f"{code.name}({', '.join(call_args)})"
         if code.returns:
             for r in code.returns:

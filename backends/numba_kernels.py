@@ -60,6 +60,7 @@ class KernelCode:
     returns: list               # nodes returned as scalars, in order
     signature: str
     parallel: bool
+    overwrites: dict = field(default_factory=dict)  # output node -> the donated input it is stored into
     name: str = ""                                  # k0, k1, ... in the module
     used_by: list = field(default_factory=list)     # the plan's kernels that call it
 
@@ -79,10 +80,11 @@ class _Lines:
 class LoopKernel:
     """Generates the code of one loop kernel of the fusion plan."""
 
-    def __init__(self, graph, kernel, may_parallelize=True):
+    def __init__(self, graph, kernel, may_parallelize=True, overwrites=None):
         self.graph = graph
         self.kernel = kernel
         self.may_parallelize = may_parallelize
+        self.overwrites = dict(overwrites or {})  # output -> donated input to store it into
         self.domain = tuple(kernel.domain)
         self.members = [n for n in kernel.nodes if n != kernel.head]
         self.member_set = set(self.members)
@@ -216,7 +218,23 @@ class LoopKernel:
         signature = f"{result}({', '.join(types)})"
         lines = [f"def KERNEL({', '.join(names)}):"] + code.lines
         key = "\n".join([str(parallel), signature] + [l for l in lines if not l.strip().startswith("#")])
-        return KernelCode(lines, key, params, self.returns, signature, parallel)
+        unsafe = self._unsafe_overwrites()
+        if unsafe:
+            kept = {o: d for o, d in self.overwrites.items() if o not in unsafe}
+            return LoopKernel(graph, self.kernel, self.may_parallelize, kept).generate()
+        return KernelCode(lines, key, params, self.returns, signature, parallel, self.overwrites)
+
+    def _unsafe_overwrites(self):
+        """The in-place outputs this kernel cannot write over their donated input: every
+        point must read only its own element of the input, before it stores over it, which
+        holds when the kernel is elementwise (no reductions) and loads the input at the
+        point's own index (loads come first in the loop body)."""
+        if self.sinks or self.after:
+            return set(self.overwrites)
+        own = (tuple(self.index), len(self.loop_axes))
+        return {o for o, d in self.overwrites.items()
+                if tuple(self.graph[o]["shape"]) != self.domain
+                or any(base == d and (tuple(index), depth) != own for base, index, depth in self.loads)}
 
     def _final_loops(self):
         """Loops over the results of reductions that are not innermost, for the "after"
@@ -261,6 +279,8 @@ class LoopKernel:
             self.returns.append(n)
             self.results[n] = local
             return []
+        if n in self.overwrites:
+            return [f"{self.input_name(self.overwrites[n])}[{index}] = {local}"]
         return [f"{self.output_name(n)}[{index}] = {local}"]
 
     def _member(self, n, shape, names, depth, loads):

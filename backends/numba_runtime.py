@@ -1,4 +1,5 @@
-"""What generated drivers call at run time when an argument is not exactly as traced.
+"""What generated drivers call at run time: for arguments not exactly as traced, for
+donated arguments, and to allocate outputs.
 
 The driver's own check is one line per argument (type, shape, strides, dtype); anything it
 does not accept comes here. Wrong shapes or dtypes are refused with `irtoy.ShapeError`
@@ -71,3 +72,36 @@ class Recycler:
             if len(kept) > self.limit[(shape, dtype)]:
                 kept.pop(0)
         return array
+
+
+
+def private(donated, arguments):
+    """The donated arrays, each replaced by a copy if it shares memory with another argument.
+
+    A call writes its outputs into the arrays donated to it (numba_donation.py), so no other
+    argument may see that memory: the same array passed twice, or a view of it, would
+    change under the kernels reading it. Arrays are grouped by the array that owns their
+    memory (views share their owner's); when some memory is not owned by an array (a
+    buffer, a memory map) the arrays' address ranges are compared instead.
+    """
+    groups = {}
+    for a in arguments:
+        owner = a if a.base is None else a.base
+        if type(owner) is not np.ndarray or owner.base is not None:
+            return _private_by_address(donated, arguments)
+        groups.setdefault(id(owner), []).append(a)
+    shared = {id(a) for group in groups.values() if len(group) > 1 for a in group}
+    return tuple(a.copy() if id(a) in shared else a for a in donated)
+
+
+def _private_by_address(donated, arguments):
+    spans = sorted((a.ctypes.data, a.ctypes.data + a.nbytes, k) for k, a in enumerate(arguments) if a.nbytes)
+    shared, group, end = set(), [], -1
+    for start, stop, k in spans + [(float("inf"), 0, None)]:
+        if start >= end:                # a range overlapping none before it: a new group
+            if len(group) > 1:
+                shared.update(id(arguments[j]) for j in group)
+            group = []
+        group.append(k)
+        end = max(end, stop)
+    return tuple(a.copy() if id(a) in shared else a for a in donated)

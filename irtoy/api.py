@@ -94,19 +94,29 @@ class Traced:
         return render_mod.render(graph, path, title=options.pop("title", f"{self.name}: {stage or list(self.stages)[-1]}"),
                                  **options)
 
-    def compile(self, backend="numpy", profile=False, debug=None):
-        """Run the cleanup passes and compile with `backend` ("numpy", "numba", ...)."""
+    def compile(self, backend="numpy", profile=False, debug=None, donate=()):
+        """Run the cleanup passes and compile with `backend` ("numpy", "numba", ...).
+
+        `donate` names arguments (an index, a name, or a tuple of them, as `wrt` in `grad`)
+        whose arrays the caller will not use again, so the call may write its outputs into
+        them, as JAX's `donate_argnums`: `params, m = step(params, m, x)` then updates in
+        place. A backend that cannot use them (the interpreter) returns new arrays.
+        """
         debug = DEBUG if debug is None else debug
         stages = dict(self.stages)
         graph = self.graph
         for name, pass_fn in cleanup_passes():
             graph = run_pass(stages, name, pass_fn, graph, debug)
+        if donate not in ((), None):
+            graph = graph.copy()
+            for i in select_arguments(donate, self.arg_names, self.in_tree, self.name, "donate")[0]:
+                graph[graph.inputs[i]]["donated"] = True
         executable = backends.get(backend)(graph, profile=profile, debug=debug)
         stages.update(executable.stages)
         return Compiled(self, stages, executable, backend)
 
 
-def select_arguments(wrt, arg_names, in_tree, fn_name):
+def select_arguments(wrt, arg_names, in_tree, fn_name, option="wrt"):
     """The flat input positions `wrt` picks, and the pytree structure of their gradients.
 
     `wrt` is an argument index, an argument name, or a tuple of them. Inputs are laid out
@@ -124,7 +134,7 @@ def select_arguments(wrt, arg_names, in_tree, fn_name):
         elif isinstance(w, (int, np.integer)) and not isinstance(w, bool) and 0 <= w < n_positional:
             i = int(w)
         else:
-            raise IrtoyError(f"wrt={w!r} names no argument of {fn_name}: its arguments are "
+            raise IrtoyError(f"{option}={w!r} names no argument of {fn_name}: its arguments are "
                              f"{', '.join(f'{k} {n!r}' for k, n in enumerate(arg_names))}")
         return list(range(starts[i], starts[i] + trees[i].num_leaves)), trees[i]
 

@@ -3,7 +3,8 @@
 `fit` traces the whole training step (forward pass, loss, gradients from the autodiff pass,
 optimizer update) into a single irtoy graph, compiles it once per batch shape on the chosen
 backend, and calls it for every batch. Parameters, running statistics and optimizer buffers
-stay NumPy arrays owned by the model, passed in and returned by the step.
+stay NumPy arrays owned by the model, passed in and returned by the step; the step is
+compiled with them donated, so the numba backend updates them in place.
 """
 import io
 import json
@@ -120,7 +121,11 @@ class Model:
     def _compile(self, what, fn, *args):
         key = (what,) + tuple((np.shape(a), np.asarray(a).dtype.str) for a in irtoy.pytree.flatten(args)[0])
         if key not in self._compiled:
-            self._compiled[key] = irtoy.trace(fn, *args).compile(self.backend)
+            # The training step may write the new weights, running statistics and optimizer
+            # state into the old ones' arrays (the model keeps only the new), as PyTorch's
+            # optimizers update parameters in place.
+            donate = ("params", "state", "opt_state") if what == "train" else ()
+            self._compiled[key] = irtoy.trace(fn, *args).compile(self.backend, donate=donate)
         return self._compiled[key]
 
     def _hyper(self):
