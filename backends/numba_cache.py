@@ -156,8 +156,8 @@ def _load_file(path, key, source):
         # Numba's files for this kernel exist but did not load: drop them, compile afresh
         _forget_machine_code(path)
         module = _import(path, key)
-    loaded_from_disk = not module.kernel.stats.cache_misses
-    return module, "disk" if loaded_from_disk else "compiled"
+    stats = getattr(module.kernel, "stats", None)      # None: NUMBA_DISABLE_JIT=1, plain Python
+    return module, "disk" if stats is not None and not stats.cache_misses else "compiled"
 
 
 def _machine_code_files(path):

@@ -17,7 +17,7 @@ float32 in the ranges below (tests/test_numba_math.py checks a sample of the sam
 """
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import config, njit, types
 from numba.extending import intrinsic
 
 F32 = np.float32
@@ -34,6 +34,11 @@ def _float32_from_bits(typingctx, bits):
         return builder.bitcast(low, ir.FloatType())
 
     return types.float32(bits), codegen
+
+
+if config.DISABLE_JIT:      # kernels run as plain Python (for debugging): no intrinsics there
+    def _float32_from_bits(bits):
+        return np.array(int(bits) & 0xFFFFFFFF, np.uint32).view(F32)[()]
 
 
 @njit(cache=True, inline="always")

@@ -8,6 +8,9 @@ go to a cache folder kept under pytest's cache: a second run loads them from dis
 Tolerances: float64 within 1e-11 relative (libm against NumPy's own math, a few ulp);
 float32 within 2e-5 relative plus 1e-5 absolute (fastmath contraction, float64 sums).
 """
+import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -322,3 +325,19 @@ def test_profile_times_every_kernel(layer):
     kernels = fusion.kernels(compiled.stages["fused"])
     assert len(table.splitlines()) == len(kernels) + 2
     assert all(f"kernel {k.id} (" in table for k in kernels) and "calls" in table.splitlines()[-1]
+
+
+NO_JIT = """
+import numpy as np, irtoy
+x = np.linspace(-30, 30, 24, dtype=np.float32).reshape(4, 6)
+traced = irtoy.trace(lambda x: np.exp(x / 4) * np.tanh(x) + np.maximum(x, 0).sum(axis=1, keepdims=True), x)
+np.testing.assert_allclose(traced.compile("numba")(x), traced.compile("numpy")(x), rtol=2e-6)
+print("same")
+"""
+
+
+def test_kernels_run_as_plain_python_under_numba_disable_jit(tmp_path):
+    """NUMBA_DISABLE_JIT=1 (for stepping through a kernel in a debugger) runs the same code."""
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1", IRTOY_CACHE_DIR=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", NO_JIT], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "same", out.stderr[-2000:]
