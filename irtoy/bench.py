@@ -3,14 +3,16 @@
     irtoy bench                    # every case, one table
     irtoy bench B2 B4 --seconds 3  # some cases, timed longer
 
-Each case times, in one process, a hand-written NumPy baseline (benchmarks/references.py),
-the same computation traced by irtoy on the interpreter, and on the numba backend, and
+Each case times, in one process, a hand-written NumPy baseline (benchmarks/references.py;
+for B2 benchmarks/tinynn.py), the same computation traced by irtoy on the interpreter, and on the numba backend, and
 prints medians and their ratios to the baseline (a ratio below 1 is faster than NumPy):
 
     B1        y = tanh(1.7 x + 0.3) * sigmoid(x) + 0.5 x**2, float32, 4,194,304 elements
     B1-small  the same on 65,536 elements
     B2        one training step of a 784-400-100-10 ReLU MLP: softmax cross-entropy, gradients
-              by irtoy's autodiff pass, Adam(1e-3) written with irtoy ops; batch 128, float32
+              by irtoy's autodiff pass, Adam(1e-3) written with irtoy ops; batch 128, float32;
+              compiled with the weights and moments donated (updated in place). The NumPy
+              step is tinynn's (benchmarks/tinynn.py); a note gives the ratio to a tuned one
     B3        B2's first call in a fresh process: empty kernel cache, then warm (subprocesses)
     B4        value and gradient of the three-input scalar function (examples/scalar_function.py) on float64 Python floats
     B5        conv 3x3 (8 channels, padding 1), ReLU, 2x2 max-pool, dense, softmax CE, SGD,
@@ -244,32 +246,39 @@ def mlp_setup(batch=128, sizes=(784, 400, 100, 10), count=32):
 
 
 def case_b2(seconds):
-    from irtoy.benchmarks import references
+    from irtoy.benchmarks import references, tinynn
     params, data, traced = mlp_setup()
-    slow, fast = traced.compile("numpy"), traced.compile("numba")
+    slow, fast = traced.compile("numpy"), traced.compile("numba", donate=("params", "m", "v"))
     args = (params, {k: np.zeros_like(p) for k, p in params.items()},
             {k: np.zeros_like(p) for k, p in params.items()}, *data[0], *adam_scalars(1))
-    check_agreement(slow(*args)[0], fast(*args)[0], "B2 loss")
-    reference = {"params": copy_tree(params), "state": references.adam_init(params), "t": 0}
+    check_agreement(slow(*copy_tree(args))[0], fast(*copy_tree(args))[0], "B2 loss")
+    net = tinynn.TinynnMLP(copy_tree(params))
+    reference = {"params": copy_tree(params), "state": references.adam_init(params), "t": 0, "tinynn": 0}
 
-    def numpy_step():
+    def tinynn_step():
+        reference["tinynn"] += 1
+        net.train_step(*data[reference["tinynn"] % len(data)])
+
+    def in_place_step():
         reference["t"] += 1
         x, y = data[reference["t"] % len(data)]
         references.mlp_train_step(reference["params"], reference["state"], x, y)
 
     slow_step, _ = stepper(slow, params, data)
     fast_step, fast_state = stepper(fast, params, data)
-    t = time_interleaved({"numpy": numpy_step, "interpreter": slow_step, "numba": fast_step}, seconds)
-    peaks = {name: peak_bytes(fn) for name, fn in [("numpy", numpy_step), ("interpreter", slow_step),
-                                                   ("numba", fast_step)]}
-    planned = fast.executable.planned_bytes
-    returned = sum(np.asarray(a).nbytes for a in irtoy.pytree.flatten(
-        (fast_state["loss"], fast_state["params"], fast_state["m"], fast_state["v"]))[0])
-    notes = (f"B2 peak memory of one step, arrays allocated during the call (tracemalloc): hand-written NumPy "
-             f"{peaks['numpy'] / 1e6:.1f} MB, interpreter {peaks['interpreter'] / 1e6:.1f} MB (both including "
-             f"the outputs), numba {peaks['numba'] / 1e6:.1f} MB + {returned / 1e6:.1f} MB of outputs made "
-             f"from recycled memory + {planned / 1e6:.1f} MB of intermediate buffers it keeps between calls "
-             f"({fast.executable.unshared_bytes / 1e6:.1f} MB if none were shared)",
+    t = time_interleaved({"numpy": tinynn_step, "in place": in_place_step, "interpreter": slow_step,
+                          "numba": fast_step}, seconds)
+    peaks = {name: peak_bytes(fn) for name, fn in [("numpy", tinynn_step), ("in place", in_place_step),
+                                                   ("interpreter", slow_step), ("numba", fast_step)]}
+    notes = (f"B2 the NumPy step is written the tinynn way (benchmarks/tinynn.py); the same step tuned by "
+             f"hand, Adam updated in place (references.mlp_train_step), takes {duration(t['in place'])}: "
+             f"numba {t['numba'] / t['in place']:.2f}x, interpreter {t['interpreter'] / t['in place']:.2f}x "
+             f"of it; numba's matrix products alone (the same OpenBLAS calls) take about half of it",
+             f"B2 peak memory of one step, arrays allocated during the call (tracemalloc): NumPy "
+             f"{peaks['numpy'] / 1e6:.1f} MB (tuned: {peaks['in place'] / 1e6:.1f} MB), interpreter "
+             f"{peaks['interpreter'] / 1e6:.1f} MB, numba {peaks['numba'] / 1e6:.1f} MB (new weights and moments "
+             f"written into the donated ones) + {fast.executable.planned_bytes / 1e6:.1f} MB of intermediate "
+             f"buffers it keeps between calls ({fast.executable.unshared_bytes / 1e6:.1f} MB if none were shared)",
              f"B2 loss after {fast_state['t']} numba steps: {float(fast_state['loss']):.4f}")
     return Row("B2", "MLP 784-400-100-10 train step (Adam)", t["numpy"], t["interpreter"], t["numba"], 0.30,
                notes=notes)

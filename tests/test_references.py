@@ -34,6 +34,7 @@ from benchmarks.references import (  # noqa: E402
     seed_scalar,
     softmax_cross_entropy,
 )
+from benchmarks.tinynn import TinynnMLP  # noqa: E402
 
 FD_STEP = 1e-6
 GRAD_RTOL = 1e-6
@@ -224,6 +225,32 @@ def test_mlp_train_step_float32_reduces_loss():
     assert all(v.dtype == np.float32 for v in params.values())
     assert all(v.dtype == np.float32 for v in state["m"].values())
     assert losses[-1] < 0.8 * losses[0]
+
+
+def test_the_tinynn_way_step_matches_the_tuned_step_in_float64():
+    """The two NumPy baselines of the MLP benchmarks compute the same training step."""
+    rng = np.random.default_rng(8)
+    params = mlp_init(sizes=(20, 16, 12, 4), seed=1, dtype=np.float64)
+    tuned, state = {k: v.copy() for k, v in params.items()}, adam_init(params)
+    net = TinynnMLP({k: v.copy() for k, v in params.items()})
+    for _ in range(4):
+        x = rng.uniform(0, 1, (16, 20))
+        y = onehot(rng.integers(0, 4, 16), 4)
+        assert net.train_step(x, y) == pytest.approx(mlp_train_step(tuned, state, x, y), rel=1e-12)
+    trained = {f"{name}{i}": layer.params[name] for i, layer in zip((1, 2, 3), net.layers[::2])
+               for name in ("w", "b")}
+    for k, v in tuned.items():
+        np.testing.assert_allclose(trained[k], v, rtol=1e-9, atol=1e-12)
+    assert not np.allclose(tuned["w1"], params["w1"])
+
+
+def test_the_tinynn_way_step_stays_in_float32():
+    params = mlp_init(sizes=(20, 16, 12, 4), seed=0)
+    net = TinynnMLP(params)
+    x = np.random.default_rng(9).uniform(0, 1, (8, 20)).astype(np.float32)
+    net.train_step(x, onehot(np.arange(8) % 4, 4).astype(np.float32))
+    assert net.optimizer.m.dtype == np.float32 and net.optimizer.v.dtype == np.float32
+    assert all(v.dtype == np.float32 for v in params.values())
 
 
 # ---------------------------------------------------------------------------
