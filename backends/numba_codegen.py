@@ -81,12 +81,12 @@ class _Generator:
         self.distinct = {}          # code key -> KernelCode (named k0, k1, ...)
         blas = any(ops.REGISTRY[graph[n]["op"]].kind in BLAS_KINDS for n in graph.nx)
         overwrites = in_place_outputs(graph, self.plan)
-        self.overwritten = {}       # donated input -> the output stored into it
+        self.written_into = {}      # donated input -> the output stored in its memory
         for kernel in self.plan:
             if kernel.kind == "loop":
                 mine = {o: d for o, d in overwrites.items() if o in kernel.outputs}
                 code = LoopKernel(graph, kernel, may_parallelize=not blas, overwrites=mine).generate()
-                self.overwritten.update({d: o for o, d in code.overwrites.items()})
+                self.written_into.update({d: o for o, d in code.overwrites.items()})
                 shared = self.distinct.setdefault(code.key, code)
                 if shared is code:
                     code.name = f"k{len(self.distinct) - 1}"
@@ -98,7 +98,8 @@ class _Generator:
 
     # -- which values exist in the driver ---------------------------------------------------
     def stored_by(self):
-        """{node: step} for every value some step writes."""
+        """{node: step} for every value some step writes into memory of its own (outputs
+        written into donated arguments live in the caller's arrays, not here)."""
         written = {}
         for kernel in self.plan:
             if kernel.kind == "loop":
@@ -191,10 +192,10 @@ class _Generator:
         for i, n in enumerate(graph.inputs):
             self.names[n] = f"v{n}"
             body += self.check_line(i, n)
-        if self.overwritten:
-            donated = [f"v{n}" for n in graph.inputs if n in self.overwritten]
+        if self.written_into:
+            donated = [f"v{n}" for n in graph.inputs if n in self.written_into]
             arrays = [f"v{n}" for n in graph.inputs if graph[n]["shape"] != ()]
-            body.append(f"    # donated arguments the outputs {', '.join(f'%{o}' for o in self.overwritten.values())} "
+            body.append(f"    # donated arguments the outputs {', '.join(f'%{o}' for o in self.written_into.values())} "
                         f"are written into")
             body.append(f"    {', '.join(donated)}, = private(({', '.join(donated)},), ({', '.join(arrays)},))")
         for n in graph.order():

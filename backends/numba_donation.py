@@ -8,8 +8,8 @@ in the cache.
 
 Output `o` may take the memory of donated input `d` when
   * they have the same shape and dtype, and a loop kernel computes `o` (BLAS does not);
-  * no step after o's kernel reads `d` or a view of it, o's kernel does not feed `d` to its
-    matrix product, and `d` is not itself returned.
+  * no step after o's kernel reads `d` or any value that may share its memory (a view or a
+    reshape of it), o's kernel reads no such value but `d` itself, and `d` is not returned.
 Inside o's kernel every point must read its element of `d` before it overwrites it, and no
 other element; the kernel generator checks that (numba_kernels.LoopKernel) and gives `o` an
 array of its own where it cannot. Of the donated inputs that qualify, `o` takes the one
@@ -34,10 +34,10 @@ def in_place_outputs(graph, plan):
         kernel = kernel_of.get(o)
         if kernel is None or kernel.kind != "loop" or o == kernel.head:
             continue
-        head_reads = set(graph.args(kernel.head)) if kernel.head is not None else set()
         fitting = [d for d in donated
                    if d not in pairs.values() and graph.spec(d) == graph.spec(o)
-                   and last_read[d] <= kernel.id and not aliases[d] & (returned | head_reads)]
+                   and last_read[d] <= kernel.id and not aliases[d] & returned
+                   and not (aliases[d] - {d}) & set(kernel.inputs)]
         if fitting:
             distance = _distances_upstream(reverse, o)
             pairs[o] = min(fitting, key=lambda d: distance.get(d, len(graph)))
@@ -45,7 +45,8 @@ def in_place_outputs(graph, plan):
 
 
 def _aliases(graph, d):
-    """`d` and every value that may share its memory: views and reshapes of it, recursively."""
+    """`d` and every value that may share its memory: what movement ops (views, reshapes,
+    and, more than needed, the copying ones) make of it, recursively."""
     found, todo = {d}, [d]
     while todo:
         for u in graph.users(todo.pop()):

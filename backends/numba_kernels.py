@@ -225,10 +225,12 @@ class LoopKernel:
         return KernelCode(lines, key, params, self.returns, signature, parallel, self.overwrites)
 
     def _unsafe_overwrites(self):
-        """The in-place outputs this kernel cannot write over their donated input: every
-        point must read only its own element of the input, before it stores over it, which
-        holds when the kernel is elementwise (no reductions) and loads the input at the
-        point's own index (loads come first in the loop body)."""
+        """The in-place outputs this kernel cannot write over their donated input.
+
+        Safe: every point reads only its own element of the input, before it stores over
+        it. Loads come first in the loop body, so that holds when every load of the input
+        is at the point's own index in the main loop, where the output is stored. Kernels
+        with reductions, whose later loops read and store elsewhere, are left alone."""
         if self.sinks or self.after:
             return set(self.overwrites)
         own = (tuple(self.index), len(self.loop_axes))

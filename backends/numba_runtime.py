@@ -74,27 +74,27 @@ class Recycler:
         return array
 
 
-
 def private(donated, arguments):
-    """The donated arrays, each replaced by a copy if it shares memory with another argument.
+    """The donated arrays, each replaced by a copy if it may share memory with another argument.
 
     A call writes its outputs into the arrays donated to it (numba_donation.py), so no other
     argument may see that memory: the same array passed twice, or a view of it, would
     change under the kernels reading it. Arrays are grouped by the array that owns their
-    memory (views share their owner's); when some memory is not owned by an array (a
-    buffer, a memory map) the arrays' address ranges are compared instead.
+    memory, so two slices of one array count as sharing even where they do not overlap;
+    when some memory is not owned by an array (a buffer, a memory map) the arrays' address
+    ranges are compared instead.
     """
     groups = {}
     for a in arguments:
         owner = a if a.base is None else a.base
         if type(owner) is not np.ndarray or owner.base is not None:
-            return _private_by_address(donated, arguments)
+            return _copies_of_shared(donated, _overlapping(arguments))
         groups.setdefault(id(owner), []).append(a)
-    shared = {id(a) for group in groups.values() if len(group) > 1 for a in group}
-    return tuple(a.copy() if id(a) in shared else a for a in donated)
+    return _copies_of_shared(donated, {id(a) for group in groups.values() if len(group) > 1 for a in group})
 
 
-def _private_by_address(donated, arguments):
+def _overlapping(arguments):
+    """ids of the arguments whose address range overlaps another's."""
     spans = sorted((a.ctypes.data, a.ctypes.data + a.nbytes, k) for k, a in enumerate(arguments) if a.nbytes)
     shared, group, end = set(), [], -1
     for start, stop, k in spans + [(float("inf"), 0, None)]:
@@ -104,4 +104,8 @@ def _private_by_address(donated, arguments):
             group = []
         group.append(k)
         end = max(end, stop)
+    return shared
+
+
+def _copies_of_shared(donated, shared):
     return tuple(a.copy() if id(a) in shared else a for a in donated)

@@ -107,7 +107,7 @@ class Traced:
         graph = self.graph
         for name, pass_fn in cleanup_passes():
             graph = run_pass(stages, name, pass_fn, graph, debug)
-        if donate not in ((), None):
+        if donate is not None and not (isinstance(donate, tuple) and not donate):
             graph = graph.copy()
             for i in select_arguments(donate, self.arg_names, self.in_tree, self.name, "donate")[0]:
                 graph[graph.inputs[i]]["donated"] = True

@@ -4,8 +4,9 @@
     irtoy bench B2 B4 --seconds 3  # some cases, timed longer
 
 Each case times, in one process, a hand-written NumPy baseline (benchmarks/references.py;
-for B2 benchmarks/tinynn.py), the same computation traced by irtoy on the interpreter, and on the numba backend, and
-prints medians and their ratios to the baseline (a ratio below 1 is faster than NumPy):
+for B2 benchmarks/tinynn.py), the same computation traced by irtoy on the interpreter, and
+on the numba backend, and prints medians and their ratios to the baseline (a ratio below 1
+is faster than NumPy):
 
     B1        y = tanh(1.7 x + 0.3) * sigmoid(x) + 0.5 x**2, float32, 4,194,304 elements
     B1-small  the same on 65,536 elements
@@ -264,16 +265,28 @@ def case_b2(seconds):
         x, y = data[reference["t"] % len(data)]
         references.mlp_train_step(reference["params"], reference["state"], x, y)
 
+    def matrix_products():
+        """The step's eight products alone (same shapes, no activations), as every contender
+        calls them: through NumPy, into the same OpenBLAS."""
+        x, p = data[reference["t"] % len(data)][0], reference["params"]
+        h1 = x @ p["w1"]
+        h2 = h1 @ p["w2"]
+        g3 = h2 @ p["w3"]
+        g2 = g3 @ p["w3"].T
+        g1 = g2 @ p["w2"].T
+        return h2.T @ g3, h1.T @ g2, x.T @ g1
+
     slow_step, _ = stepper(slow, params, data)
     fast_step, fast_state = stepper(fast, params, data)
     t = time_interleaved({"numpy": tinynn_step, "in place": in_place_step, "interpreter": slow_step,
-                          "numba": fast_step}, seconds)
+                          "numba": fast_step, "products": matrix_products}, seconds)
     peaks = {name: peak_bytes(fn) for name, fn in [("numpy", tinynn_step), ("in place", in_place_step),
                                                    ("interpreter", slow_step), ("numba", fast_step)]}
     notes = (f"B2 the NumPy step is written the tinynn way (benchmarks/tinynn.py); the same step tuned by "
              f"hand, Adam updated in place (references.mlp_train_step), takes {duration(t['in place'])}: "
              f"numba {t['numba'] / t['in place']:.2f}x, interpreter {t['interpreter'] / t['in place']:.2f}x "
-             f"of it; numba's matrix products alone (the same OpenBLAS calls) take about half of it",
+             f"of it; the step's matrix products alone take {duration(t['products'])} "
+             f"({t['products'] / t['numpy']:.2f}x tinynn's step, {t['products'] / t['in place']:.2f}x the tuned one)",
              f"B2 peak memory of one step, arrays allocated during the call (tracemalloc): NumPy "
              f"{peaks['numpy'] / 1e6:.1f} MB (tuned: {peaks['in place'] / 1e6:.1f} MB), interpreter "
              f"{peaks['interpreter'] / 1e6:.1f} MB, numba {peaks['numba'] / 1e6:.1f} MB (new weights and moments "

@@ -136,7 +136,10 @@ class Model:
         return (self.params, self.state, self.opt_state, xb, yb, self._hyper(), np.int64(self._rng.integers(2**62)))
 
     def compiled_step(self, x, y):
-        """The compiled training step for batches shaped like (x, y)."""
+        """The compiled training step for batches shaped like (x, y).
+
+        It is compiled with its first three arguments (params, state, opt_state) donated:
+        the numba backend writes the new values into the arrays passed in."""
         self._ensure_built(x)
         return self._compile("train", self.train_step, *self._train_args(np.asarray(x, np.float32), self.targets(y)))
 
