@@ -142,10 +142,12 @@ def _is_internal(filename):
     return filename.startswith(_INTERNAL_DIRS) and not filename.startswith(_USER_DIRS)
 
 
-def user_src():
-    """'file:line' of the innermost frame outside irtoy's core (and NumPy)."""
+def user_src(library_too=False):
+    """'file:line' of the innermost frame outside irtoy's core (and NumPy); with
+    library_too, outside irtoy's nn library as well (where the user made a layer)."""
+    internal = (lambda f: f.startswith(_INTERNAL_DIRS)) if library_too else _is_internal
     frame = sys._getframe(1)
-    while frame is not None and _is_internal(frame.f_code.co_filename):
+    while frame is not None and internal(frame.f_code.co_filename):
         frame = frame.f_back
     if frame is None:
         return None

@@ -92,11 +92,11 @@ def test_conv2d_layer_is_the_convolution_plus_a_bias_per_channel():
 
 def test_layers_refuse_images_that_do_not_fit():
     rng = np.random.default_rng(0)
-    with pytest.raises(irtoy.ShapeError, match=r"conv2d1: expects images with 3 channels, but gets shape \(1, 8, 8\)"):
+    with pytest.raises(irtoy.ShapeError, match=r"conv2d1 \(made at \S*test_nn_conv.py:\d+: .*Conv2D\(3, 4, 3\).*\): expects images with 3 channels, but gets shape \(1, 8, 8\)"):
         nn.Sequential([nn.Conv2D(3, 4, 3)]).init(rng, (1, 8, 8))
-    with pytest.raises(irtoy.ShapeError, match=r"conv2d1: expects images \(channels, height, width\).*\(64,\)"):
+    with pytest.raises(irtoy.ShapeError, match=r"conv2d1 \(made at .*\): expects images \(channels, height, width\).*\(64,\)"):
         nn.Sequential([nn.Conv2D(1, 4, 3)]).init(rng, (64,))
-    with pytest.raises(irtoy.ShapeError, match=r"maxpool2d1: a 4x4 pooling window does not fit in 3x3 images"):
+    with pytest.raises(irtoy.ShapeError, match=r"maxpool2d1 \(made at .*\): a 4x4 pooling window does not fit in 3x3 images"):
         nn.Sequential([nn.MaxPool2D(4)]).init(rng, (2, 3, 3))
     with pytest.raises(ValueError, match="Conv2D stride must be an int or a pair"):
         nn.Conv2D(1, 1, 3, stride=0)

@@ -196,20 +196,22 @@ def test_simple_rnn_matches_an_explicit_loop():
 
 # -- errors a user can make ---------------------------------------------------------------------------
 
-def test_dense_with_the_wrong_number_of_input_features_names_the_layer_and_the_shapes():
+def test_dense_with_the_wrong_number_of_input_features_names_the_layer_its_line_and_the_shapes():
     net = nn.Sequential([nn.Dense(4, 8), nn.ReLU(), nn.Dense(5, 2)])
-    with pytest.raises(irtoy.ShapeError, match=r"dense2: expects inputs with 5 features, but gets shape \(8,\)"):
+    with pytest.raises(irtoy.ShapeError, match=r"dense2 \(made at \S*test_nn_layers.py:\d+: net = nn.Sequential\("
+                                               r"\[nn.Dense\(4, 8\), nn.ReLU\(\), nn.Dense\(5, 2\)\]\)\): "
+                                               r"expects inputs with 5 features, but gets shape \(8,\)"):
         net.init(np.random.default_rng(0), (4,))
     model = nn.Model(nn.Sequential([nn.Dense(3, 2)]), loss=nn.MSE(), backend="numpy")
-    with pytest.raises(irtoy.ShapeError, match=r"dense1: expects inputs with 3 features, but gets shape \(2,\)"):
+    with pytest.raises(irtoy.ShapeError, match=r"dense1 \(made at .*\): expects inputs with 3 features, but gets shape \(2,\)"):
         model.fit(np.zeros((4, 2), np.float32), np.zeros((4, 2), np.float32), verbose=False)
 
 
 def test_other_layers_refuse_shapes_that_do_not_fit():
     rng = np.random.default_rng(0)
-    with pytest.raises(irtoy.ShapeError, match=r"reshape1: cannot reshape \(12,\) into \(5, 2\)"):
+    with pytest.raises(irtoy.ShapeError, match=r"reshape1 \(made at .*\): cannot reshape \(12,\) into \(5, 2\)"):
         nn.Sequential([nn.Reshape((5, 2))]).init(rng, (12,))
-    with pytest.raises(irtoy.ShapeError, match=r"simplernn1: expects inputs \(T, 3\) per sample, gets \(4, 2\)"):
+    with pytest.raises(irtoy.ShapeError, match=r"simplernn1 \(made at .*\): expects inputs \(T, 3\) per sample, gets \(4, 2\)"):
         nn.Sequential([nn.SimpleRNN(3, 5)]).init(rng, (4, 2))
     with pytest.raises(irtoy.ShapeError, match=r"maps \(3,\) to \(5,\).*skip path gives \(3,\)"):
         nn.Residual(nn.Dense(3, 5)).init(rng, (3,))

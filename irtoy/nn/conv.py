@@ -23,12 +23,11 @@ def _pair(value, what, smallest):
 def _image_shape(layer, input_shape, channels=None):
     """(C, H, W) of the layer's input, or a ShapeError naming the layer."""
     input_shape = tuple(input_shape)
-    kind = type(layer).__name__
     if len(input_shape) != 3:
-        raise ShapeError(f"{layer.name or kind}: expects images (channels, height, width) per sample, "
+        raise ShapeError(f"{layer.label()}: expects images (channels, height, width) per sample, "
                          f"but gets shape {input_shape} (batch axis excluded)")
     if channels is not None and input_shape[0] != channels:
-        raise ShapeError(f"{layer.name or kind}: expects images with {channels} channels, but gets shape "
+        raise ShapeError(f"{layer.label()}: expects images with {channels} channels, but gets shape "
                          f"{input_shape} (channels, height, width)")
     return input_shape
 
@@ -36,7 +35,7 @@ def _image_shape(layer, input_shape, channels=None):
 def _check_window_fits(layer, input_shape, window, padding, what):
     _, h, w = input_shape
     if h + 2 * padding[0] < window[0] or w + 2 * padding[1] < window[1]:
-        raise ShapeError(f"{layer.name or type(layer).__name__}: a {window[0]}x{window[1]} {what} does not fit "
+        raise ShapeError(f"{layer.label()}: a {window[0]}x{window[1]} {what} does not fit "
                          f"in {h}x{w} images padded by {padding}")
 
 
@@ -99,7 +98,7 @@ class ConvTranspose2D(Layer):
         shape = _image_shape(self, input_shape, self.in_channels)
         out = self.output_size(shape[1:])
         if min(out) < 1 or irtoy.ops.window_positions(out, self.kernel_size, self.stride, self.padding) != shape[1:]:
-            raise ShapeError(f"{self.name or 'ConvTranspose2D'}: {shape[1]}x{shape[2]} images give no output "
+            raise ShapeError(f"{self.label()}: {shape[1]}x{shape[2]} images give no output "
                              f"with kernel {self.kernel_size}, stride {self.stride} and padding {self.padding}")
         rng = _rng(self, rng)
         w = initializers.get(self.weight_init)(rng, (self.out_channels, self.in_channels) + self.kernel_size)

@@ -16,6 +16,7 @@ import numpy as np
 import irtoy
 from irtoy.errors import ShapeError
 from irtoy.nn import activations, initializers
+from irtoy.tracing import source_line, user_src
 
 
 class Context:
@@ -30,6 +31,19 @@ class Layer:
     """Base class. Subclasses set `init` and `apply`; `config()` lists their settings."""
     name = None
     seed = None
+
+    def __new__(cls, *args, **kwargs):
+        layer = super().__new__(cls)
+        layer._made_at = user_src(library_too=True)     # for errors found when the model is built
+        return layer
+
+    def label(self):
+        """The layer's name and the user's line that made it, for error messages."""
+        name = self.name or type(self).__name__
+        if not self._made_at:
+            return name
+        text = source_line(self._made_at)
+        return f"{name} (made at {self._made_at}{': ' + text if text else ''})"
 
     def init(self, rng, input_shape):
         return {}, {}, tuple(input_shape)
@@ -63,7 +77,7 @@ class Dense(Layer):
 
     def init(self, rng, input_shape):
         if tuple(input_shape)[-1:] != (self.in_features,):
-            raise ShapeError(f"{self.name or 'Dense'}: expects inputs with {self.in_features} features, "
+            raise ShapeError(f"{self.label()}: expects inputs with {self.in_features} features, "
                              f"but gets shape {tuple(input_shape)} (batch axis excluded)")
         rng = _rng(self, rng)
         params = {"w": initializers.get(self.weight_init)(rng, (self.in_features, self.out_features)),
@@ -92,7 +106,7 @@ class Reshape(Layer):
 
     def init(self, rng, input_shape):
         if int(np.prod(input_shape)) != int(np.prod(self.shape)):
-            raise ShapeError(f"{self.name or 'Reshape'}: cannot reshape {tuple(input_shape)} into {self.shape}")
+            raise ShapeError(f"{self.label()}: cannot reshape {tuple(input_shape)} into {self.shape}")
         return {}, {}, self.shape
 
     def apply(self, params, state, x, ctx):
@@ -216,7 +230,7 @@ class SimpleRNN(Layer):
 
     def init(self, rng, input_shape):
         if len(input_shape) != 2 or input_shape[1] != self.input_size:
-            raise ShapeError(f"{self.name or 'SimpleRNN'}: expects inputs (T, {self.input_size}) per sample, "
+            raise ShapeError(f"{self.label()}: expects inputs (T, {self.input_size}) per sample, "
                              f"gets {tuple(input_shape)}")
         rng = _rng(self, rng)
         h = self.hidden_size
@@ -293,7 +307,7 @@ class Residual(Layer):
             p, s, skip = self.shortcut.init(rng, input_shape)
             params["shortcut"], state["shortcut"] = p, s
         if skip != out:
-            raise ShapeError(f"{self.name or 'Residual'}: the block maps {tuple(input_shape)} to {out}, "
+            raise ShapeError(f"{self.label()}: the block maps {tuple(input_shape)} to {out}, "
                              f"but the skip path gives {skip}; give a shortcut layer that matches")
         return params, state, out
 
