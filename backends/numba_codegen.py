@@ -289,6 +289,11 @@ class _Generator:
                 call_args.append(str(kernel.domain[x]))
             elif kind == "input":
                 call_args.append(self.expr(x, body))
+            elif kind == "scratch":
+                shape, dtype = self.graph[x]["shape"], np.dtype(code.scratch[x])
+                body.append(f"    w{x} = new({shape}, np.{dtype.name})    # accumulators of %{x}")
+                self.fresh.append((shape, dtype.type))
+                call_args.append(f"w{x}")
             else:
                 call_args.append(self.new_array(x, planned, body))
         for o, d in code.overwrites.items():

@@ -15,12 +15,13 @@ Each stored input is read once per point (through the index arithmetic of any mo
 in between), each elementwise op is one line computing a local, and only values used
 after the kernel are written. A reduction keeps a local accumulator when it reduces the
 innermost axes (declared before the first reduced loop, finished after it, where the
-elementwise ops on its result follow) and an array of accumulators otherwise. The outer
-loop is a `prange` when the work is large enough to pay for threads and no reduction runs
-along it.
+elementwise ops on its result follow) and an array of accumulators otherwise, which the
+driver passes in. The outer loop is a `prange` when the work is large enough to pay for
+threads and no reduction runs along it.
 
-Names inside a kernel are canonical (a0.. inputs, o0.. outputs, v0.. values), so kernels that
-differ only in the graph nodes they came from have the same code and are compiled once.
+Names inside a kernel are canonical (a0.. inputs, o0.. outputs, acc0.. accumulators, v0..
+values), so kernels that differ only in the graph nodes they came from have the same code
+and are compiled once.
 """
 from dataclasses import dataclass, field
 
@@ -56,11 +57,12 @@ class KernelCode:
     """A generated kernel and how the driver calls it."""
     lines: list                 # the function's source lines, comments included
     key: str                    # the code without comments: kernels with equal keys are one
-    params: list                # ("size", k) | ("input", base node) | ("output", node)
+    params: list                # ("size", k) | ("input", base node) | ("output" | "scratch", node)
     returns: list               # nodes returned as scalars, in order
     signature: str
     parallel: bool
     overwrites: dict = field(default_factory=dict)  # output node -> the donated input it is stored into
+    scratch: dict = field(default_factory=dict)     # sink -> dtype of the accumulators the driver passes
     name: str = ""                                  # k0, k1, ... in the module
     used_by: list = field(default_factory=list)     # the plan's kernels that call it
 
@@ -93,6 +95,7 @@ class LoopKernel:
         self.index = [f"i{k}" if d != 1 else "0" for k, d in enumerate(self.domain)]
         self.inputs, self.outputs = {}, {}      # node -> parameter name
         self.returns, self.results = [], {}     # scalars returned, and their expressions
+        self.scratch = {}                       # sink -> dtype of its array of accumulators
         self.values = {}                        # member -> local name
         self.loads = {}                         # (base, coords, depth) -> local name
         self.sinks = [n for n in self.members if category(graph, n) == "sink"]
@@ -206,12 +209,13 @@ class LoopKernel:
             code.add("return " + ", ".join(self.results[n] for n in self.returns))
 
         params = ([("size", k) for k in self.loop_axes] + [("input", b) for b in self.inputs]
-                  + [("output", n) for n in self.outputs])
+                  + [("output", n) for n in self.outputs] + [("scratch", n) for n in self.scratch])
         names = ([f"n{k}" for k in self.loop_axes] + list(self.inputs.values())
-                 + list(self.outputs.values()))
+                 + list(self.outputs.values()) + [self._acc(n) for n in self.scratch])
         types = (["int64"] * len(self.loop_axes)
                  + [numba_type(graph[b]["dtype"], len(graph[b]["shape"])) for b in self.inputs]
-                 + [numba_type(graph[n]["dtype"], len(graph[n]["shape"])) for n in self.outputs])
+                 + [numba_type(graph[n]["dtype"], len(graph[n]["shape"])) for n in self.outputs]
+                 + [numba_type(dtype, len(graph[n]["shape"])) for n, dtype in self.scratch.items()])
         results = [numba_type(graph[n]["dtype"], 0) for n in self.returns]
         result = ("void" if not results else results[0] if len(results) == 1
                   else f"Tuple(({', '.join(results)},))")
@@ -222,7 +226,7 @@ class LoopKernel:
         if unsafe:
             kept = {o: d for o, d in self.overwrites.items() if o not in unsafe}
             return LoopKernel(graph, self.kernel, self.may_parallelize, kept).generate()
-        return KernelCode(lines, key, params, self.returns, signature, parallel, self.overwrites)
+        return KernelCode(lines, key, params, self.returns, signature, parallel, self.overwrites, self.scratch)
 
     def _unsafe_overwrites(self):
         """The in-place outputs this kernel cannot write over their donated input.
@@ -397,7 +401,8 @@ class LoopKernel:
             start = lambda i: [f"{acc}[{i}] = {init}", f"{out_name}[{i}] = 0"]
         else:
             start = lambda i: [f"{acc}[{i}] = {init}"]
-        return [f"{pad}{acc} = np.empty({out_name}.shape, np.{acc_dtype.name})"] + self._over_output(n, depth, start)
+        self.scratch[n] = acc_dtype       # the driver passes the array: allocating it here
+        return self._over_output(n, depth, start)   # would cost Numba ~0.1 s more to compile
 
     def _array_finish(self, n, depth):
         if self.graph[n]["op"] == "scatter" or self._in_place(n):
