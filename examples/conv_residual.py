@@ -19,6 +19,7 @@ times longer. Fashion-MNIST comes from Debian's dataset-fashion-mnist package (o
 a folder with the four IDX files).
 """
 import argparse
+import sys
 import time
 
 from irtoy import nn
@@ -44,7 +45,10 @@ def main():
     parser.add_argument("--data", default=None, help="folder with the Fashion-MNIST IDX files")
     args = parser.parse_args()
 
-    (x_train, y_train), (x_test, y_test) = nn.datasets.fashion_mnist(args.data)
+    try:
+        (x_train, y_train), (x_test, y_test) = nn.datasets.fashion_mnist(args.data)
+    except nn.datasets.DatasetNotFound as e:
+        sys.exit(f"Fashion-MNIST is not available: {e}")
     x_train, y_train = x_train[:args.limit], y_train[:args.limit]
     model = nn.Model(conv_residual_net(), loss=nn.SoftmaxCrossEntropy(), optimizer=nn.Adam(lr=2e-3),
                      backend=args.backend, seed=0)

@@ -51,6 +51,7 @@ class Conv2D(Layer):
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.kernel_size = _pair(kernel_size, "Conv2D kernel_size", 1)
         self.stride, self.padding = _pair(stride, "Conv2D stride", 1), _pair(padding, "Conv2D padding", 0)
+        initializers.check(weight_init, bias_init)
         self.weight_init, self.bias_init, self.seed = weight_init, bias_init, seed
 
     def init(self, rng, input_shape):
@@ -88,6 +89,7 @@ class ConvTranspose2D(Layer):
         if any(extra >= step for extra, step in zip(self.output_padding, self.stride)):
             raise ValueError(f"ConvTranspose2D output_padding {self.output_padding} must be smaller than the "
                              f"stride {self.stride}")
+        initializers.check(weight_init, bias_init)
         self.weight_init, self.bias_init, self.seed = weight_init, bias_init, seed
 
     def output_size(self, size):

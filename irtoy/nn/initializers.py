@@ -77,6 +77,12 @@ BY_NAME = {"zeros": zeros, "ones": ones, "glorot_uniform": glorot_uniform, "glor
            "he_normal": he_normal, "kaiming_uniform": he_uniform, "kaiming_normal": he_normal}
 
 
+def check(*inits):
+    """Refuse unknown names when a layer is made, so the error points at the line that made it."""
+    for init in inits:
+        get(init)
+
+
 def get(init):
     """An initializer given by name or as a function."""
     if callable(init):

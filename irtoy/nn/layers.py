@@ -37,6 +37,9 @@ class Layer:
         layer._made_at = user_src(library_too=True)     # for errors found when the model is built
         return layer
 
+    def __init__(self):         # a layer without settings takes no arguments
+        pass
+
     def label(self):
         """The layer's name and the user's line that made it, for error messages."""
         name = self.name or type(self).__name__
@@ -73,6 +76,7 @@ class Dense(Layer):
 
     def __init__(self, in_features, out_features, weight_init="glorot_uniform", bias_init="zeros", seed=None):
         self.in_features, self.out_features = int(in_features), int(out_features)
+        initializers.check(weight_init, bias_init)
         self.weight_init, self.bias_init, self.seed = weight_init, bias_init, seed
 
     def init(self, rng, input_shape):

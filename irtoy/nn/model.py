@@ -119,7 +119,11 @@ class Model:
         return self.net.apply(params, state, x, Context(training=False))[0]
 
     def _compile(self, what, fn, *args):
-        key = (what,) + tuple((np.shape(a), np.asarray(a).dtype.str) for a in irtoy.pytree.flatten(args)[0])
+        """The compiled `fn` for these arguments, traced the first time. Only the batch (the
+        arrays after params and state) changes shape from call to call, so it alone is the
+        key; a compiled function refuses anything else that changed."""
+        batch = args[3:] if what == "train" else args[2:]
+        key = (what,) + tuple((a.shape, a.dtype.str) for a in batch if isinstance(a, np.ndarray))
         if key not in self._compiled:
             # The training step may write the new weights, running statistics and optimizer
             # state into the old ones' arrays (the model keeps only the new), as PyTorch's
@@ -147,6 +151,8 @@ class Model:
     def fit(self, x, y, epochs=1, batch_size=32, validation_data=None, shuffle=True, verbose=True):
         """Train for `epochs` passes over (x, y); returns the history of per-epoch metrics."""
         x = np.asarray(x, np.float32)
+        if len(x) == 0:
+            raise IrtoyError("fit needs at least one sample; x is empty")
         self._ensure_built(x)
         targets = self.targets(y)
         history = {"loss": [], "accuracy": [], "time": []}
@@ -225,7 +231,7 @@ class Model:
         if not steps:
             raise IrtoyError("the training step has not been compiled yet: call fit first, or pass a batch "
                              "(render_step(path, x=xb, y=yb))")
-        return steps[0]
+        return steps[-1]
 
     # -- saving ------------------------------------------------------------------------------
     def metadata(self):
