@@ -180,10 +180,24 @@ class Compiled:
                 pass
         leaves, tree = pytree.flatten((args, kwargs))
         if tree != self.traced.in_tree:
-            raise ShapeError(f"{self.traced.name} was traced with arguments structured as "
-                             f"{self.traced.in_tree}, but called with {tree}")
-        flat = [self._check(i, v) for i, v in enumerate(leaves)]
+            raise ShapeError(self._mismatch(tree))
+        flat = leaves if self._self_checking else [self._check(i, v) for i, v in enumerate(leaves)]
         return self._rebuild(self.executable.run(flat))
+
+    def _mismatch(self, tree):
+        """What differs between this call's arguments (structured as `tree`) and the traced ones."""
+        name, names = self.traced.name, self.traced.arg_names
+        (traced_pos, traced_kw), (pos, kw) = self.traced.in_tree.children, tree.children
+        if len(pos.children) != len(traced_pos.children) or kw.keys != traced_kw.keys:
+            return (f"{name}({', '.join(names)}) was traced with {len(traced_pos.children)} positional "
+                    f"argument(s) and keywords {list(traced_kw.keys)}, but this call passes "
+                    f"{len(pos.children)} and keywords {list(kw.keys)}")
+        given = list(pos.children) + list(kw.children)
+        traced = list(traced_pos.children) + list(traced_kw.children)
+        labels = list(names[:len(traced_pos.children)]) + list(traced_kw.keys)
+        k = next(i for i, (a, b) in enumerate(zip(traced, given)) if a != b)
+        return (f"{name}: argument {labels[k]!r} was traced structured as {traced[k]}, but this call "
+                f"passes {given[k]}")
 
     def _check(self, i, value):
         spec = self._specs[i]

@@ -52,6 +52,7 @@ def _refuse(name, **options):
         raise TraceError(f"numpy.{name}: the option(s) {', '.join(given)} cannot be traced{located(user_src())}")
 
 
+@ops.checked_arguments('var')
 def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     _refuse("var", out=out, dtype=dtype)
     centred = a - ops.mean(a, axis, keepdims=True)
@@ -59,6 +60,7 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     return ops.sum(centred * centred, axis, keepdims) / (n - ddof)
 
 
+@ops.checked_arguments('stack')
 def stack(arrays, axis=0):
     arrays = list(arrays)
     axis = ops.normalize_axes(axis, np.ndim(arrays[0]) + 1)[0]
@@ -113,11 +115,12 @@ FUNCTIONS = {
     np.size: lambda a, axis=None: a.size if axis is None else a.shape[axis],
     np.result_type: lambda *args: np.result_type(*[getattr(a, "dtype", a) for a in args]),
     np.zeros_like: _full_like(0), np.ones_like: _full_like(1), np.full_like: _full_like(None),
-    np.swapaxes: lambda a, i, j: ops.transpose(a, _swapped(np.ndim(a), i, j)),
+    np.swapaxes: ops.checked_arguments("transpose")(lambda a, i, j: ops.transpose(a, _swapped(np.ndim(a), i, j))),
 }
 
 
 def _swapped(ndim, i, j):
+    i, j = (ops.normalize_axes(k, ndim)[0] for k in (i, j))
     axes = list(range(ndim))
     axes[i], axes[j] = axes[j], axes[i]
     return tuple(axes)

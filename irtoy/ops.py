@@ -45,8 +45,40 @@ def infer_spec(op, specs, attrs, src=None):
     try:
         return REGISTRY[op].infer(specs, **attrs)
     except ShapeError as e:
-        shown = ", ".join(map(str, specs))
-        raise ShapeError(f"{op}({shown}): {e}{located(src)}") from None
+        raise _placed(ShapeError(f"{op}({', '.join(map(str, specs))}): {e}{located(src)}")) from None
+
+
+def _placed(error):
+    error.placed = True         # names its op and where: checked_arguments passes it on as it is
+    return error
+
+
+def checked_arguments(op):
+    """For a function that checks its arguments (axes, indices, sizes) before binding `op`:
+    an error of those checks names the op, the arguments' specs and the user's line, as a
+    shape rule's error does."""
+    def decorate(fn):
+        @functools.wraps(fn)
+        def checked(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except (ShapeError, TraceError) as e:
+                if getattr(e, "placed", False):
+                    raise
+                from irtoy.tracing import user_src      # tracing imports this module
+                raise _placed(type(e)(f"{op}({_specs_text(args)}): {e}{located(user_src())}")) from None
+        return checked
+    return decorate
+
+
+def _specs_text(args):
+    def one(a):
+        if isinstance(a, (list, tuple)) and any(hasattr(x, "shape") for x in a):
+            return "[" + ", ".join(one(x) for x in a) + "]"
+        if hasattr(a, "shape") and hasattr(a, "dtype"):
+            return str(Spec(tuple(a.shape), a.dtype))
+        return repr(a)
+    return ", ".join(one(a) for a in args)
 
 
 # -- shape rules -------------------------------------------------------------------------
@@ -130,6 +162,8 @@ def cast_rule(specs, dtype):
 
 def reshape_rule(specs, shape):
     (x,) = specs
+    if any(d < 0 for d in shape):
+        raise ShapeError(f"cannot reshape {x} into shape {shape}: sizes are never negative (one may be -1)")
     if int(np.prod(shape)) != int(np.prod(x.shape)):
         raise ShapeError(f"cannot reshape {x} into shape {shape}")
     return Spec(shape, x.dtype)
@@ -331,6 +365,7 @@ def normalize_axes(axis, ndim):
 
 
 def _reduction(name):
+    @checked_arguments(name)
     def fn(x, axis=None, keepdims=False):
         return bind(name, x, axis=normalize_axes(axis, ndim_of(x)), keepdims=bool(keepdims))
     fn.__name__ = fn.__qualname__ = name
@@ -341,6 +376,7 @@ def _reduction(name):
 sum, mean, max, min = map(_reduction, ["sum", "mean", "max", "min"])
 
 
+@checked_arguments('argmax')
 def argmax(x, axis=None, keepdims=False):
     """Index of the largest entry along `axis` (of the flattened array when axis is None)."""
     if axis is not None:
@@ -363,6 +399,7 @@ def cast(x, dtype):
     return bind("cast", x, dtype=np.dtype(dtype).name)
 
 
+@checked_arguments('reshape')
 def reshape(x, shape):
     """numpy.reshape; one dimension may be -1."""
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(int(d) for d in shape)
@@ -370,15 +407,21 @@ def reshape(x, shape):
     if shape.count(-1) == 1:
         known = int(np.prod([d for d in shape if d != -1]))
         if known == 0 or size % known:
-            raise ShapeError(f"reshape: cannot reshape {shape_of(x)} into {shape}")
+            raise ShapeError(f"cannot reshape {shape_of(x)} into {shape}")
         shape = tuple(size // known if d == -1 else d for d in shape)
     return bind("reshape", x, shape=shape)
 
 
+@checked_arguments('transpose')
 def transpose(x, axes=None):
     """numpy.transpose: reverse the axes, or permute them as `axes` says."""
     ndim = ndim_of(x)
-    axes = tuple(reversed(range(ndim))) if axes is None else tuple(int(a) % ndim for a in axes)
+    if axes is None:
+        axes = tuple(reversed(range(ndim)))
+    elif not all(-ndim <= a < ndim for a in axes):
+        raise ShapeError(f"axes {tuple(axes)} are out of range for a {ndim}-d array")
+    else:
+        axes = tuple(int(a) % ndim for a in axes)
     return bind("transpose", x, axes=axes)
 
 
@@ -388,11 +431,13 @@ def broadcast_to(x, shape):
     return bind("broadcast_to", x, shape=shape)
 
 
+@checked_arguments('expand_dims')
 def expand_dims(x, axis):
     """numpy.expand_dims: insert axes of length one."""
     return bind("expand_dims", x, axis=normalize_axes(axis, ndim_of(x) + (1 if np.isscalar(axis) else len(axis))))
 
 
+@checked_arguments('squeeze')
 def squeeze(x, axis=None):
     """numpy.squeeze: drop axes of length one (all of them when axis is None)."""
     if axis is None:
@@ -400,12 +445,14 @@ def squeeze(x, axis=None):
     return bind("squeeze", x, axis=normalize_axes(axis, ndim_of(x)))
 
 
+@checked_arguments('concatenate')
 def concatenate(xs, axis=0):
     """numpy.concatenate along an existing axis."""
     xs = list(xs)
     return bind("concatenate", *xs, axis=normalize_axes(axis, ndim_of(xs[0]))[0])
 
 
+@checked_arguments('getitem')
 def getitem(x, index):
     """Basic indexing x[index]: ints, slices (with steps), None and Ellipsis."""
     return bind("getitem", x, index=normalize_index(index, shape_of(x)))
@@ -458,13 +505,13 @@ def normalize_index(index, shape):
     index = index if isinstance(index, tuple) else (index,)
     for i in index:
         if not (i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice))) or isinstance(i, bool):
-            raise TraceError(f"getitem: only basic indexing (ints, slices, None, ...) is supported, "
+            raise TraceError(f"only basic indexing (ints, slices, None, ...) is supported, "
                              f"not {type(i).__name__}")
     if builtins.sum(i is Ellipsis for i in index) > 1:
-        raise ShapeError("getitem: an index can only have a single ellipsis")
+        raise ShapeError("an index can only have a single ellipsis")
     used = builtins.sum(1 for i in index if i is not None and i is not Ellipsis)
     if used > len(shape):
-        raise ShapeError(f"getitem: too many indices for an array of shape {tuple(shape)}")
+        raise ShapeError(f"too many indices for an array of shape {tuple(shape)}")
     if Ellipsis in [i for i in index if not isinstance(i, slice)]:
         at = [k for k, i in enumerate(index) if i is Ellipsis][0]
         index = index[:at] + (slice(None),) * (len(shape) - used) + index[at + 1:]
@@ -481,7 +528,7 @@ def normalize_index(index, shape):
             out.append((picked[0], picked[-1] + picked.step, picked.step) if picked else (0, 0, 1))
         else:
             if not -dim <= i < dim:
-                raise ShapeError(f"getitem: index {i} is out of bounds for axis {axis} of size {dim}")
+                raise ShapeError(f"index {i} is out of bounds for axis {axis} of size {dim}")
             out.append(int(i) % dim)
         axis += 1
     return tuple(out)

@@ -19,7 +19,7 @@ import numpy as np
 
 from irtoy.errors import ShapeError
 from irtoy.ir import Spec
-from irtoy.ops import bind, declare, shape_of
+from irtoy.ops import bind, checked_arguments, declare, shape_of
 
 
 def window_positions(size, window, stride, padding=(0, 0)):
@@ -301,6 +301,7 @@ def _pair(value, what, smallest):
     return int(pair[0]), int(pair[1])
 
 
+@checked_arguments('conv2d')
 def conv2d(x, w, stride=1, padding=0):
     """2-d convolution (cross-correlation, as in deep learning) of x (N, C, H, W) with w (O, C, KH, KW).
 
@@ -311,6 +312,7 @@ def conv2d(x, w, stride=1, padding=0):
     return bind("conv2d", x, w, stride=_pair(stride, "conv2d stride", 1), padding=_pair(padding, "conv2d padding", 0))
 
 
+@checked_arguments('conv_transpose2d')
 def conv_transpose2d(y, w, stride=1, padding=0, image_size=None, output_padding=0):
     """The transpose of `conv2d(·, w, stride, padding)`: y (N, O, OH, OW) -> (N, C, H, W).
 
@@ -329,6 +331,7 @@ def conv_transpose2d(y, w, stride=1, padding=0, image_size=None, output_padding=
                 image_size=_pair(image_size, "conv_transpose2d image_size", 1))
 
 
+@checked_arguments('conv2d_weight_grad')
 def conv2d_weight_grad(x, g, kernel_size, stride=1, padding=0):
     """d/dw of sum(conv2d(x, w, stride, padding) * g): an (O, C, KH, KW) array."""
     return bind("conv2d_weight_grad", x, g, kernel_size=_pair(kernel_size, "conv2d_weight_grad kernel_size", 1),
@@ -341,6 +344,7 @@ def _pool_attrs(name, size, stride):
     return {"window": window, "stride": window if stride is None else _pair(stride, f"{name} stride", 1)}
 
 
+@checked_arguments('max_pool2d')
 def max_pool2d(x, size, stride=None):
     """The largest entry of each size x size window of x (N, C, H, W); stride defaults to size."""
     return bind("max_pool2d", x, **_pool_attrs("max_pool2d", size, stride))
@@ -356,6 +360,7 @@ def max_pool2d_pick(x, v, size, stride=None):
     return bind("max_pool2d_pick", x, v, **_pool_attrs("max_pool2d_pick", size, stride))
 
 
+@checked_arguments('avg_pool2d')
 def avg_pool2d(x, size, stride=None):
     """The mean of each size x size window of x (N, C, H, W); stride defaults to size."""
     return bind("avg_pool2d", x, **_pool_attrs("avg_pool2d", size, stride))

@@ -117,14 +117,32 @@ def test_shape_errors_name_op_shapes_and_line():
     assert "test_tracing.py:" in str(err.value)
 
 
+@pytest.mark.parametrize("fn, message", [
+    (lambda x: x.sum(axis=3), r"sum\(f32\[2,4\], 3, False\): axis 3 is out of range for a 2-d array"),
+    (lambda x: x.reshape(3, -1), r"reshape\(f32\[2,4\], \(3, -1\)\): cannot reshape \(2, 4\) into \(3, -1\)"),
+    (lambda x: x.reshape(-2, -4), r"reshape\(f32\[2,4\]\): .*sizes are never negative"),
+    (lambda x: x.transpose(0, 5), r"transpose\(f32\[2,4\], \(0, 5\)\): axes \(0, 5\) are out of range"),
+    (lambda x: x[5], r"getitem\(f32\[2,4\], 5\): index 5 is out of bounds for axis 0 of size 2"),
+    (lambda x: np.swapaxes(x, 0, 5), r"transpose\(f32\[2,4\], 0, 5\): axis 5 is out of range"),
+    (lambda x: np.concatenate([x, x], axis=2), r"concatenate\(\[f32\[2,4\], f32\[2,4\]\].*\): axis 2 is out"),
+], ids=["sum-axis", "reshape", "negative-reshape", "transpose", "getitem", "swapaxes", "concatenate"])
+def test_argument_errors_name_op_shapes_and_line(fn, message):
+    with pytest.raises(irtoy.ShapeError, match=r"(?s)" + message + r".*\n  at \S*test_tracing\.py:\d+"):
+        irtoy.trace(fn, X)
+
+
 def test_compiled_function_refuses_wrong_arguments_naming_them():
     f = irtoy.trace(layer, PARAMS, X).compile()
     with pytest.raises(irtoy.ShapeError, match=r"argument x was traced as f32\[2,4\], but this call passes f64\[2,4\]"):
         f(PARAMS, X.astype(np.float64))
     with pytest.raises(irtoy.ShapeError, match=r"argument params\['w'\] was traced as f32\[4,3\].*f32\[3,3\]"):
         f({"w": np.ones((3, 3), np.float32), "b": PARAMS["b"]}, X)
-    with pytest.raises(irtoy.ShapeError, match="structured as"):
+    with pytest.raises(irtoy.ShapeError, match=r"layer\(params, x\) was traced with 2 positional argument\(s\) "
+                                               r"and keywords \[\], but this call passes 1"):
         f(PARAMS)
+    with pytest.raises(irtoy.ShapeError, match=r"argument 'params' was traced structured as \{'b': \*, 'w': \*\}, "
+                                               r"but this call passes \{'w': \*\}"):
+        f({"w": PARAMS["w"]}, X)
 
 
 def test_every_error_is_an_irtoy_error():
