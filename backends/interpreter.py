@@ -10,7 +10,7 @@ import time
 import numpy as np
 
 from irtoy import ops
-from irtoy.errors import GraphError
+from irtoy.errors import GraphError, located
 
 
 def compile(graph, profile=False, debug=False):
@@ -43,27 +43,34 @@ class Interpreter:
                                if o in self.inputs or o in self.consts or o in self.outputs[:i]]
         self.times = {n: 0.0 for n in order}
         self.calls = 0
-        self.peak_live = 0      # the most intermediate values alive at once, in the last run
+        live = peak = len(dict.fromkeys(self.inputs))
+        for _, _, _, _, dead in self.steps:
+            live += 1
+            peak = max(peak, live)
+            live -= len(dead)
+        self.peak_live = peak - len(self.inputs)    # the most intermediate values alive at once
 
     def run(self, args):
         env = dict(zip(self.inputs, args))
         values = self.consts
-        peak = 0
-        for n, impl, arg_nodes, attrs, frees in self.steps:
-            xs = [env[a] if a in env else values[a] for a in arg_nodes]
-            if self.profile:
-                start = time.perf_counter()
-                env[n] = impl(*xs, **attrs)
-                self.times[n] += time.perf_counter() - start
-            else:
-                env[n] = impl(*xs, **attrs)
-            if self.debug:
-                self._check(n, env[n])
-            peak = max(peak, len(env))
-            for dead in frees:
-                del env[dead]
+        try:
+            for n, impl, arg_nodes, attrs, frees in self.steps:
+                xs = [env[a] if a in env else values[a] for a in arg_nodes]
+                if self.profile:
+                    start = time.perf_counter()
+                    env[n] = impl(*xs, **attrs)
+                    self.times[n] += time.perf_counter() - start
+                else:
+                    env[n] = impl(*xs, **attrs)
+                if self.debug:
+                    self._check(n, env[n])
+                for dead in frees:
+                    del env[dead]
+        except Exception as e:          # NumPy's own error, told which node and line it came from
+            e.add_note(f"while computing {self.graph.node_text(n).split('#')[0].strip()}"
+                       f"{located(self.graph[n].get('src'))}")
+            raise
         self.calls += 1
-        self.peak_live = peak - len(self.inputs)
         results = [env[o] if o in env else values[o] for o in self.outputs]
         for i in self.copied_outputs:
             results[i] = np.array(results[i], copy=True)

@@ -16,12 +16,12 @@ outputs of its own, so concurrent calls never share memory.
 import builtins
 import linecache
 import threading
-import time
 
 import numpy as np
 
 from irtoy.backends import numba_cache
 from irtoy.backends.numba_codegen import generate
+from irtoy.backends.numba_lowering import check_dtypes
 from irtoy.backends.numba_runtime import Recycler
 from irtoy.errors import IrtoyError
 from irtoy.passes.fusion import clusters, fuse, kernels
@@ -33,7 +33,7 @@ def compile(graph, profile=False, debug=False):
     profile=True times every kernel (`profile_table`); debug=True compiles the kernels with
     Numba's bounds checks, so a wrong index raises IndexError instead of reading garbage.
     """
-    started = time.perf_counter()
+    check_dtypes(graph)
     fused = fuse(graph)
     module = generate(fused, title=f"{len(graph)} nodes", debug=debug, profile=profile)
     namespace, hows = {"__name__": "irtoy_driver"}, []
@@ -50,18 +50,17 @@ def compile(graph, profile=False, debug=False):
     linecache.cache[filename] = (len(module.driver_source), None, module.driver_source.splitlines(True), filename)
     exec(builtins.compile(module.driver_source, filename, "exec"), namespace)
     how = "compiled" if "compiled" in hows else "disk" if "disk" in hows else "memory"
-    return NumbaExecutable(fused, module, namespace["build"], how, time.perf_counter() - started, profile)
+    return NumbaExecutable(fused, module, namespace["build"], how, profile)
 
 
 class NumbaExecutable:
     checks_arguments = True     # run() refuses wrong shapes and dtypes itself (irtoy.ShapeError)
 
-    def __init__(self, fused, module, build, how, seconds, profile):
+    def __init__(self, fused, module, build, how, profile):
         self.stages = {"fused": fused}
         self.source = module.source
         self.kernels = kernels(fused)
         self.plan = module.buffer_plan
-        self.compile_seconds = seconds
         self.cache = how        # "compiled" if any kernel was, else "disk" or "memory"
         self.profile = profile
         self.times = [0.0] * len(self.kernels)

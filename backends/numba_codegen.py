@@ -23,7 +23,8 @@ from irtoy import ops
 from irtoy.backends.numba_buffers import Lifetime, plan_buffers
 from irtoy.backends.numba_donation import in_place_outputs
 from irtoy.backends.numba_kernels import LoopKernel
-from irtoy.backends.numba_lowering import VIEWS, call_lowering, check_dtype
+from irtoy.backends.numba_lowering import VIEWS, call_lowering
+from irtoy.backends.numba_runtime import Recycler
 from irtoy.passes import fusion
 
 FASTMATH = '{"afn", "arcp", "contract", "reassoc"}'   # no "nnan"/"ninf": NaN and Inf keep their meaning
@@ -63,7 +64,7 @@ class Module:
     buffer_plan: object
     buffer_specs: dict          # planned node -> Spec
     consts: dict                # driver name -> array
-    fresh: list                 # (shape, dtype) of the arrays each call allocates
+    fresh: list                 # (shape, dtype) of the large arrays each call makes (recycled)
 
 
 def generate(graph, title="", debug=False, profile=False):
@@ -93,8 +94,6 @@ class _Generator:
                 shared.used_by.append(kernel.id)
                 code.name = shared.name
                 self.codes[kernel.id] = code
-        for n in graph.order():
-            check_dtype(graph[n]["dtype"], f"%{n} {graph[n]['op']}")
 
     # -- which values exist in the driver ---------------------------------------------------
     def stored_by(self):
@@ -185,7 +184,7 @@ class _Generator:
     def driver(self, plan):
         graph = self.graph
         self.names = {}
-        self.fresh = []         # (shape, dtype) of every array the driver allocates per call
+        self.fresh = []         # (shape, dtype) of every large array the driver makes per call
         consts = {}
         body = []
         inputs = [f"v{n}" for n in graph.inputs]
@@ -257,11 +256,18 @@ class _Generator:
 
     def new_array(self, n, planned, body):
         if n not in planned:
-            spec = self.graph.spec(n)
-            body.append(f"    v{n} = new({spec.shape}, np.{spec.dtype.name})")
-            self.fresh.append((spec.shape, np.dtype(spec.dtype).type))
+            body.append(self.allocation(f"v{n}", self.graph[n]["shape"], self.graph[n]["dtype"]))
         self.names[n] = f"v{n}"
         return self.names[n]
+
+    def allocation(self, name, shape, dtype):
+        """The line making an array each call: a large one through the recycler (`new`), a
+        small one from NumPy, which is as quick for it (numba_runtime.Recycler.SMALLEST)."""
+        dtype = np.dtype(dtype)
+        if int(np.prod(shape)) * dtype.itemsize < Recycler.SMALLEST:
+            return f"    {name} = np.empty({shape}, np.{dtype.name})"
+        self.fresh.append((tuple(shape), dtype.type))
+        return f"    {name} = new({shape}, np.{dtype.name})"
 
     def step(self, kernel, planned):
         graph = self.graph
@@ -290,9 +296,8 @@ class _Generator:
             elif kind == "input":
                 call_args.append(self.expr(x, body))
             elif kind == "scratch":
-                shape, dtype = self.graph[x]["shape"], np.dtype(code.scratch[x])
-                body.append(f"    w{x} = new({shape}, np.{dtype.name})    # accumulators of %{x}")
-                self.fresh.append((shape, dtype.type))
+                body.append(self.allocation(f"w{x}", self.graph[x]["shape"], code.scratch[x]) +
+                            f"    # accumulators of %{x}")
                 call_args.append(f"w{x}")
             else:
                 call_args.append(self.new_array(x, planned, body))

@@ -7,7 +7,8 @@ instead of into new arrays: the step touches half the memory, and what it touche
 in the cache.
 
 Output `o` may take the memory of donated input `d` when
-  * they have the same shape and dtype, and a loop kernel computes `o` (BLAS does not);
+  * they have the same shape and dtype, and a loop kernel without reductions computes `o`
+    (BLAS does not; a reduction's later loops read and store elsewhere than the point);
   * no step after o's kernel reads `d` or any value that may share its memory (a view or a
     reshape of it), o's kernel reads no such value but `d` itself, and `d` is not returned.
 Inside o's kernel every point must read its element of `d` before it overwrites it, and no
@@ -16,7 +17,10 @@ array of its own where it cannot. Of the donated inputs that qualify, `o` takes 
 nearest upstream of it in the graph, so new weights land in the old weights' arrays and new
 moments in the old moments'.
 """
+import networkx as nx
+
 from irtoy import ops
+from irtoy.passes.fusion import category
 
 
 def in_place_outputs(graph, plan):
@@ -32,14 +36,15 @@ def in_place_outputs(graph, plan):
     pairs = {}
     for o in dict.fromkeys(graph.outputs):
         kernel = kernel_of.get(o)
-        if kernel is None or kernel.kind != "loop" or o == kernel.head:
+        if kernel is None or kernel.kind != "loop" or o == kernel.head or kernel.after \
+                or any(category(graph, n) == "sink" for n in kernel.nodes):
             continue
         fitting = [d for d in donated
                    if d not in pairs.values() and graph.spec(d) == graph.spec(o)
                    and last_read[d] <= kernel.id and not aliases[d] & returned
                    and not (aliases[d] - {d}) & set(kernel.inputs)]
         if fitting:
-            distance = _distances_upstream(reverse, o)
+            distance = nx.single_source_shortest_path_length(reverse, o)     # edges from each node down to o
             pairs[o] = min(fitting, key=lambda d: distance.get(d, len(graph)))
     return pairs
 
@@ -55,16 +60,3 @@ def _aliases(graph, d):
                 todo.append(u)
     return found
 
-
-def _distances_upstream(reverse, o):
-    """{node: number of edges from it down to `o`} for the nodes `o` depends on."""
-    distance, frontier = {o: 0}, [o]
-    while frontier:
-        following = []
-        for n in frontier:
-            for a in reverse.successors(n):
-                if a not in distance:
-                    distance[a] = distance[n] + 1
-                    following.append(a)
-        frontier = following
-    return distance

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from irtoy.backends.numba_lowering import (LoweringError, cast, check_dtype, literal, lowering)
+from irtoy.backends.numba_lowering import LoweringError, cast, literal, lowering
 from irtoy.passes import views
 from irtoy.passes.fusion import category, reduced_axes
 
@@ -100,8 +100,6 @@ class LoopKernel:
         self.loads = {}                         # (base, coords, depth) -> local name
         self.sinks = [n for n in self.members if category(graph, n) == "sink"]
         self.level = {s: self._level(s) for s in self.sinks}
-        for n in self.members:
-            check_dtype(graph[n]["dtype"], f"%{n} {graph[n]['op']}")
 
     def _level(self, s):
         """Loop depth where a local accumulator for sink `s` starts, or None for an array."""
@@ -233,10 +231,7 @@ class LoopKernel:
 
         Safe: every point reads only its own element of the input, before it stores over
         it. Loads come first in the loop body, so that holds when every load of the input
-        is at the point's own index in the main loop, where the output is stored. Kernels
-        with reductions, whose later loops read and store elsewhere, are left alone."""
-        if self.sinks or self.after:
-            return set(self.overwrites)
+        is at the point's own index in the main loop, where the output is stored."""
         own = (tuple(self.index), len(self.loop_axes))
         return {o for o, d in self.overwrites.items()
                 if tuple(self.graph[o]["shape"]) != self.domain

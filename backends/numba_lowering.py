@@ -21,7 +21,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from irtoy.errors import IrtoyError
+from irtoy.errors import IrtoyError, located
 from irtoy.ir import format_index
 
 
@@ -91,10 +91,13 @@ def convert(expr, dst):
     return cast(expr, "O", dst)
 
 
-def check_dtype(dtype, what):
-    if np.dtype(dtype) not in SUPPORTED_DTYPES:
-        raise LoweringError(f"the numba backend does not support {np.dtype(dtype).name} ({what}); "
-                            f"use backend='numpy' or cast to float32/float64")
+def check_dtypes(graph):
+    """Refuse, before any code is generated, a graph with a value of a dtype the kernels lack."""
+    for n in graph.order():
+        if np.dtype(graph[n]["dtype"]) not in SUPPORTED_DTYPES:
+            raise LoweringError(f"the numba backend does not support {np.dtype(graph[n]['dtype']).name}: "
+                                f"{graph.node_text(n).split('#')[0].strip()}{located(graph[n].get('src'))}\n"
+                                f"use backend='numpy' or cast to float32/float64")
 
 
 # -- elementwise ops ------------------------------------------------------------------------

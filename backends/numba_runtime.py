@@ -84,6 +84,8 @@ def private(donated, arguments):
     when some memory is not owned by an array (a buffer, a memory map) the arrays' address
     ranges are compared instead.
     """
+    if all(a.base is None for a in arguments) and len(set(map(id, arguments))) == len(arguments):
+        return donated          # distinct arrays that own their memory: nothing shared
     groups = {}
     for a in arguments:
         owner = a if a.base is None else a.base

@@ -95,13 +95,6 @@ def reduced_axes(graph, n):
     return (axis,) if isinstance(axis, int) else tuple(axis)
 
 
-def innermost(domain, axes):
-    """Do `axes` cover the innermost axes of `domain` (ignoring axes of length one)?"""
-    loop = [k for k, d in enumerate(domain) if d != 1]
-    inner = [k for k in loop if k in axes]
-    return inner == loop[len(loop) - len(inner):]
-
-
 def loop_domain(graph, n):
     """The iteration space a loop or sink node runs over."""
     if category(graph, n) == "sink":

@@ -24,11 +24,6 @@ class IndexMap:
         """The index expressions, one per stored axis, for view-axis loop variables `names`."""
         return tuple(_affine(start, step, None if k is None else names[k]) for k, start, step in self.coords)
 
-    @property
-    def is_identity(self):
-        return len(self.coords) == len(self.shape) and all(
-            c == (k, 0, 1) for k, c in enumerate(self.coords))
-
 
 def identity(shape):
     return IndexMap(tuple(shape), tuple((k, 0, 1) for k in range(len(shape))))

@@ -95,3 +95,11 @@ def test_other_packages_join_the_backend_registry_through_entry_points(monkeypat
     assert "doubling" in registry.available()
     f = irtoy.trace(lambda x: x * 2, np.ones(2)).compile("doubling")
     np.testing.assert_array_equal(f(np.ones(2)), [2.0, 2.0])
+
+
+def test_an_error_numpy_raises_while_running_a_node_names_the_node_and_line():
+    f = irtoy.trace(lambda x, y: x ** y, np.array([2]), np.array([3])).compile("numpy")
+    with pytest.raises(ValueError, match="negative integer powers") as err:
+        f(np.array([2]), np.array([-1]))
+    note = "\n".join(err.value.__notes__)
+    assert "while computing %2 i64[1] = power %0, %1" in note and "test_graph_checks.py:" in note

@@ -341,3 +341,9 @@ def test_kernels_run_as_plain_python_under_numba_disable_jit(tmp_path):
     env = dict(os.environ, NUMBA_DISABLE_JIT="1", IRTOY_CACHE_DIR=str(tmp_path))
     out = subprocess.run([sys.executable, "-c", NO_JIT], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0 and out.stdout.strip() == "same", out.stderr[-2000:]
+
+
+def test_a_dtype_the_kernels_lack_is_refused_naming_the_value():
+    traced = irtoy.trace(lambda x: x * 2 + 1, np.ones(3, np.float16))
+    with pytest.raises(irtoy.IrtoyError, match=r"does not support float16: %0 f16\[3\] = input x\n.*backend='numpy'"):
+        traced.compile("numba")
