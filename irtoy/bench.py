@@ -36,7 +36,7 @@ import numpy as np
 
 import irtoy
 from irtoy import ops
-from irtoy.compare import time_calls
+from irtoy.compare import duration_text, largest_difference, time_calls
 
 
 # -- the computations, written as irtoy traces them ---------------------------------------
@@ -180,9 +180,9 @@ class Row:
     def cells(self):
         if self.shown:
             return [self.case, self.what, "", "", self.shown, self.target_text(), self.met_text()]
-        interp = f"{duration(self.interpreter)} ({self.ratio(self.interpreter):.2f}x)" if self.interpreter else ""
-        return [self.case, self.what, duration(self.numpy), interp,
-                f"{duration(self.numba)} ({self.ratio(self.numba):.2f}x)", self.target_text(), self.met_text()]
+        interp = f"{duration_text(self.interpreter)} ({self.ratio(self.interpreter):.2f}x)" if self.interpreter else ""
+        return [self.case, self.what, duration_text(self.numpy), interp,
+                f"{duration_text(self.numba)} ({self.ratio(self.numba):.2f}x)", self.target_text(), self.met_text()]
 
     def target_text(self):
         if self.target is None:
@@ -193,12 +193,7 @@ class Row:
         return "" if self.met is None else "yes" if self.met else "NO"
 
 
-def duration(s):
-    from irtoy.compare import duration_text
-    return duration_text(s)
-
-
-def stepper(compiled, params, batches_, extra=()):
+def stepper(compiled, params, batches_):
     """A no-argument function doing one training step with `compiled`, on the next batch."""
     state = {"params": copy_tree(params), "m": {k: np.zeros_like(p) for k, p in params.items()},
              "v": {k: np.zeros_like(p) for k, p in params.items()}, "t": 0}
@@ -213,7 +208,6 @@ def stepper(compiled, params, batches_, extra=()):
 
 
 def check_agreement(a, b, what):
-    from irtoy.compare import largest_difference
     gap = largest_difference(a, b)
     if gap > 1.0:
         raise AssertionError(f"{what}: numba and the interpreter disagree ({gap:.1f} x the tolerance)")
@@ -283,9 +277,9 @@ def case_b2(seconds):
     peaks = {name: peak_bytes(fn) for name, fn in [("numpy", tinynn_step), ("in place", in_place_step),
                                                    ("interpreter", slow_step), ("numba", fast_step)]}
     notes = (f"B2 the NumPy step is written the tinynn way (benchmarks/tinynn.py); the same step tuned by "
-             f"hand, Adam updated in place (references.mlp_train_step), takes {duration(t['in place'])}: "
+             f"hand, Adam updated in place (references.mlp_train_step), takes {duration_text(t['in place'])}: "
              f"numba {t['numba'] / t['in place']:.2f}x, interpreter {t['interpreter'] / t['in place']:.2f}x "
-             f"of it; the step's matrix products alone take {duration(t['products'])} "
+             f"of it; the step's matrix products alone take {duration_text(t['products'])} "
              f"({t['products'] / t['numpy']:.2f}x tinynn's step, {t['products'] / t['in place']:.2f}x the tuned one)",
              f"B2 peak memory of one step, arrays allocated during the call (tracemalloc): NumPy "
              f"{peaks['numpy'] / 1e6:.1f} MB (tuned: {peaks['in place'] / 1e6:.1f} MB), interpreter "
@@ -384,8 +378,6 @@ def case_b4(seconds):
 
 def case_b5(seconds):
     from irtoy.benchmarks import references
-    if "conv2d" not in ops.REGISTRY:
-        return Row("B5", "conv step (skipped: no conv2d op)", shown="-", target=0.6)
     params = references.conv_init(seed=0)
     data = batches(16, 32, (1, 28, 28))
     traced = irtoy.trace(conv_sgd_step, params, *data[0])

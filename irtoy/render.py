@@ -117,10 +117,10 @@ def render(graph, path, **options):
     return atomic_write(path, data)
 
 
-def svg(graph, **options):
-    """The drawing as an SVG string (for embedding in a report)."""
+def svg(dot):
+    """A drawing (to_dot or to_dot_collapsed) as an SVG string, for embedding in a report."""
     try:
-        return to_dot(graph, **options).pipe(format="svg").decode("utf-8")
+        return dot.pipe(format="svg").decode("utf-8")
     except graphviz.ExecutableNotFound:
         raise RenderError("graphviz's `dot` program is not installed (apt-get install graphviz)") from None
 

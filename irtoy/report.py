@@ -121,12 +121,12 @@ def stage_section(name, graph, previous):
     """The HTML of one stage, and the facts of its nodes for the click panel."""
     highlight, what = changes(graph, previous)
     prefix = f"{name}-"
-    drawing = strip_xml_header(render.to_dot(graph, highlight=highlight, id_prefix=prefix,
-                                             **stage_clusters(graph, name)).pipe(format="svg").decode())
+    drawing = strip_xml_header(render.svg(render.to_dot(graph, highlight=highlight, id_prefix=prefix,
+                                                        **stage_clusters(graph))))
     scoped = any(graph[n].get("scope") for n in graph.nx)
     grouped = ""
     if scoped:
-        grouped = strip_xml_header(render.to_dot_collapsed(graph, id_prefix=prefix + "g-").pipe(format="svg").decode())
+        grouped = strip_xml_header(render.svg(render.to_dot_collapsed(graph, id_prefix=prefix + "g-")))
         grouped = (f"<label><input type='checkbox' class='group-toggle' data-stage='{name}'> group by scope</label>"
                    f"<div class='graph grouped' id='grouped-{name}' hidden>{grouped}</div>")
     counts = ", ".join(f"{op} {k}" for op, k in sorted(graph.count_ops().items()))
@@ -142,7 +142,7 @@ def stage_section(name, graph, previous):
     return section, {str(n): node_facts(graph, n) for n in graph.nx}
 
 
-def stage_clusters(graph, name):
+def stage_clusters(graph):
     """A fused stage draws each kernel as a box (cluster i is kernel_ids[i]); others group scopes."""
     kernels = fusion.kernels(graph)
     return {"clusters": fusion.clusters(graph)} if kernels else {"group_scopes": True}
