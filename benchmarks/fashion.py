@@ -80,7 +80,7 @@ def irtoy_epoch(model, x, y):
 
 def turns(n, count=TURNS):
     """Slices cutting an epoch of n samples into `count` turns of whole batches."""
-    steps = -(-n // BATCH)
+    steps = nn.datasets.num_batches(n, BATCH)
     bounds = [min(n, BATCH * (steps * k // count)) for k in range(count + 1)]
     return [slice(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
 
@@ -105,7 +105,7 @@ def main():
 
     (x_train, y_train), (x_test, y_test) = nn.datasets.fashion_mnist(args.data)
     x_train, y_train = x_train[:args.limit], y_train[:args.limit]
-    steps = -(-len(x_train) // BATCH)
+    steps = nn.datasets.num_batches(len(x_train), BATCH)
     print(f"Fashion-MNIST: MLP {'-'.join(map(str, SIZES))} ReLU, Adam(1e-3), batch {BATCH}, "
           f"{len(x_train)} training images ({steps} steps an epoch), {len(x_test)} test images")
 

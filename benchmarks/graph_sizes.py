@@ -18,16 +18,7 @@ if _ROOT not in sys.path:
 
 import irtoy  # noqa: E402
 from benchmarks.references import mlp_init  # noqa: E402
-
-
-def mlp_loss(params, x, y_onehot):
-    """Mean softmax cross-entropy of the ReLU MLP, in NumPy code irtoy traces."""
-    h1 = np.maximum(x @ params["w1"] + params["b1"], 0)
-    h2 = np.maximum(h1 @ params["w2"] + params["b2"], 0)
-    logits = h2 @ params["w3"] + params["b3"]
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    return -(y_onehot * log_probs).sum() / x.shape[0]
+from irtoy.bench import mlp_loss  # noqa: E402  (the MLP's loss in NumPy code irtoy traces)
 
 
 def mlp_gradient_stages(sizes=(784, 400, 100, 10), batch=128, dtype=np.float32):
