@@ -10,24 +10,7 @@ import pytest
 import irtoy
 from irtoy import nn
 from irtoy.nn.layers import Context
-from nn_checks import as_float64, assert_gradients_match
-
-
-def check_layer_gradients(layer, sample_shape, batch=2, seed=0, x=None):
-    rng = np.random.default_rng(seed)
-    params, state, out_shape = layer.init(rng, sample_shape)
-    params = as_float64(params)
-    x = rng.normal(size=(batch,) + tuple(sample_shape)) if x is None else x
-    weights = rng.uniform(0.5, 1.5, (batch,) + tuple(out_shape))
-
-    def objective(params, x):
-        y, _ = layer.apply(params, state, x, Context(training=True))
-        return np.sum(y * weights)
-
-    if params:
-        assert_gradients_match(objective, params, x)
-    else:
-        assert_gradients_match(lambda x: objective({}, x), x)
+from nn_checks import as_float64, check_layer_gradients
 
 
 def distinct_image(shape, seed=0):
@@ -53,7 +36,7 @@ LAYERS = {
 @pytest.mark.parametrize("name", sorted(LAYERS))
 def test_layer_gradient_matches_finite_differences(name):
     make, sample_shape = LAYERS[name]
-    check_layer_gradients(make(), sample_shape)
+    check_layer_gradients(make(), sample_shape, batch=2)
 
 
 @pytest.mark.parametrize("size, stride", [(2, None), (3, 1), ((2, 3), (1, 2))])

@@ -12,38 +12,7 @@ import irtoy
 from irtoy import nn
 from irtoy.nn import activations
 from irtoy.nn.layers import Context
-from nn_checks import as_float64, assert_gradients_match
-
-
-def away_from_zero(x, gap=0.05):
-    """x with entries near 0 pushed out of (-gap, gap), off the kinks of relu and friends."""
-    return np.where(np.abs(x) < gap, np.sign(x + 1e-12) * (gap + np.abs(x)), x)
-
-
-def setup_layer(layer, sample_shape, batch=4, seed=0):
-    """Float64 parameters and state for `layer`, a random input batch, and output weights."""
-    rng = np.random.default_rng(seed)
-    params, state, out_shape = layer.init(rng, sample_shape)
-    params, state = as_float64(params), as_float64(state)
-    x = away_from_zero(rng.normal(size=(batch,) + tuple(sample_shape)))
-    weights = rng.uniform(0.5, 1.5, (batch,) + tuple(out_shape))
-    return params, state, x, weights
-
-
-def check_layer_gradients(layer, sample_shape, training=True, params=None, state=None, batch=4):
-    init_params, init_state, x, weights = setup_layer(layer, sample_shape, batch)
-    params = init_params if params is None else params
-    state = init_state if state is None else state
-    ctx = Context(training=training)
-
-    def objective(params, x):
-        y, _ = layer.apply(params, state, x, ctx)
-        return np.sum(y * weights)
-
-    if params:
-        assert_gradients_match(objective, params, x)
-    else:
-        assert_gradients_match(lambda x: objective({}, x), x)
+from nn_checks import assert_gradients_match, check_layer_gradients, setup_layer
 
 
 LAYERS = {
