@@ -31,9 +31,12 @@ def apply_ufunc(ufunc, method, inputs, kwargs):
     if kwargs.get("out") is not None:
         raise TraceError(f"{name}: out= cannot be traced (traced values are never written in place)"
                          f"{located(user_src())}")
-    if method == "__call__" and ufunc in UFUNCS and not kwargs:
+    if method == "__call__" and ufunc in UFUNCS:
+        _refuse(ufunc.__name__, **kwargs)
         return UFUNCS[ufunc](*inputs)
     if method == "reduce" and ufunc in REDUCE_METHODS:
+        options = {k: v for k, v in kwargs.items() if k not in ("axis", "keepdims")}
+        _refuse(f"{ufunc.__name__}.reduce", **options)
         return REDUCE_METHODS[ufunc](inputs[0], kwargs.get("axis", 0), kwargs.get("keepdims", False))
     raise TraceError(f"{name} has no irtoy op, so it cannot be traced{located(user_src())}")
 
@@ -44,6 +47,11 @@ def _reduction(op):
         result = op(a, axis, keepdims)
         return result if dtype is None else ops.cast(result, dtype)
     return fn
+
+
+def _not_c(order):
+    """An `order` option to refuse: anything but NumPy's default, C order."""
+    return None if order == "C" else order
 
 
 def _refuse(name, **options):
@@ -84,6 +92,7 @@ def clip(a, a_min=None, a_max=None, **kwargs):
 
 def _full_like(fill):
     def fn(a, *args, dtype=None, **kwargs):
+        _refuse("full_like" if fill is None else f"{'zeros' if fill == 0 else 'ones'}_like", **kwargs)
         value = args[0] if fill is None else fill
         dtype = dtype or np.result_type(a)
         return ops.broadcast_to(np.asarray(value, dtype), np.shape(a))
@@ -94,21 +103,22 @@ FUNCTIONS = {
     np.sum: _reduction(ops.sum), np.mean: _reduction(ops.mean),
     np.max: _reduction(ops.max), np.min: _reduction(ops.min),
     np.amax: _reduction(ops.max), np.amin: _reduction(ops.min),
-    np.argmax: lambda a, axis=None, out=None, keepdims=False: ops.argmax(a, axis, keepdims),
+    np.argmax: lambda a, axis=None, out=None, keepdims=False: _refuse("argmax", out=out) or ops.argmax(a, axis, keepdims),
     np.var: var,
     np.std: lambda a, axis=None, dtype=None, out=None, ddof=0, keepdims=False:
         ops.sqrt(var(a, axis, dtype, out, ddof, keepdims)),
     np.matmul: lambda a, b: ops.matmul(a, b),
     np.dot: dot,
     np.where: lambda cond, x, y: ops.where(cond, x, y),
-    np.reshape: lambda a, shape=None, order="C", **kw: ops.reshape(a, kw.get("newshape", shape)),
+    np.reshape: lambda a, shape=None, order="C", newshape=None, **kw:
+        _refuse("reshape", order=_not_c(order), **kw) or ops.reshape(a, shape if newshape is None else newshape),
     np.transpose: lambda a, axes=None: ops.transpose(a, axes),
     np.broadcast_to: lambda a, shape, subok=False: ops.broadcast_to(a, shape),
     np.expand_dims: lambda a, axis: ops.expand_dims(a, axis),
     np.squeeze: lambda a, axis=None: ops.squeeze(a, axis),
-    np.concatenate: lambda arrays, axis=0, **kw: ops.concatenate(arrays, axis),
+    np.concatenate: lambda arrays, axis=0, **kw: _refuse("concatenate", **kw) or ops.concatenate(arrays, axis),
     np.stack: stack,
-    np.ravel: lambda a, order="C": ops.reshape(a, (-1,)),
+    np.ravel: lambda a, order="C": _refuse("ravel", order=_not_c(order)) or ops.reshape(a, (-1,)),
     np.clip: clip,
     np.shape: lambda a: a.shape,
     np.ndim: lambda a: a.ndim,
