@@ -184,3 +184,8 @@ def test_other_layers_refuse_shapes_that_do_not_fit():
         nn.Sequential([nn.SimpleRNN(3, 5)]).init(rng, (4, 2))
     with pytest.raises(irtoy.ShapeError, match=r"maps \(3,\) to \(5,\).*skip path gives \(3,\)"):
         nn.Residual(nn.Dense(3, 5)).init(rng, (3,))
+
+
+def test_batch_norm_refuses_scalar_samples_naming_itself():
+    with pytest.raises(irtoy.ShapeError, match=r"batchnorm1 \(made at .*\): normalizes features or channels"):
+        nn.Sequential([nn.BatchNorm()]).init(np.random.default_rng(0), ())

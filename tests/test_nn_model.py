@@ -142,6 +142,8 @@ def test_data_of_another_sample_shape_than_the_model_was_built_for_is_refused():
     model.fit(x, y, verbose=False)
     with pytest.raises(irtoy.ShapeError, match=r"built for samples of shape \(2,\).*samples of shape \(3,\)"):
         model.predict(np.zeros((4, 3), np.float32))
+    with pytest.raises(irtoy.ShapeError, match=r"samples of shape \(\) \(one sample\? give it a batch axis: x\[None\]\)"):
+        model.predict(np.zeros(2, np.float32))
 
 
 # -- fit, evaluate, predict -------------------------------------------------------------------------

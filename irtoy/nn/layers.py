@@ -198,6 +198,9 @@ class BatchNorm(Layer):
         self.momentum, self.eps = float(momentum), float(eps)
 
     def init(self, rng, input_shape):
+        if len(input_shape) == 0:
+            raise ShapeError(f"{self.label()}: normalizes features or channels, but the samples are scalars "
+                             f"(shape ())")
         c = int(input_shape[0])
         params = {"gamma": np.ones(c, np.float32), "beta": np.zeros(c, np.float32)}
         state = {"mean": np.zeros(c, np.float32), "var": np.ones(c, np.float32)}

@@ -48,8 +48,9 @@ class Model:
         if self.params is None:
             self.build(x.shape[1:])
         elif tuple(x.shape[1:]) != self.input_shape:
+            hint = " (one sample? give it a batch axis: x[None])" if tuple(x.shape) == self.input_shape else ""
             raise irtoy.ShapeError(f"the model was built for samples of shape {self.input_shape}, "
-                                   f"but the data has samples of shape {tuple(x.shape[1:])}")
+                                   f"but the data has samples of shape {tuple(x.shape[1:])}{hint}")
 
     def targets(self, y):
         """Targets as the loss wants them: integer labels (one per sample, or one per step of a
