@@ -27,19 +27,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from irtoy import ops
 from irtoy.backends.numba_lowering import LoweringError, cast, literal, lowering
 from irtoy.passes import views
 from irtoy.passes.fusion import category, reduced_axes
 
 # A loop runs on all cores (`prange`) when its estimated work is at least this many units:
-# one unit per element read, written or combined, and more for expensive math (WORK below).
+# one unit per element read, written or combined, and more for expensive math (each op's `cost`).
 # Starting the threads costs a few microseconds, and a parallel kernel takes Numba several
 # times longer to compile, so small or cheap loops stay serial. Loops of a graph that also
 # calls BLAS stay serial too: BLAS's threads spin-wait between calls, Numba's OpenMP threads
 # between loops, and on a machine of few cores the two pools steal each other's cores (a
 # training step ran 3-4x slower so); BLAS parallelizes the products, the loops run beside.
 PARALLEL_MIN_WORK = 1 << 20
-WORK = {"exp": 8, "log": 8, "tanh": 8, "sin": 8, "cos": 8, "tan": 8, "power": 12, "sqrt": 4, "divide": 4}
 
 NUMBA_TYPES = {"bool": "boolean"}
 
@@ -160,7 +160,7 @@ class LoopKernel:
         if any(self.loop_axes[0] in reduced_axes(self.graph, s) for s in self.sinks):
             return False
         points = int(np.prod(self.domain))
-        per_point = len(self.members) + sum(WORK.get(self.graph[n]["op"], 0) for n in self.members)
+        per_point = sum(ops.REGISTRY[self.graph[n]["op"]].cost for n in self.members)
         return points * per_point >= PARALLEL_MIN_WORK
 
     def generate(self):

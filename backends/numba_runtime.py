@@ -12,16 +12,13 @@ import sys
 
 import numpy as np
 
-from irtoy.errors import ShapeError
-from irtoy.ir import Spec, as_argument
+from irtoy.arguments import check_argument
+from irtoy.ir import Spec
 
 
 def argument(value, name, shape, dtype):
     """`value` as a C-contiguous array of exactly `shape` and `dtype`, or ShapeError."""
-    value = as_argument(value, dtype)
-    if value.shape != tuple(shape) or value.dtype != dtype:
-        raise ShapeError(f"argument {name} was traced as {Spec(shape, dtype)}, but this call passes "
-                         f"{Spec.of(value)}; trace again for new shapes or dtypes")
+    value = check_argument(value, Spec(shape, dtype), name)
     if not (value.flags.c_contiguous and value.flags.aligned and value.flags.writeable):
         value = value.copy(order="C")      # the kernels' signatures take writeable arrays
     return value

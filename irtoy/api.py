@@ -13,7 +13,7 @@ import numpy as np
 
 from irtoy import backends, pytree, render as render_mod
 from irtoy.errors import IrtoyError, ShapeError
-from irtoy.ir import Spec, as_argument
+from irtoy.arguments import check_argument
 from irtoy.passes import (check_graph, differentiate, eliminate_common_subexpressions, eliminate_dead_code,
                           fold_constants, infer_shapes, simplify)
 from irtoy.tracing import trace_function
@@ -200,12 +200,7 @@ class Compiled:
                 f"passes {given[k]}")
 
     def _check(self, i, value):
-        spec = self._specs[i]
-        value = as_argument(value, spec.dtype)
-        if value.shape != spec.shape or value.dtype != spec.dtype:
-            raise ShapeError(f"{self.traced.name}: argument {self._names[i]} was traced as {spec}, "
-                             f"but this call passes {Spec.of(value)}; trace again for new shapes or dtypes")
-        return value
+        return check_argument(value, self._specs[i], self._names[i], self.traced.name)
 
     @property
     def source(self):

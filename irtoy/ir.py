@@ -54,21 +54,6 @@ class Spec:
     __repr__ = __str__
 
 
-def as_argument(value, dtype):
-    """An argument as an array; a Python number becomes `dtype` when NumPy's same-kind casting
-    allows it (2 or 2.0 where float32 was traced, but not 3.5 where int64 was), so a compiled
-    function takes numbers as the traced function did without ever truncating them."""
-    if isinstance(value, np.ndarray):
-        return value
-    array = np.asarray(value)
-    if isinstance(value, (bool, int, float)) and np.can_cast(array.dtype, dtype, "same_kind"):
-        try:
-            return np.asarray(value, dtype)
-        except OverflowError:           # an int too large for the traced integer type
-            pass
-    return array
-
-
 class Graph:
     """A computation: a networkx MultiDiGraph with ordered `inputs` and `outputs` node ids."""
 

@@ -21,23 +21,30 @@ from irtoy.errors import ShapeError, TraceError, located
 from irtoy.ir import Spec, format_index
 
 
+KINDS = ("source", "elementwise", "reduction", "contraction", "movement", "scatter", "window", "random")
+
+
 @dataclass(frozen=True)
 class Op:
     """One primitive: how to type it (`infer`) and how to compute it (`impl`)."""
     name: str
-    kind: str                   # source, elementwise, reduction, contraction, movement, window, random
+    kind: str                   # one of KINDS
     infer: Callable             # (list[Spec], **attrs) -> Spec; raises ShapeError
     impl: Optional[Callable]    # (*np.ndarray, **attrs) -> np.ndarray
     arity: Optional[int]        # number of arguments; None for any number
     differentiable: bool = True
     doc: str = ""
+    cost: int = 1               # rough work per element, in units of one add (exp and log: 8)
+    view: bool = False          # may only re-index its argument (reshape: when it moves no data)
+    commutative: bool = False   # op(x, y) == op(y, x)
 
 
 REGISTRY: dict = {}
 
 
-def declare(name, kind, infer, impl, arity, differentiable=True, doc=""):
-    REGISTRY[name] = Op(name, kind, infer, impl, arity, differentiable, doc)
+def declare(name, kind, infer, impl, arity, differentiable=True, doc="", cost=1, view=False, commutative=False):
+    assert kind in KINDS, kind
+    REGISTRY[name] = Op(name, kind, infer, impl, arity, differentiable, doc, cost, view, commutative)
 
 
 def infer_spec(op, specs, attrs, src=None):
@@ -265,21 +272,22 @@ declare("input", "source", source_rule, None, 0, doc="an argument of the traced 
 declare("const", "source", source_rule, None, 0, doc="a constant array (node attribute `value`)")
 
 ELEMENTWISE = {
-    # name: (numpy function, arity, differentiable)
-    "add": (np.add, 2, True), "subtract": (np.subtract, 2, True),
-    "multiply": (np.multiply, 2, True), "divide": (np.divide, 2, True),
-    "power": (np.power, 2, True), "maximum": (np.maximum, 2, True),
-    "minimum": (np.minimum, 2, True),
-    "negative": (np.negative, 1, True), "exp": (np.exp, 1, True), "log": (np.log, 1, True),
-    "sin": (np.sin, 1, True), "cos": (np.cos, 1, True), "tan": (np.tan, 1, True),
-    "tanh": (np.tanh, 1, True), "sqrt": (np.sqrt, 1, True), "abs": (np.abs, 1, True),
-    "sign": (np.sign, 1, True),
-    "greater": (np.greater, 2, False), "greater_equal": (np.greater_equal, 2, False),
-    "less": (np.less, 2, False), "less_equal": (np.less_equal, 2, False),
-    "equal": (np.equal, 2, False), "not_equal": (np.not_equal, 2, False),
+    # name: (numpy function, arity, differentiable, cost, commutative)
+    "add": (np.add, 2, True, 1, True), "subtract": (np.subtract, 2, True, 1, False),
+    "multiply": (np.multiply, 2, True, 1, True), "divide": (np.divide, 2, True, 5, False),
+    "power": (np.power, 2, True, 13, False), "maximum": (np.maximum, 2, True, 1, True),
+    "minimum": (np.minimum, 2, True, 1, True),
+    "negative": (np.negative, 1, True, 1, False), "exp": (np.exp, 1, True, 9, False),
+    "log": (np.log, 1, True, 9, False), "sin": (np.sin, 1, True, 9, False), "cos": (np.cos, 1, True, 9, False),
+    "tan": (np.tan, 1, True, 9, False), "tanh": (np.tanh, 1, True, 9, False), "sqrt": (np.sqrt, 1, True, 5, False),
+    "abs": (np.abs, 1, True, 1, False), "sign": (np.sign, 1, True, 1, False),
+    "greater": (np.greater, 2, False, 1, False), "greater_equal": (np.greater_equal, 2, False, 1, False),
+    "less": (np.less, 2, False, 1, False), "less_equal": (np.less_equal, 2, False, 1, False),
+    "equal": (np.equal, 2, False, 1, True), "not_equal": (np.not_equal, 2, False, 1, True),
 }
-for _name, (_fn, _arity, _diff) in ELEMENTWISE.items():
-    declare(_name, "elementwise", elementwise_rule(_name), _fn, _arity, _diff, doc=f"numpy.{_fn.__name__}")
+for _name, (_fn, _arity, _diff, _cost, _comm) in ELEMENTWISE.items():
+    declare(_name, "elementwise", elementwise_rule(_name), _fn, _arity, _diff, doc=f"numpy.{_fn.__name__}",
+            cost=_cost, commutative=_comm)
 
 declare("where", "elementwise", where_rule, np.where, 3, doc="numpy.where(cond, x, y)")
 declare("cast", "elementwise", cast_rule, _cast, 1, doc="x.astype(dtype)")
@@ -292,13 +300,13 @@ declare("argmax", "reduction", argmax_rule, _argmax, 1, differentiable=False)
 
 declare("matmul", "contraction", matmul_rule, np.matmul, 2, doc="numpy.matmul, batched and 1-d cases")
 
-declare("reshape", "movement", reshape_rule, np.reshape, 1)
-declare("transpose", "movement", transpose_rule, np.transpose, 1)
-declare("broadcast_to", "movement", broadcast_to_rule, np.broadcast_to, 1)
-declare("expand_dims", "movement", expand_dims_rule, np.expand_dims, 1)
-declare("squeeze", "movement", squeeze_rule, np.squeeze, 1)
-declare("getitem", "movement", getitem_rule, _getitem, 1, doc="basic indexing: ints, slices, None")
-declare("scatter", "movement", scatter_rule, _scatter, 1,
+declare("reshape", "movement", reshape_rule, np.reshape, 1, view=True)
+declare("transpose", "movement", transpose_rule, np.transpose, 1, view=True)
+declare("broadcast_to", "movement", broadcast_to_rule, np.broadcast_to, 1, view=True)
+declare("expand_dims", "movement", expand_dims_rule, np.expand_dims, 1, view=True)
+declare("squeeze", "movement", squeeze_rule, np.squeeze, 1, view=True)
+declare("getitem", "movement", getitem_rule, _getitem, 1, doc="basic indexing: ints, slices, None", view=True)
+declare("scatter", "scatter", scatter_rule, _scatter, 1,
         doc="zeros of `shape` with x written at `index`: the transpose of getitem")
 declare("concatenate", "movement", concatenate_rule, lambda *xs, axis: np.concatenate(xs, axis=axis), None)
 

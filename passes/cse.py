@@ -12,9 +12,9 @@ are the same numbers (this is what lets a dropout mask be computed once when a t
 step applies the network both for the gradient and for its outputs). Large constants are
 compared by identity only, so hashing never walks megabytes of weights.
 """
+from irtoy import ops
 from irtoy.passes.rewrite import remove_if_unused, replace_uses
 
-COMMUTATIVE = {"add", "multiply", "maximum", "minimum", "equal", "not_equal"}
 MAX_HASHED_CONSTANT = 4096      # elements; bigger constants are equal only to themselves
 
 
@@ -46,6 +46,6 @@ def expression_key(g, n):
             return ("const", id(value))
         return ("const", value.dtype.str, value.shape, value.tobytes())
     args = g.args(n)
-    if op in COMMUTATIVE:
+    if ops.REGISTRY[op].commutative:
         args = sorted(args)
     return (op, tuple(sorted(node["attrs"].items())), tuple(args), g.spec(n))

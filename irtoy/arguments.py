@@ -1,0 +1,36 @@
+"""What a compiled function does with the arguments it is called with, on every backend.
+
+A compiled function was traced for arguments of exact shapes and dtypes; each call's
+arguments are checked against those before anything runs (a generated kernel trusts them),
+and Python numbers are converted as the traced function would have taken them.
+"""
+import numpy as np
+
+from irtoy.errors import ShapeError
+from irtoy.ir import Spec
+
+
+def as_argument(value, dtype):
+    """An argument as an array; a Python number becomes `dtype` when NumPy's same-kind casting
+    allows it (2 or 2.0 where float32 was traced, but not 3.5 where int64 was), so a compiled
+    function takes numbers as the traced function did without ever truncating them."""
+    if isinstance(value, np.ndarray):
+        return value
+    array = np.asarray(value)
+    if isinstance(value, (bool, int, float)) and np.can_cast(array.dtype, dtype, "same_kind"):
+        try:
+            return np.asarray(value, dtype)
+        except OverflowError:           # an int too large for the traced integer type
+            pass
+    return array
+
+
+def check_argument(value, spec, name, function=None):
+    """`value` as an array of exactly `spec`, or a ShapeError naming argument `name` (and the
+    compiled `function`, when given)."""
+    value = as_argument(value, spec.dtype)
+    if value.shape != spec.shape or value.dtype != spec.dtype:
+        prefix = f"{function}: " if function else ""
+        raise ShapeError(f"{prefix}argument {name} was traced as {spec}, but this call passes "
+                         f"{Spec.of(value)}; trace again for new shapes or dtypes")
+    return value
