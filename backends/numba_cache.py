@@ -30,7 +30,7 @@ import warnings
 import numba
 import numpy as np
 
-import irtoy
+from irtoy.version import __version__ as irtoy_version
 from irtoy.files import atomic_write
 
 try:
@@ -91,7 +91,7 @@ _VERSIONS = None
 def versions():
     global _VERSIONS
     if _VERSIONS is None:
-        _VERSIONS = (f"irtoy {irtoy.__version__}; numba {numba.__version__}; numpy {np.__version__}; "
+        _VERSIONS = (f"irtoy {irtoy_version}; numba {numba.__version__}; numpy {np.__version__}; "
                      f"python {platform.python_version()}; helpers {_helpers_fingerprint()}")
     return _VERSIONS
 

@@ -18,7 +18,7 @@ Set NUMBA_DISABLE_JIT=1 to step through a kernel as plain Python.
 import numpy as np
 from numba import njit
 
-from irtoy.ops_nn import SPLITMIX_GAMMA, SPLITMIX_MULTIPLIERS, SPLITMIX_SHIFTS, random_key
+from irtoy.ops.random import SPLITMIX_GAMMA, SPLITMIX_MULTIPLIERS, SPLITMIX_SHIFTS, random_key
 
 OPTIONS = dict(cache=True, nogil=True, error_model="numpy")
 

@@ -17,7 +17,7 @@ from irtoy.transforms import grad, value_and_grad
 from irtoy.compare import compare
 from irtoy.report import report
 
-__version__ = "0.1.0"
+from irtoy.version import __version__
 
 __all__ = ["trace", "grad", "value_and_grad", "compare", "report", "Traced", "Compiled", "Spec", "Graph", "ops", "scope",
            "current_scope", "IrtoyError", "TraceError", "ShapeError", "GraphError", "RenderError"]

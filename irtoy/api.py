@@ -75,15 +75,12 @@ class Traced:
         return self._differentiate(wrt, with_value=True)
 
     def _differentiate(self, wrt, with_value):
-        positions, grads_tree = select_arguments(wrt, self.arg_names, self.in_tree, self.name)
-        check_scalar_result(self.out_tree, self.name)
-        wrt_inputs = [self.graph.inputs[i] for i in positions]
-        graph = differentiate(self.graph, wrt_inputs, with_value, name=self.name)
+        graph, out_tree = differentiate_function(self.graph, self.in_tree, self.out_tree, self.arg_names,
+                                                 wrt, with_value, self.name)
         stage, k = "grad", 1
         while stage in self.stages:         # differentiating a gradient again
             k += 1
             stage = f"grad{k}"
-        out_tree = pytree.TreeDef("tuple", (), (pytree.LEAF, grads_tree)) if with_value else grads_tree
         kind = "value_and_grad" if with_value else "grad"
         return Traced({**self.stages, stage: graph}, self.in_tree, out_tree, self.arg_names,
                       f"{kind}({self.name})")
@@ -116,6 +113,19 @@ class Traced:
         return Compiled(self, stages, executable, backend)
 
 
+def differentiate_function(graph, in_tree, out_tree, arg_names, wrt, with_value, name):
+    """The graph of the gradient of function `name` (traced as `graph`) with respect to its
+    arguments `wrt`, and the structure of its results: what `Traced.grad` and `irtoy.grad`
+    both do."""
+    positions, grads_tree = select_arguments(wrt, arg_names, in_tree, name)
+    if out_tree != pytree.LEAF:
+        raise ShapeError(f"cannot differentiate {name}: it must return one scalar, but it returns "
+                         f"a structure {out_tree}")
+    graph = differentiate(graph, [graph.inputs[i] for i in positions], with_value, name=name)
+    out_tree = pytree.TreeDef("tuple", (), (pytree.LEAF, grads_tree)) if with_value else grads_tree
+    return graph, out_tree
+
+
 def select_arguments(wrt, arg_names, in_tree, fn_name, option="wrt"):
     """The flat input positions `wrt` picks, and the pytree structure of their gradients.
 
@@ -143,13 +153,6 @@ def select_arguments(wrt, arg_names, in_tree, fn_name, option="wrt"):
         positions = [p for chosen, _ in picked for p in chosen]
         return positions, pytree.TreeDef("tuple", (), tuple(tree for _, tree in picked))
     return one(wrt)
-
-
-def check_scalar_result(out_tree, fn_name):
-    """Gradients need a function that returns one array (its shape is checked by the pass)."""
-    if out_tree != pytree.LEAF:
-        raise ShapeError(f"cannot differentiate {fn_name}: it must return one scalar, but it returns "
-                         f"a structure {out_tree}")
 
 
 class Compiled:

@@ -3,7 +3,7 @@
 One node is one op producing one array. Everything known about a node is a plain networkx
 node attribute, so `g.nx.nodes[n]["op"]` works and any networkx tool can read the graph:
 
-    op      name of the op in the registry (irtoy/ops.py)
+    op      name of the op in the registry (irtoy/ops/)
     attrs   the op's parameters (axis, shape, ...), plain hashable values
     shape   tuple of ints, and dtype, a numpy dtype (set by shape inference)
     role    "input", "const", "forward", "backward" or "update"
@@ -20,38 +20,9 @@ import itertools
 import networkx as nx
 import numpy as np
 
-DTYPE_SHORT = {"float16": "f16", "float32": "f32", "float64": "f64", "int8": "i8", "int16": "i16",
-               "int32": "i32", "int64": "i64", "uint8": "u8", "bool": "bool"}
-
-
-class Spec:
-    """Shape and dtype of an array: `Spec((128, 784), np.float32)` prints as f32[128,784].
-
-    Users pass Specs to `irtoy.trace` in place of example arrays; the IR uses them as the type
-    of every node.
-    """
-    __slots__ = ("shape", "dtype")
-
-    def __init__(self, shape, dtype=np.float32):
-        self.shape = tuple(int(d) for d in shape)
-        self.dtype = np.dtype(dtype)
-
-    @classmethod
-    def of(cls, value):
-        """The Spec of an array or Python scalar."""
-        value = np.asarray(value)
-        return cls(value.shape, value.dtype)
-
-    def __eq__(self, other):
-        return isinstance(other, Spec) and self.shape == other.shape and self.dtype == other.dtype
-
-    def __hash__(self):
-        return hash((self.shape, self.dtype))
-
-    def __str__(self):
-        return f"{DTYPE_SHORT.get(self.dtype.name, self.dtype.name)}[{','.join(map(str, self.shape))}]"
-
-    __repr__ = __str__
+from irtoy.errors import GraphError
+from irtoy.ops.normalize import format_index
+from irtoy.ops.spec import DTYPE_SHORT, Spec  # noqa: F401  (the IR's type, re-exported)
 
 
 class Graph:
@@ -77,6 +48,31 @@ class Graph:
     def set_spec(self, n, spec):
         self.nx.nodes[n]["shape"] = spec.shape
         self.nx.nodes[n]["dtype"] = spec.dtype
+
+    def replace_uses(self, old, new):
+        """Make every user of `old`, and the graph's outputs, use `new` in its place."""
+        if self.spec(old) != self.spec(new):
+            raise GraphError(f"a pass replaced %{old} ({self.spec(old)}) by %{new}, which is {self.spec(new)}")
+        for _, user, key, position in list(self.nx.out_edges(old, keys=True, data="arg")):
+            self.nx.remove_edge(old, user, key)
+            self.nx.add_edge(new, user, arg=position)
+        self.outputs = [new if o == old else o for o in self.outputs]
+
+    def remove_unused(self, nodes, keep=()):
+        """Remove each of `nodes` that nothing uses, then the arguments this leaves unused.
+
+        Inputs, outputs and the nodes in `keep` always stay. Given every node of the graph,
+        this is dead-code elimination; given the nodes a rewrite just replaced, it removes
+        only what the rewrite made dead.
+        """
+        protected = set(self.inputs) | set(self.outputs) | set(keep)
+        stack = list(nodes)
+        while stack:
+            n = stack.pop()
+            if n not in self.nx or n in protected or self.nx.out_degree(n):
+                continue
+            stack.extend(set(self.args(n)))
+            self.nx.remove_node(n)
 
     def copy(self):
         """A copy sharing nothing mutable with this graph (constants' arrays are shared)."""
@@ -168,14 +164,3 @@ def format_attr(v):
     if isinstance(v, tuple):
         return "(" + ",".join(format_attr(x) for x in v) + ("," if len(v) == 1 else "") + ")"
     return repr(v) if isinstance(v, str) else str(v)
-
-
-def format_index(index):
-    def one(i):
-        if i is None:
-            return "None"
-        if isinstance(i, tuple):
-            start, stop, step = i
-            return f"{start}:{stop if stop >= 0 else ''}" + (f":{step}" if step != 1 else "")
-        return str(i)
-    return "[" + ", ".join(one(i) for i in index) + "]"

@@ -21,8 +21,9 @@ import functools
 import numpy as np
 
 from irtoy import pytree, tracing
-from irtoy.api import check_scalar_result, select_arguments, trace
-from irtoy.passes import differentiate, infer_shapes
+from irtoy.api import differentiate_function, trace
+from irtoy.builder import Tracer
+from irtoy.passes import infer_shapes
 
 
 def grad(fn, wrt=0, *, backend="numpy"):
@@ -63,19 +64,13 @@ class GradientFunction:
 
     def _add_to_trace(self, outer, args, kwargs):
         """Differentiate `fn` in a nested trace and copy the gradient graph into `outer`."""
-        fn_name = getattr(self.fn, "__name__", "fn")
         inner, in_tree, out_tree, names = tracing.trace_function(self.fn, args, kwargs)
-        positions, grads_tree = select_arguments(self.wrt, names, in_tree, fn_name)
-        check_scalar_result(out_tree, fn_name)
-        graph = infer_shapes(inner.graph)
-        graph = differentiate(graph, [graph.inputs[i] for i in positions], self.with_value, name=fn_name)
-        leaves = [leaf if isinstance(leaf, tracing.Tracer) else np.asarray(leaf)
-                  for leaf in pytree.flatten((args, kwargs))[0]]
+        graph, out_tree = differentiate_function(infer_shapes(inner.graph), in_tree, out_tree, names, self.wrt,
+                                                 self.with_value, getattr(self.fn, "__name__", "fn"))
+        leaves = [leaf if isinstance(leaf, Tracer) else np.asarray(leaf) for leaf in pytree.flatten((args, kwargs))[0]]
         values = dict(zip(graph.inputs, leaves))
         values.update({inner_node: outer_tracer for outer_tracer, inner_node in inner.captures.values()})
-        results = copy_into_trace(outer, graph, values)
-        out_tree = pytree.TreeDef("tuple", (), (pytree.LEAF, grads_tree)) if self.with_value else grads_tree
-        return pytree.unflatten(out_tree, results)
+        return pytree.unflatten(out_tree, copy_into_trace(outer, graph, values))
 
     def __repr__(self):
         return f"<irtoy.{self.name}: {len(self.compiled)} compiled>"
@@ -93,7 +88,7 @@ def copy_into_trace(outer, graph, values):
         if n in values:
             continue
         if node["op"] == "const":
-            values[n] = tracing.Tracer(outer, outer.const(node["value"]), graph.spec(n))
+            values[n] = outer.tracer(outer.constant(node["value"]))
             continue
         result = outer.record(node["op"], [values[a] for a in graph.args(n)], node["attrs"])
         copied = outer.graph[result.node]
@@ -107,7 +102,4 @@ def copy_into_trace(outer, graph, values):
 
 
 def _as_tracer(trace_, value):
-    if isinstance(value, tracing.Tracer):
-        return value
-    node = trace_.node_of(value)
-    return tracing.Tracer(trace_, node, trace_.graph.spec(node))
+    return value if isinstance(value, Tracer) else trace_.tracer(trace_.node_of(value))

@@ -14,8 +14,8 @@ the same way). A rule is a plain function
     rule(g, out, *args, **attrs) -> one cotangent per argument (None: no gradient flows)
 
 where `g` is the cotangent of the result, `out` the result, `args` the arguments (all of
-them `Value`s: nodes of the graph being built, with `shape`, `dtype` and arithmetic
-operators) and `attrs` the node's attributes. Rules are written with irtoy's own ops
+them Tracers of the graph being differentiated, irtoy/builder.py: a shape, a dtype and
+NumPy's operators) and `attrs` the node's attributes. Rules are written with irtoy's own ops
 (`ops.sum`, `g * y`, ...), so what they emit is ordinary IR: it is drawn, optimised and
 compiled like forward code, and it can be differentiated again (gradients of gradients).
 A rule may return a cotangent in the broadcast shape of the result: the sweep sums it down
@@ -28,8 +28,8 @@ gradient).
 import numpy as np
 
 from irtoy import ops
+from irtoy.builder import GraphBuilder
 from irtoy.errors import GraphError, ShapeError, located
-from irtoy.ir import Spec
 
 VJP_RULES = {}
 
@@ -58,8 +58,8 @@ def differentiate(graph, wrt, with_value=False, name="the function"):
     forward_nodes = set(g.nx)
     order = g.order()
     needed = _on_a_path(g, wrt, result)
-    emitter = Emitter(g)
-    cotangents = {result: emitter.const(np.ones((), g[result]["dtype"]))}
+    builder = GraphBuilder(g, role="backward")
+    cotangents = {result: builder.tracer(builder.constant(np.ones((), g[result]["dtype"])))}
     for n in reversed(order):
         if n not in cotangents or n not in needed:
             continue
@@ -71,19 +71,18 @@ def differentiate(graph, wrt, with_value=False, name="the function"):
         if rule is None:
             raise GraphError(f"no gradient rule for the op {op.name!r} (add one to VJP_RULES in passes/"
                              f"autodiff.py, or declare the op non-differentiable){located(node.get('src'))}")
-        emitter.at(node)
+        builder.stamp(src=node.get("src"), scope=node.get("scope", ""))     # where the forward node came from
         args = g.args(n)
-        arg_values = [Value(emitter, a) for a in args]
-        contributions = rule(cotangents[n], Value(emitter, n), *arg_values, **node["attrs"])
+        contributions = rule(cotangents[n], builder.tracer(n), *map(builder.tracer, args), **node["attrs"])
         for a, ct in zip(args, contributions):
             if ct is None or a not in needed:
                 continue
             ct = _fit(ct, g.spec(a))
             cotangents[a] = ct if a not in cotangents else cotangents[a] + ct
-    emitter.at({})
-    grads = [cotangents[w] if w in cotangents else _zeros(emitter, g.spec(w)) for w in wrt]
+    builder.stamp()
+    grads = [cotangents[w] if w in cotangents else _zeros(builder, g.spec(w)) for w in wrt]
     g.outputs = ([result] if with_value else []) + [v.node for v in grads]
-    _remove_unused(g, keep=forward_nodes)
+    g.remove_unused([n for n in g.nx if n not in forward_nodes], keep=forward_nodes)  # cotangents no output needs
     return g
 
 
@@ -145,85 +144,9 @@ def sum_to_shape(v, shape):
     return v if v.shape == shape else ops.reshape(v, shape)
 
 
-def _zeros(emitter, spec):
-    zero = emitter.const(np.zeros((), spec.dtype))
+def _zeros(builder, spec):
+    zero = builder.tracer(builder.constant(np.zeros((), spec.dtype)))
     return zero if spec.shape == () else ops.broadcast_to(zero, spec.shape)
-
-
-def _remove_unused(graph, keep):
-    """Drop the new nodes no output needs (cotangents of arguments nobody asked about)."""
-    live, stack = set(), list(graph.outputs)
-    while stack:
-        n = stack.pop()
-        if n not in live:
-            live.add(n)
-            stack.extend(graph.args(n))
-    graph.nx.remove_nodes_from([n for n in list(graph.nx) if n not in keep and n not in live])
-
-
-# -- recording rule code into the graph ------------------------------------------------------
-
-class Emitter:
-    """What `ops.bind` records into while rules run: adds "backward" nodes to one graph.
-
-    It plays the part a Trace plays while tracing user code (`bind` calls its `record`), but
-    it writes into the graph being differentiated, stamping each node with the `src` and
-    `scope` of the forward node whose rule is running.
-    """
-    level = 0
-
-    def __init__(self, graph):
-        self.graph = graph
-        self.src, self.scope = None, ""
-        self._consts = {}
-
-    def at(self, node):
-        """Stamp the nodes recorded from now on as coming from forward node `node`."""
-        self.src, self.scope = node.get("src"), node.get("scope", "")
-
-    def record(self, op, args, attrs):
-        scalars = [a for a in args if isinstance(a, (bool, int, float))]
-        dtypes = [a.dtype if isinstance(a, Value) else np.asarray(a).dtype for a in args
-                  if not isinstance(a, (bool, int, float))]
-        weak = np.result_type(*dtypes, *scalars) if dtypes else None
-        nodes = [self._node_of(a, weak) for a in args]
-        spec = ops.infer_spec(op, [self.graph.spec(n) for n in nodes], attrs, self.src)
-        n = self.graph.add_node(op, nodes, attrs, role="backward", spec=spec, src=self.src, scope=self.scope)
-        return Value(self, n, spec)
-
-    def const(self, value):
-        """A constant node for a small array, made once per distinct value and dtype."""
-        value = np.asarray(value)
-        key = (value.dtype.str, value.shape, value.tobytes())
-        if key not in self._consts:
-            n = self.graph.add_node("const", role="const", spec=Spec.of(value), value=value,
-                                    src=self.src, scope=self.scope)
-            self._consts[key] = Value(self, n, Spec.of(value))
-        return self._consts[key]
-
-    def _node_of(self, value, weak_dtype):
-        if isinstance(value, Value):
-            return value.node
-        if isinstance(value, (bool, int, float)):
-            return self.const(np.asarray(value, weak_dtype)).node
-        return self.const(value).node
-
-
-class Value(ops.ArrayOperators):
-    """A node of the graph being differentiated, as rules see it: a spec and operators."""
-    __slots__ = ("_trace", "node", "spec")
-    __array_ufunc__ = None      # so `np.float32(2) * value` defers to Value.__rmul__
-
-    def __init__(self, emitter, node, spec=None):
-        self._trace, self.node = emitter, node
-        self.spec = spec or emitter.graph.spec(node)
-
-    shape = property(lambda self: self.spec.shape)
-    dtype = property(lambda self: self.spec.dtype)
-    ndim = property(lambda self: len(self.spec.shape))
-
-    def __repr__(self):
-        return f"Value({self.spec}, %{self.node})"
 
 
 # -- helpers the rules share -----------------------------------------------------------------

@@ -13,7 +13,6 @@ step applies the network both for the gradient and for its outputs). Large const
 compared by identity only, so hashing never walks megabytes of weights.
 """
 from irtoy import ops
-from irtoy.passes.rewrite import remove_if_unused, replace_uses
 
 MAX_HASHED_CONSTANT = 4096      # elements; bigger constants are equal only to themselves
 
@@ -29,8 +28,8 @@ def eliminate_common_subexpressions(graph):
         if key not in seen:
             seen[key] = n
             continue
-        replace_uses(g, n, seen[key])
-        remove_if_unused(g, n)
+        g.replace_uses(n, seen[key])
+        g.remove_unused([n])
     return g
 
 

@@ -17,7 +17,6 @@ Nodes that depend on an input are not constant, so they are never folded either.
 import numpy as np
 
 from irtoy import ops
-from irtoy.passes.rewrite import remove_if_unused
 
 MAX_FOLDED_ELEMENTS = 1024
 
@@ -41,6 +40,5 @@ def fold_constants(graph, max_elements=MAX_FOLDED_ELEMENTS):
         value = np.array(value, dtype=node["dtype"])
         g.nx.remove_edges_from(list(g.nx.in_edges(n, keys=True)))
         node.update(op="const", attrs={}, role="const", value=value)
-        for a in set(args):
-            remove_if_unused(g, a)      # constants only this node used
+        g.remove_unused(set(args))      # constants only this node used
     return g

@@ -27,8 +27,7 @@ The rewrites, and when they are allowed:
 import numpy as np
 
 from irtoy import ops
-from irtoy.ir import Spec
-from irtoy.passes.rewrite import remove_if_unused, replace_uses
+from irtoy.builder import GraphBuilder
 
 
 def simplify(graph):
@@ -39,8 +38,8 @@ def simplify(graph):
             replacement = _first_rewrite(g, n)
             if replacement is None:
                 break
-            replace_uses(g, n, replacement)
-            remove_if_unused(g, n)
+            g.replace_uses(n, replacement)
+            g.remove_unused([n])
             n = replacement             # a new node may simplify further
     return g
 
@@ -57,13 +56,16 @@ def _first_rewrite(g, n):
 
 # -- reading constants -------------------------------------------------------------------
 
-VIEWS = ("reshape", "broadcast_to", "expand_dims", "squeeze", "transpose")
+def _same_entries(g, n):
+    """Does node `n` hold only entries of its argument, every one of them at least once?
+    (Views other than slicing: a constant's single value or finiteness carries over.)"""
+    return ops.REGISTRY[g[n]["op"]].view and g[n]["op"] != "getitem"
 
 
 def constant_scalar(g, n):
     """The one value all entries of `n` have, if `n` is such a constant (or a view of one)."""
     node = g[n]
-    if node["op"] in VIEWS:
+    if _same_entries(g, n):
         return constant_scalar(g, g.args(n)[0])
     if node["op"] != "const" or node["value"].size == 0:
         return None
@@ -75,26 +77,26 @@ def constant_scalar(g, n):
 def is_finite_constant(g, n):
     """True if `n` is a constant (or a view of one) with no NaN or Inf in it."""
     node = g[n]
-    if node["op"] in VIEWS:
+    if _same_entries(g, n):
         return is_finite_constant(g, g.args(n)[0])
     return node["op"] == "const" and bool(np.all(np.isfinite(node["value"])))
 
 
 # -- making replacement nodes --------------------------------------------------------------
 
-def _emit(g, like, op, args, **attrs):
-    """A new node `op(*args)` standing in for node `like` (same role, source line, scope)."""
+def _builder(g, like):
+    """A builder of nodes standing in for node `like` (same role, source line and scope)."""
     node = g[like]
-    spec = ops.infer_spec(op, [g.spec(a) for a in args], attrs, node.get("src"))
-    return g.add_node(op, args, attrs, role=node["role"], spec=spec, src=node.get("src"),
-                      scope=node.get("scope", ""))
+    return GraphBuilder(g, role=node["role"], src=node.get("src"), scope=node.get("scope", ""))
+
+
+def _emit(g, like, op, args, **attrs):
+    """A new node `op(*args)` standing in for node `like`."""
+    return _builder(g, like).add(op, args, attrs)
 
 
 def _const(g, like, value):
-    node = g[like]
-    value = np.asarray(value)
-    return g.add_node("const", role="const", spec=Spec.of(value), value=value, src=node.get("src"),
-                      scope=node.get("scope", ""))
+    return _builder(g, like).constant(value)
 
 
 def _as(g, x, n):

@@ -202,7 +202,7 @@ def getitem_case(draw):
 def scatter_case(draw):
     shape = draw(SHAPES)
     index = ops.normalize_index(draw(basic_index(shape)), shape)
-    part = ops.getitem_rule([ops.Spec(shape, np.float64)], index).shape
+    part = ops.REGISTRY["getitem"].infer([ops.Spec(shape, np.float64)], index=index).shape
     v = draw(array(draw(st.sampled_from(FLOATS)), part))
     return Case(labelled(lambda v: ops.scatter(v, index, shape), f"scatter{index}"), (v,))
 

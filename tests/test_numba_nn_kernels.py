@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import irtoy
-from irtoy import nn, ops, ops_nn, pytree
+from irtoy import nn, ops, pytree
+from irtoy.ops import convolution as ops_nn
 from irtoy.backends import numba_nn_kernels as kernels
 
 GEOMETRIES = [

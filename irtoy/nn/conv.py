@@ -9,15 +9,9 @@ import numpy as np
 
 import irtoy
 from irtoy.errors import ShapeError
+from irtoy.ops import int_pair
 from irtoy.nn import initializers
 from irtoy.nn.layers import Layer, _rng
-
-
-def _pair(value, what, smallest):
-    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and v >= smallest for v in pair):
-        raise ValueError(f"{what} must be an int or a pair of ints of at least {smallest}, not {value!r}")
-    return int(pair[0]), int(pair[1])
 
 
 def _image_shape(layer, input_shape, channels=None):
@@ -49,8 +43,8 @@ class Conv2D(Layer):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, weight_init="he_uniform",
                  bias_init="zeros", seed=None):
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size = _pair(kernel_size, "Conv2D kernel_size", 1)
-        self.stride, self.padding = _pair(stride, "Conv2D stride", 1), _pair(padding, "Conv2D padding", 0)
+        self.kernel_size = int_pair(kernel_size, "Conv2D kernel_size", 1)
+        self.stride, self.padding = int_pair(stride, "Conv2D stride", 1), int_pair(padding, "Conv2D padding", 0)
         initializers.check(weight_init, bias_init)
         self.weight_init, self.bias_init, self.seed = weight_init, bias_init, seed
 
@@ -82,10 +76,10 @@ class ConvTranspose2D(Layer):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
                  weight_init="he_uniform", bias_init="zeros", seed=None):
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size = _pair(kernel_size, "ConvTranspose2D kernel_size", 1)
-        self.stride = _pair(stride, "ConvTranspose2D stride", 1)
-        self.padding = _pair(padding, "ConvTranspose2D padding", 0)
-        self.output_padding = _pair(output_padding, "ConvTranspose2D output_padding", 0)
+        self.kernel_size = int_pair(kernel_size, "ConvTranspose2D kernel_size", 1)
+        self.stride = int_pair(stride, "ConvTranspose2D stride", 1)
+        self.padding = int_pair(padding, "ConvTranspose2D padding", 0)
+        self.output_padding = int_pair(output_padding, "ConvTranspose2D output_padding", 0)
         if any(extra >= step for extra, step in zip(self.output_padding, self.stride)):
             raise ValueError(f"ConvTranspose2D output_padding {self.output_padding} must be smaller than the "
                              f"stride {self.stride}")
@@ -119,8 +113,8 @@ class _Pool2D(Layer):
 
     def __init__(self, size, stride=None):
         kind = type(self).__name__
-        self.size = _pair(size, f"{kind} size", 1)
-        self.stride = self.size if stride is None else _pair(stride, f"{kind} stride", 1)
+        self.size = int_pair(size, f"{kind} size", 1)
+        self.stride = self.size if stride is None else int_pair(stride, f"{kind} stride", 1)
 
     def init(self, rng, input_shape):
         shape = _image_shape(self, input_shape)

@@ -16,7 +16,7 @@ import numpy as np
 import irtoy
 from irtoy.errors import ShapeError
 from irtoy.nn import activations, initializers
-from irtoy.tracing import source_line, user_src
+from irtoy.source import source_line, user_src
 
 
 class Context:

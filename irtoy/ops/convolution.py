@@ -1,25 +1,22 @@
-"""Ops for neural networks: convolution, pooling and random numbers.
+"""Window ops: convolution and pooling over images in NCHW layout (batch, channels, height, width).
 
-Convolution and pooling over images in NCHW layout (batch, channels, height, width), and
-random numbers for dropout. Each convolution-like op has its adjoints in the registry as
-ops of their own, so every gradient rule is written with registry ops and gradients of
-gradients work: conv2d's input gradient is conv_transpose2d, its weight gradient is
-conv2d_weight_grad, and these three are each other's gradients. Pooling has no padding.
+Each convolution-like op has its adjoints in the registry as ops of their own, so every
+gradient rule is written with registry ops and gradients of gradients work: conv2d's input
+gradient is conv_transpose2d, its weight gradient is conv2d_weight_grad, and these three are
+each other's gradients. Pooling has no padding.
 
 Windows: a window of size (kh, kw) moved with stride (sh, sw) over an (h, w) image (after
 zero padding (ph, pw) on each side) has ((h + 2 ph - kh) // sh + 1, ...) positions, the
-usual convention of PyTorch and JAX. Attributes are pairs of ints, normalised by `_pair`.
-
-They join the same registry as the core ops (irtoy/ops.py imports this module), so every
-pass and backend treats them alike; `irtoy.ops.conv2d` and friends are re-exported there.
+usual convention of PyTorch and JAX. Attributes are pairs of ints (`int_pair`).
 """
 import functools
 
 import numpy as np
 
 from irtoy.errors import ShapeError
-from irtoy.ir import Spec
-from irtoy.ops import bind, checked_arguments, declare, shape_of
+from irtoy.ops.normalize import int_pair, shape_of
+from irtoy.ops.registry import bind, declare
+from irtoy.ops.spec import Spec
 
 
 def window_positions(size, window, stride, padding=(0, 0)):
@@ -114,17 +111,6 @@ def avg_pool2d_grad_rule(specs, window, stride, image_size):
     _check_fits(image_size, window, (0, 0), "pooling window")
     _check_positions(image_size, window, stride, (0, 0), g.shape[2:], "the output gradient")
     return Spec(g.shape[:2] + tuple(image_size), g.dtype)
-
-
-def random_uniform_rule(specs, shape, stream, dtype):
-    (seed,) = specs
-    if seed.shape != () or seed.dtype.kind not in "iu":
-        raise ShapeError(f"the seed must be a 0-d integer array, not {seed}")
-    if any(d < 0 for d in shape):
-        raise ShapeError(f"shape {shape} has a negative dimension")
-    if np.dtype(dtype) not in (np.float32, np.float64):
-        raise ShapeError(f"random numbers come as float32 or float64, not {dtype}")
-    return Spec(shape, np.dtype(dtype))
 
 
 # -- reference implementations: whole-array NumPy ---------------------------------------------
@@ -234,74 +220,10 @@ def _avg_pool2d_grad(g, window, stride, image_size):
     return out
 
 
-# random_uniform: a counter-based generator. Entry i (in row-major order) of the draw keyed by
-# (seed, stream) is a pure function of those three numbers, so the interpreter and compiled
-# kernels produce the same bits, in any order, in parallel, with no generator state to carry.
-# It is SplitMix64 (Steele, Lea and Flood, 2014) started at a key hashed from seed and stream:
-#     key  = mix64(mix64(seed) + stream * GAMMA)
-#     bits = mix64(key + (i + 1) * GAMMA)
-# all in uint64 arithmetic modulo 2**64. The top 24 bits make a float32 k / 2**24, the top
-# 53 a float64 k / 2**53: every value in [0, 1) is a multiple of the spacing, so exact.
-SPLITMIX_GAMMA = 0x9E3779B97F4A7C15
-SPLITMIX_MULTIPLIERS = (0xBF58476D1CE4E5B9, 0x94D049BB133111EB)
-SPLITMIX_SHIFTS = (30, 27, 31)
+# -- public functions ----------------------------------------------------------------------
 
-
-def mix64(z):
-    """SplitMix64's output function on uint64 arrays: a bijection that scrambles every bit."""
-    (s1, s2, s3), (m1, m2) = SPLITMIX_SHIFTS, SPLITMIX_MULTIPLIERS
-    z = (z ^ (z >> np.uint64(s1))) * np.uint64(m1)
-    z = (z ^ (z >> np.uint64(s2))) * np.uint64(m2)
-    return z ^ (z >> np.uint64(s3))
-
-
-def random_key(seed, stream):
-    """The uint64 key of the draw for (seed, stream): seed an integer, stream an int >= 0."""
-    with np.errstate(over="ignore"):
-        seed = np.asarray(seed).astype(np.uint64).reshape(1)
-        return mix64(mix64(seed) + np.uint64(stream) * np.uint64(SPLITMIX_GAMMA))[0]
-
-
-def _random_uniform(seed, shape, stream, dtype):
-    counters = np.arange(1, int(np.prod(shape)) + 1, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        bits = mix64(random_key(seed, stream) + counters * np.uint64(SPLITMIX_GAMMA))
-    if np.dtype(dtype) == np.float32:
-        values = (bits >> np.uint64(40)).astype(np.float32) * np.float32(2.0 ** -24)
-    else:
-        values = (bits >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
-    return values.reshape(shape)
-
-
-declare("conv2d", "window", conv2d_rule, _conv2d, 2,
-        doc="2-d cross-correlation of NCHW x with w (O, C, KH, KW), zero padding, stride")
-declare("conv_transpose2d", "window", conv_transpose2d_rule, _conv_transpose2d, 2,
-        doc="the transpose of conv2d in its input: conv2d's input gradient, and a learned upsampling")
-declare("conv2d_weight_grad", "window", conv2d_weight_grad_rule, _conv2d_weight_grad, 2,
-        doc="the gradient of conv2d with respect to its weight, from the input and the output gradient")
-declare("max_pool2d", "window", pool2d_rule, _max_pool2d, 1, doc="the largest entry of each window")
-declare("max_pool2d_grad", "window", max_pool2d_grad_rule, _max_pool2d_grad, 2,
-        doc="max_pool2d's input gradient: g sent to the first largest entry of each window of x")
-declare("max_pool2d_pick", "window", max_pool2d_pick_rule, _max_pool2d_pick, 2,
-        doc="v at the first largest entry of each window of x: the transpose of max_pool2d_grad in g")
-declare("avg_pool2d", "window", pool2d_rule, _avg_pool2d, 1, doc="the mean of each window")
-declare("avg_pool2d_grad", "window", avg_pool2d_grad_rule, _avg_pool2d_grad, 1,
-        doc="avg_pool2d's input gradient: each window's g spread evenly over the window")
-declare("random_uniform", "random", random_uniform_rule, _random_uniform, 1, differentiable=False,
-        doc="uniform numbers in [0, 1), a pure function of (seed, stream, position)")
-
-
-# -- user-facing functions -----------------------------------------------------------------------
-
-def _pair(value, what, smallest):
-    """An int or a pair of ints as a tuple of two Python ints, each at least `smallest`."""
-    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and v >= smallest for v in pair):
-        raise ShapeError(f"{what} must be an int or a pair of ints of at least {smallest}, not {value!r}")
-    return int(pair[0]), int(pair[1])
-
-
-@checked_arguments('conv2d')
+@declare("conv2d", "window", conv2d_rule, _conv2d, 2,
+         doc="2-d cross-correlation of NCHW x with w (O, C, KH, KW), zero padding, stride")
 def conv2d(x, w, stride=1, padding=0):
     """2-d convolution (cross-correlation, as in deep learning) of x (N, C, H, W) with w (O, C, KH, KW).
 
@@ -309,10 +231,11 @@ def conv2d(x, w, stride=1, padding=0):
     int or an (h, w) pair). The result is (N, O, OH, OW) with OH = (H + 2 ph - KH) // sh + 1.
     No bias: layers add their own.
     """
-    return bind("conv2d", x, w, stride=_pair(stride, "conv2d stride", 1), padding=_pair(padding, "conv2d padding", 0))
+    return bind("conv2d", x, w, stride=int_pair(stride, "conv2d stride", 1), padding=int_pair(padding, "conv2d padding", 0))
 
 
-@checked_arguments('conv_transpose2d')
+@declare("conv_transpose2d", "window", conv_transpose2d_rule, _conv_transpose2d, 2,
+         doc="the transpose of conv2d in its input: conv2d's input gradient, and a learned upsampling")
 def conv_transpose2d(y, w, stride=1, padding=0, image_size=None, output_padding=0):
     """The transpose of `conv2d(·, w, stride, padding)`: y (N, O, OH, OW) -> (N, C, H, W).
 
@@ -321,68 +244,59 @@ def conv_transpose2d(y, w, stride=1, padding=0, image_size=None, output_padding=
     `image_size` (H, W) may be given; by default it is the smallest, (OH - 1) * sh - 2 ph + KH,
     plus `output_padding` (as in PyTorch).
     """
-    stride, padding = _pair(stride, "conv_transpose2d stride", 1), _pair(padding, "conv_transpose2d padding", 0)
+    stride, padding = int_pair(stride, "conv_transpose2d stride", 1), int_pair(padding, "conv_transpose2d padding", 0)
     if image_size is None:
-        extra = _pair(output_padding, "conv_transpose2d output_padding", 0)
+        extra = int_pair(output_padding, "conv_transpose2d output_padding", 0)
         (oh, ow), (kh, kw) = shape_of(y)[2:], shape_of(w)[2:]
         image_size = ((oh - 1) * stride[0] - 2 * padding[0] + kh + extra[0],
                       (ow - 1) * stride[1] - 2 * padding[1] + kw + extra[1])
     return bind("conv_transpose2d", y, w, stride=stride, padding=padding,
-                image_size=_pair(image_size, "conv_transpose2d image_size", 1))
+                image_size=int_pair(image_size, "conv_transpose2d image_size", 1))
 
 
-@checked_arguments('conv2d_weight_grad')
+@declare("conv2d_weight_grad", "window", conv2d_weight_grad_rule, _conv2d_weight_grad, 2,
+         doc="the gradient of conv2d with respect to its weight, from the input and the output gradient")
 def conv2d_weight_grad(x, g, kernel_size, stride=1, padding=0):
     """d/dw of sum(conv2d(x, w, stride, padding) * g): an (O, C, KH, KW) array."""
-    return bind("conv2d_weight_grad", x, g, kernel_size=_pair(kernel_size, "conv2d_weight_grad kernel_size", 1),
-                stride=_pair(stride, "conv2d_weight_grad stride", 1),
-                padding=_pair(padding, "conv2d_weight_grad padding", 0))
+    return bind("conv2d_weight_grad", x, g, kernel_size=int_pair(kernel_size, "conv2d_weight_grad kernel_size", 1),
+                stride=int_pair(stride, "conv2d_weight_grad stride", 1),
+                padding=int_pair(padding, "conv2d_weight_grad padding", 0))
 
 
 def _pool_attrs(name, size, stride):
-    window = _pair(size, f"{name} size", 1)
-    return {"window": window, "stride": window if stride is None else _pair(stride, f"{name} stride", 1)}
+    window = int_pair(size, f"{name} size", 1)
+    return {"window": window, "stride": window if stride is None else int_pair(stride, f"{name} stride", 1)}
 
 
-@checked_arguments('max_pool2d')
+@declare("max_pool2d", "window", pool2d_rule, _max_pool2d, 1, doc="the largest entry of each window")
 def max_pool2d(x, size, stride=None):
     """The largest entry of each size x size window of x (N, C, H, W); stride defaults to size."""
     return bind("max_pool2d", x, **_pool_attrs("max_pool2d", size, stride))
 
 
+@declare("max_pool2d_grad", "window", max_pool2d_grad_rule, _max_pool2d_grad, 2,
+         doc="max_pool2d's input gradient: g sent to the first largest entry of each window of x")
 def max_pool2d_grad(x, g, size, stride=None):
     """Gradient of max_pool2d(x): each window's g goes to its first largest entry of x."""
     return bind("max_pool2d_grad", x, g, **_pool_attrs("max_pool2d_grad", size, stride))
 
 
+@declare("max_pool2d_pick", "window", max_pool2d_pick_rule, _max_pool2d_pick, 2,
+         doc="v at the first largest entry of each window of x: the transpose of max_pool2d_grad in g")
 def max_pool2d_pick(x, v, size, stride=None):
     """For each window of x, the entry of v (shaped like x) where x has its first largest entry."""
     return bind("max_pool2d_pick", x, v, **_pool_attrs("max_pool2d_pick", size, stride))
 
 
-@checked_arguments('avg_pool2d')
+@declare("avg_pool2d", "window", pool2d_rule, _avg_pool2d, 1, doc="the mean of each window")
 def avg_pool2d(x, size, stride=None):
     """The mean of each size x size window of x (N, C, H, W); stride defaults to size."""
     return bind("avg_pool2d", x, **_pool_attrs("avg_pool2d", size, stride))
 
 
+@declare("avg_pool2d_grad", "window", avg_pool2d_grad_rule, _avg_pool2d_grad, 1,
+         doc="avg_pool2d's input gradient: each window's g spread evenly over the window")
 def avg_pool2d_grad(g, size, stride, image_size):
     """Gradient of avg_pool2d for an image of spatial size `image_size` (H, W)."""
     return bind("avg_pool2d_grad", g, **_pool_attrs("avg_pool2d_grad", size, stride),
-                image_size=_pair(image_size, "avg_pool2d_grad image_size", 1))
-
-
-def random_uniform(seed, shape, stream=0, dtype=np.float32):
-    """Numbers uniform in [0, 1) of `shape`, determined by (seed, stream) alone.
-
-    `seed` is an integer (a 0-d int64 argument of a traced function, so each call can pass
-    a new one); `stream` tells apart draws made with the same seed (each dropout layer has
-    its own). The same (seed, stream, shape) gives the same numbers on every backend.
-    """
-    if seed is None:
-        raise ShapeError("random_uniform: the seed is None; pass an integer (Model.fit passes a new one each step)")
-    stream = int(stream)
-    if not 0 <= stream < 2 ** 63:
-        raise ShapeError(f"random_uniform: stream must be in [0, 2**63), not {stream}")
-    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(int(d) for d in shape)
-    return bind("random_uniform", seed, shape=shape, stream=stream, dtype=np.dtype(dtype).name)
+                image_size=int_pair(image_size, "avg_pool2d_grad image_size", 1))

@@ -1,0 +1,179 @@
+"""Building graphs: the one place nodes are added, and the Tracer that stands for a node.
+
+Everything that writes a graph goes through a GraphBuilder: tracing the user's code
+(irtoy/tracing.py, whose Trace is a builder that also knows the user's line and scopes), the
+gradient rules of the autodiff pass, and the rewrites of the simplify pass. So every node
+gets its spec from its op's shape rule, and its role, source line and scope, in one way, and
+a constant is made once per distinct value.
+
+A Tracer stands for one node while code runs on it: it has the node's shape and dtype but
+no values, and every operator, ufunc, NumPy function or array method applied to it binds an
+op (irtoy/ops/registry.py), which records a new node through the Tracer's builder. Arrays and
+Python numbers that meet a Tracer become constants; a Python number takes the dtype the op
+would give it next to the other arguments.
+"""
+import numpy as np
+
+from irtoy import numpy_dispatch, ops
+from irtoy.errors import TraceError, located
+from irtoy.ir import Spec
+from irtoy.source import source_line, user_src
+
+PYTHON_NUMBERS = (bool, int, float)
+CONSTANTS_BY_VALUE = 4096   # elements: larger constant arrays are told apart by identity, not content
+
+
+class GraphBuilder:
+    """Adds nodes to `graph`, each with `role`, `src` and `scope` (see `stamp`)."""
+    level = 0                   # nesting depth: `bind` records into the innermost builder
+
+    def __init__(self, graph, role="forward", src=None, scope=""):
+        self.graph = graph
+        self.role, self.src, self.scope = role, src, scope
+        self._consts = {}       # key -> (node, the value, kept alive so its id stays unique)
+
+    def stamp(self, role=None, src=None, scope=""):
+        """Stamp the nodes added from now on with this role, source line and scope."""
+        self.role = role or self.role
+        self.src, self.scope = src, scope
+        return self
+
+    def provenance(self):
+        """(role, src, scope) for the next node."""
+        return self.role, self.src, self.scope
+
+    # -- nodes from node ids -----------------------------------------------------------------------
+    def add(self, op, args, attrs=None):
+        """A new node `op(*args)` for argument node ids `args`; its id."""
+        attrs = dict(attrs or {})
+        role, src, scope = self.provenance()
+        spec = ops.infer_spec(op, [self.graph.spec(a) for a in args], attrs, src)
+        return self.graph.add_node(op, args, attrs, role=role, spec=spec, src=src, scope=scope)
+
+    def constant(self, value, dtype=None):
+        """The node of a constant array or number (a private copy), made once per distinct value."""
+        array = np.array(value, dtype=dtype)
+        if array.size > CONSTANTS_BY_VALUE and isinstance(value, np.ndarray):
+            key = ("array", id(value), array.dtype.str)
+        else:
+            key = (array.dtype.str, array.shape, array.tobytes())
+        if key not in self._consts:
+            _, src, scope = self.provenance()
+            n = self.graph.add_node("const", role="const", spec=Spec.of(array), value=array, src=src, scope=scope)
+            self._consts[key] = (n, value)
+        return self._consts[key][0]
+
+    # -- nodes from values -------------------------------------------------------------------------
+    def record(self, op, args, attrs):
+        """Add `op(*args)`, the arguments being Tracers, arrays or numbers; the result's Tracer."""
+        role, src, scope = self.provenance()
+        arrays = [a.dtype if isinstance(a, Tracer) else np.asarray(a).dtype
+                  for a in args if not isinstance(a, PYTHON_NUMBERS)]
+        weak = np.result_type(*arrays, *[a for a in args if isinstance(a, PYTHON_NUMBERS)]) if arrays else None
+        nodes = [self.node_of(a, weak) for a in args]
+        spec = ops.infer_spec(op, [self.graph.spec(n) for n in nodes], attrs, src)
+        n = self.graph.add_node(op, nodes, attrs, role=role, spec=spec, src=src, scope=scope)
+        return Tracer(self, n, spec)
+
+    def node_of(self, value, weak_dtype=None):
+        """The node standing for `value`: its own Tracer's, or a constant (a Python number
+        in `weak_dtype`, when given)."""
+        if isinstance(value, Tracer):
+            if value._builder is self:
+                return value.node
+            return self.foreign(value)
+        if isinstance(value, PYTHON_NUMBERS) and weak_dtype is not None:
+            return self.constant(value, weak_dtype)
+        if isinstance(value, (np.ndarray, np.generic) + PYTHON_NUMBERS):
+            return self.constant(value)
+        raise TraceError(f"cannot use a {type(value).__name__} as an array in a traced function"
+                         f"{located(user_src())}")
+
+    def foreign(self, tracer):
+        """The node for a Tracer of another graph (a Trace captures outer ones; here: an error)."""
+        raise TraceError(f"a traced value of another graph ({tracer}) was used here{located(user_src())}")
+
+    def tracer(self, node):
+        return Tracer(self, node, self.graph.spec(node))
+
+
+class Tracer:
+    """A placeholder for an array while code runs on it: shape and dtype, no values."""
+    __slots__ = ("_builder", "node", "spec")
+    __array_priority__ = 1000
+    __hash__ = object.__hash__          # usable as dict keys although == builds a node
+
+    def __init__(self, builder, node, spec):
+        self._builder, self.node, self.spec = builder, node, spec
+
+    shape = property(lambda self: self.spec.shape)
+    dtype = property(lambda self: self.spec.dtype)
+    ndim = property(lambda self: len(self.spec.shape))
+    size = property(lambda self: int(np.prod(self.spec.shape)))
+    T = property(lambda self: ops.transpose(self))
+
+    def __repr__(self):
+        return f"Tracer({self.spec}, %{self.node})"
+
+    # Python's operators
+    __add__ = lambda self, o: ops.add(self, o)
+    __radd__ = lambda self, o: ops.add(o, self)
+    __sub__ = lambda self, o: ops.subtract(self, o)
+    __rsub__ = lambda self, o: ops.subtract(o, self)
+    __mul__ = lambda self, o: ops.multiply(self, o)
+    __rmul__ = lambda self, o: ops.multiply(o, self)
+    __truediv__ = lambda self, o: ops.divide(self, o)
+    __rtruediv__ = lambda self, o: ops.divide(o, self)
+    __pow__ = lambda self, o: ops.power(self, o)
+    __rpow__ = lambda self, o: ops.power(o, self)
+    __matmul__ = lambda self, o: ops.matmul(self, o)
+    __rmatmul__ = lambda self, o: ops.matmul(o, self)
+    __neg__ = lambda self: ops.negative(self)
+    __pos__ = lambda self: self
+    __abs__ = lambda self: ops.abs(self)
+    __gt__ = lambda self, o: ops.greater(self, o)
+    __ge__ = lambda self, o: ops.greater_equal(self, o)
+    __lt__ = lambda self, o: ops.less(self, o)
+    __le__ = lambda self, o: ops.less_equal(self, o)
+    __eq__ = lambda self, o: ops.equal(self, o)
+    __ne__ = lambda self, o: ops.not_equal(self, o)
+    __getitem__ = lambda self, index: ops.getitem(self, index)
+
+    def __len__(self):
+        if not self.shape:
+            raise TraceError(f"len() of a 0-d traced value{located(user_src())}")
+        return self.shape[0]
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    # what needs values, which a Tracer does not have
+    def _concrete(self, what):
+        src = user_src()
+        line = source_line(src)
+        raise TraceError(
+            f"{what} needs a concrete value, but {self} is traced: its value is only known when the "
+            f"compiled function runs. Python `if`/`while`/`and`/`or` cannot branch on it; use "
+            f"np.where(cond, a, b) to choose between values, or pass the value as a Python constant."
+            f"{located(src)}" + (f"\n    {line}" if line else ""))
+
+    __bool__ = lambda self: self._concrete("bool() (a Python branch)")
+    __int__ = lambda self: self._concrete("int()")
+    __float__ = lambda self: self._concrete("float()")
+    __index__ = lambda self: self._concrete("use as an index")
+    __array__ = lambda self, *a, **k: self._concrete("conversion to a NumPy array")
+    item = lambda self: self._concrete(".item()")
+    tolist = lambda self: self._concrete(".tolist()")
+
+    # NumPy's protocols: np.exp(x), np.sum(x, axis=1), ...
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return numpy_dispatch.apply_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return numpy_dispatch.apply_function(func, args, kwargs)
+
+
+# Array methods (x.sum(axis=1), x.reshape(2, 3), x.astype(...)): those the op records name, and
+# the compositions numpy_dispatch adds.
+for _name, _function in numpy_dispatch.array_methods().items():
+    setattr(Tracer, _name, _function)

@@ -1,0 +1,21 @@
+"""irtoy's ops: the registry of primitives, and the functions that apply them.
+
+    irtoy.ops.REGISTRY["exp"]      # the record of an op (registry.py): kind, rule, reference code, ...
+    irtoy.ops.exp(x)               # its public function: records a node on traced values,
+    irtoy.ops.sum(x, axis=1)       # computes with NumPy on arrays; NumPy's own arguments
+
+The ops are declared by kind, each module one kind: elementwise.py, reductions.py,
+contraction.py, movement.py (with scatter), convolution.py (window ops) and random.py. This
+package is the floor of irtoy: it imports nothing of irtoy but its errors and the helper
+that finds the user's source line (irtoy/source.py), so everything else may import it.
+"""
+from irtoy.ops import contraction, convolution, elementwise, movement, random, reductions
+from irtoy.ops.convolution import window_positions
+from irtoy.ops.normalize import (format_index, int_pair, ndim_of, normalize_axes, normalize_index, numpy_index,
+                                 shape_of)
+from irtoy.ops.random import random_key
+from irtoy.ops.registry import KINDS, REGISTRY, Op, bind, checked_arguments, declare, infer_spec
+from irtoy.ops.spec import Spec
+
+# Every op's public function is irtoy.ops.<op name>, declared with the op in its module.
+globals().update({op.name: op.function for op in REGISTRY.values() if op.function is not None})
