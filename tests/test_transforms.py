@@ -146,3 +146,19 @@ def test_hessian_vector_product_of_a_traced_function():
     x, v = np.array([1.0, -2.0, 0.5]), np.array([0.3, 1.0, -1.0])
     hessian = np.diag(6 * x) + np.eye(3, k=1) + np.eye(3, k=-1)
     np.testing.assert_allclose(irtoy.trace(hvp, x, v).compile()(x, v), hessian @ v, rtol=1e-14)
+
+
+def test_gradients_taken_in_several_threads_at_once_are_arrays():
+    """Each thread traces on its own stack of traces: no thread sees another's tracers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def loss(w, x):
+        return np.sum(np.tanh(x @ w) ** 2)
+
+    rng = np.random.default_rng(0)
+    jobs = [(rng.normal(size=(3, 2)), rng.normal(size=(4, 3))) for _ in range(40)]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda job: irtoy.grad(loss)(*job), jobs))
+    for (w, x), got in zip(jobs, results):
+        assert type(got) is np.ndarray
+        np.testing.assert_allclose(got, irtoy.grad(loss)(w, x), rtol=1e-12)
