@@ -18,7 +18,7 @@ if _ROOT not in sys.path:
 
 import irtoy  # noqa: E402
 from benchmarks.references import mlp_init  # noqa: E402
-from irtoy.bench import mlp_loss  # noqa: E402  (the MLP's loss in NumPy code irtoy traces)
+from irtoy.benchmarks.workloads import mlp_loss  # noqa: E402  (the MLP's loss in NumPy code irtoy traces)
 
 
 def mlp_gradient_stages(sizes=(784, 400, 100, 10), batch=128, dtype=np.float32):
