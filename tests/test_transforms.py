@@ -9,7 +9,7 @@ import pytest
 
 import irtoy
 from irtoy.benchmarks.workloads import mlp_loss
-from benchmarks.references import mlp_init, mlp_loss_and_grads, seed_scalar
+from irtoy.benchmarks.references import mlp_init, mlp_loss_and_grads, seed_scalar
 from irtoy.render import ROLE_COLORS, to_dot
 
 
