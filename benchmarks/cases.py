@@ -12,7 +12,8 @@ baseline (a ratio below 1 is faster than NumPy):
               compiled with the weights and moments donated (updated in place). The NumPy
               step is tinynn's (benchmarks/tinynn.py); a note gives the ratio to a tuned one
     B3        B2's first call in a fresh process: empty kernel cache, then warm (subprocesses)
-    B4        value and gradient of the three-input scalar function (examples/scalar_function.py) on float64 Python floats
+    B4        value and gradient of the scalar function of three inputs
+              (examples/scalar_function.py), on float64 Python floats
     B5        conv 3x3 (8 channels, padding 1), ReLU, 2x2 max-pool, dense, softmax CE, SGD,
               on 32x1x28x28 images
 
@@ -33,7 +34,7 @@ import irtoy
 from irtoy.benchmarks import references, tinynn
 from irtoy.benchmarks.timing import peak_bytes, time_interleaved
 from irtoy.benchmarks.workloads import (adam_scalars, b1_function, batches, conv_sgd_step, copy_tree,
-                                        mlp_train_step, seed_function)
+                                        mlp_train_step, scalar_function)
 from irtoy.compare import duration_text, largest_difference
 
 
@@ -164,7 +165,7 @@ def case_b2(seconds):
                notes=notes)
 
 
-FIRST_CALL = """
+FIRST_CALL_CODE = """
 import json, time
 started = time.perf_counter()
 import numpy as np
@@ -186,13 +187,13 @@ print(json.dumps({"imports": imported - started, "first_call": done - began,
 
 def first_call_in_fresh_process(cache_dir):
     env = dict(os.environ, IRTOY_CACHE_DIR=cache_dir)
-    out = subprocess.run([sys.executable, "-c", FIRST_CALL], env=env, capture_output=True, text=True, timeout=600)
+    out = subprocess.run([sys.executable, "-c", FIRST_CALL_CODE], env=env, capture_output=True, text=True, timeout=600)
     if out.returncode:
         raise RuntimeError(f"the B3 subprocess failed:\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-NUMBA_START = """
+NUMBA_START_CODE = """
 import json, time
 import numba
 started = time.perf_counter()
@@ -204,7 +205,7 @@ print(json.dumps({"start": time.perf_counter() - started}))
 def numba_start_up():
     """Seconds Numba takes to compile its first function in a fresh process (its one-time
     initialization, paid by the first compile or cache load of any Numba user)."""
-    out = subprocess.run([sys.executable, "-c", NUMBA_START], capture_output=True, text=True, timeout=600)
+    out = subprocess.run([sys.executable, "-c", NUMBA_START_CODE], capture_output=True, text=True, timeout=600)
     return json.loads(out.stdout.strip().splitlines()[-1])["start"] if out.returncode == 0 else float("nan")
 
 
@@ -222,7 +223,7 @@ def case_b3(seconds):
 
 def case_b4(seconds):
     args = (0.3, 0.7, 1.4)
-    traced = irtoy.trace(seed_function, *args).value_and_grad(wrt=(0, 1, 2))
+    traced = irtoy.trace(scalar_function, *args).value_and_grad(wrt=(0, 1, 2))
     slow, fast = traced.compile("numpy"), traced.compile("numba")
     value, grads = fast(*args)
     ref_value, ref_grads = references.seed_scalar(*args)

@@ -17,7 +17,7 @@ def b1_function(x):
     return np.tanh(x * 1.7 + 0.3) * (1 / (1 + np.exp(-x))) + 0.5 * x * x
 
 
-def seed_function(x1, x2, x3):
+def scalar_function(x1, x2, x3):
     """The scalar function of three variables from examples/scalar_function.py."""
     return ((np.sin(x1 + 1.0) + np.cos(2.0 * x2)) * np.tan(np.log(x3))
             + (np.sin(x2 + 1.0) + np.cos(2.0 * x1)) * np.exp(1.0 + np.sin(x3)))
