@@ -23,19 +23,13 @@ epoch in at most 0.6 times the tinynn loop's.
 """
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-_ROOT = str(Path(__file__).resolve().parents[1])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-from irtoy import nn  # noqa: E402
-from benchmarks.references import adam_init, mlp_init, mlp_train_step  # noqa: E402
-from benchmarks.tinynn import TinynnMLP  # noqa: E402
+from irtoy import nn
+from irtoy.benchmarks.references import adam_init, mlp_init, mlp_train_step
+from irtoy.benchmarks.tinynn import TinynnMLP
 
 SIZES = (784, 400, 100, 10)
 BATCH = 128

@@ -7,18 +7,11 @@ two ReLU layers, a linear output layer, mean softmax cross-entropy), adds its gr
 with respect to the parameters, compiles it, and prints the number of nodes each stage
 has, plus the op counts before and after cleanup.
 """
-import sys
-from pathlib import Path
-
 import numpy as np
 
-_ROOT = str(Path(__file__).resolve().parents[1])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-import irtoy  # noqa: E402
-from benchmarks.references import mlp_init  # noqa: E402
-from irtoy.bench import mlp_loss  # noqa: E402  (the MLP's loss in NumPy code irtoy traces)
+import irtoy
+from irtoy.benchmarks.references import mlp_init
+from irtoy.benchmarks.workloads import mlp_loss     # the MLP's loss in NumPy code irtoy traces
 
 
 def mlp_gradient_stages(sizes=(784, 400, 100, 10), batch=128, dtype=np.float32):

@@ -8,6 +8,14 @@
     dloss = irtoy.grad(loss)                   # gradients are graph nodes too
     print(irtoy.compare(fn, *args))            # interpreter vs numba: compile and run times
 """
+from importlib.util import find_spec as _find_spec
+
+if _find_spec("irtoy.passes") is None:      # passes/ and backends/ join irtoy when it is installed
+    raise ImportError("irtoy is not installed: irtoy.passes and irtoy.backends are the repository's passes/ and "
+                      "backends/ folders, importable only once installed; run `make setup` in the repository "
+                      "(then use .venv/bin/python), or `pip install -e .`")
+del _find_spec
+
 from irtoy.errors import GraphError, IrtoyError, RenderError, ShapeError, TraceError
 from irtoy.ir import Graph, Spec
 from irtoy import ops

@@ -18,8 +18,8 @@ def add_bench_options(parser):
 
 
 def run_bench(args):
-    from irtoy import bench
-    bench.run(args.cases or None, seconds=args.seconds)
+    from irtoy.benchmarks import suite
+    suite.run(args.cases or None, seconds=args.seconds)
     return 0
 
 

@@ -6,11 +6,16 @@ counts and what the pass changed (added nodes are outlined in green). Below them
 generated Numba source, the interpreter's time per node, and the interpreter-vs-numba table.
 Clicking a node shows its op, type, role, source line and inputs; the search box finds nodes
 by op, name, id or source line; graphs with name scopes can be viewed grouped by scope.
+
+The page's template, style sheet and script are files beside this module, in
+irtoy/report_assets/ (shipped as package data); they are inlined into the page, so it opens
+from disk with nothing else.
 """
 import html
 import json
 import os
 import re
+from importlib import resources
 
 import numpy as np
 
@@ -65,9 +70,9 @@ def report(target, out_dir, args=None, kwargs=None, backends=("numpy", "numba"),
     if table is None and len(compiled) > 1:
         from irtoy.compare import compare
         table = str(compare(traced, *args, **kwargs))
-    page = PAGE.format(
+    page = report_asset("report.html").format(
         title=html.escape(title or f"irtoy report: {traced.name}"),
-        style=STYLE, script=SCRIPT,
+        style=report_asset("report.css"), script=report_asset("report.js"),
         summary=summary(traced, final),
         stages="\n".join(s for s, _ in sections),
         nodes=json.dumps({name: data for (_, data), name in zip(sections, final.stages)}).replace("</", "<\\/"),
@@ -77,6 +82,12 @@ def report(target, out_dir, args=None, kwargs=None, backends=("numpy", "numba"),
         compare=f"<pre>{html.escape(table)}</pre>" if table else "<p>Only one backend was compiled.</p>",
     )
     return atomic_write(os.path.join(out_dir, "index.html"), page)
+
+
+def report_asset(name):
+    """The text of irtoy/report_assets/NAME: the page's template (report.html, whose {fields}
+    report() fills in), style sheet (report.css) or script (report.js)."""
+    return (resources.files("irtoy") / "report_assets" / name).read_text(encoding="utf-8")
 
 
 def summary(traced, final):
@@ -175,95 +186,3 @@ def source_section(source, kernel_order):
                       f"{', '.join(links)}</span>"
         lines.append(escaped)
     return "<pre class='source'>" + "\n".join(lines) + "</pre>"
-
-
-STYLE = """
-body { font-family: Helvetica, Arial, sans-serif; margin: 0 2em 4em 2em; color: #222; }
-header { position: sticky; top: 0; background: #fff; padding: .6em 0; border-bottom: 1px solid #ddd; z-index: 2; }
-h1 { font-size: 1.4em; margin: .2em 0; } h2 small { color: #777; font-weight: normal; font-size: .7em; }
-#search { font-size: 1em; padding: .3em; width: 22em; } #matches { color: #777; margin-left: .6em; }
-.graph { overflow: auto; max-height: 80vh; border: 1px solid #eee; margin: .5em 0; }
-.graph svg { max-width: none; } .graph g.node { cursor: pointer; }
-g.node.match path, g.node.match polygon, g.node.match ellipse { stroke: #e7298a; stroke-width: 4px; }
-g.node.selected path, g.node.selected polygon { stroke: #1b9e77; stroke-width: 4px; }
-#details { position: fixed; right: 1em; top: 5em; width: 22em; background: #fafafa; border: 1px solid #ccc;
-           padding: .6em; font-size: .85em; z-index: 3; }
-#details[hidden] { display: none; } #details table td:first-child { color: #777; padding-right: .8em; }
-pre { background: #f6f6f6; padding: .6em; overflow: auto; font-size: .8em; }
-.kernel { background: #fff3c4; } g.cluster { cursor: pointer; }
-g.cluster.flash path, g.cluster.flash polygon { stroke: #e7298a; stroke-width: 4px; } .changes { color: #555; } .counts { color: #777; font-size: .85em; }
-table { border-collapse: collapse; } td, th { border: 1px solid #ddd; padding: .2em .6em; }
-"""
-
-SCRIPT = """
-const NODES = JSON.parse(document.getElementById('node-data').textContent);
-const KERNELS = JSON.parse(document.getElementById('kernel-data').textContent);
-const details = document.getElementById('details');
-function show(stage, id) {
-  const facts = (NODES[stage] || {})[id];
-  if (!facts) return;
-  document.querySelectorAll('g.node.selected').forEach(g => g.classList.remove('selected'));
-  const g = document.getElementById(stage + '-node' + id);
-  if (g) g.classList.add('selected');
-  const rows = [['stage', stage], ['node', facts.id], ['op', facts.op], ['type', facts.type || ''],
-                ['role', facts.role], ['source', facts.src], ['scope', facts.scope], ['name', facts.name],
-                ['inputs', facts.inputs.join(', ')], ['value', facts.value || '']]
-    .concat(Object.entries(facts.attrs));
-  details.innerHTML = '<b>' + facts.id + ' ' + facts.op + '</b><table>' +
-    rows.filter(r => r[1] !== '').map(r => '<tr><td>' + r[0] + '</td><td>' + String(r[1]).replace(/</g, '&lt;') +
-    '</td></tr>').join('') + '</table>';
-  details.hidden = false;
-}
-document.querySelectorAll('.graph.full g.node').forEach(g => {
-  const m = g.id.match(/^(.*)-node(\\d+)$/);
-  if (m) g.addEventListener('click', () => show(m[1], m[2]));
-});
-document.getElementById('search').addEventListener('input', e => {
-  const q = e.target.value.trim().toLowerCase();
-  let found = 0, first = null;
-  document.querySelectorAll('.graph.full g.node').forEach(g => {
-    const m = g.id.match(/^(.*)-node(\\d+)$/);
-    const f = m && (NODES[m[1]] || {})[m[2]];
-    const hay = f ? [f.id, f.op, f.name, f.src, f.scope, f.type].join(' ').toLowerCase() : '';
-    const hit = q !== '' && hay.includes(q);
-    g.classList.toggle('match', hit);
-    if (hit) { found++; if (!first) first = g; }
-  });
-  document.getElementById('matches').textContent = q ? found + ' nodes' : '';
-  if (first) first.scrollIntoView({block: 'center', inline: 'center'});
-});
-document.querySelectorAll('#graph-fused g.cluster').forEach(c => {
-  const m = c.id.match(/^fused-cluster(\\d+)$/);
-  if (!m) return;
-  const kernel = KERNELS[Number(m[1])];
-  const target = document.querySelector(`[data-kernels~="source-kernel${kernel}"]`);
-  if (target) c.addEventListener('click', () => target.scrollIntoView({block: 'center'}));
-});
-document.querySelectorAll('a.to-cluster').forEach(a => a.addEventListener('click', () => {
-  const box = document.querySelector(a.getAttribute('href'));
-  if (box) { box.classList.add('flash'); setTimeout(() => box.classList.remove('flash'), 1500); }
-}));
-document.querySelectorAll('.group-toggle').forEach(box => box.addEventListener('change', () => {
-  const stage = box.dataset.stage;
-  document.getElementById('grouped-' + stage).hidden = !box.checked;
-  document.getElementById('graph-' + stage).hidden = box.checked;
-}));
-"""
-
-PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title><style>{style}</style></head>
-<body>
-<header><h1>{title}</h1>
-<input id="search" type="search" placeholder="find a node: op, name, %id or file:line">
-<span id="matches"></span></header>
-<aside id="details" hidden></aside>
-<h2>Stages</h2>{summary}
-{stages}
-<section id="source"><h2>Generated source</h2>{source}</section>
-<section id="profile"><h2>Interpreter: time per node</h2><pre>{profile}</pre></section>
-<section id="compare"><h2>Interpreter vs numba</h2>{compare}</section>
-<script type="application/json" id="node-data">{nodes}</script>
-<script type="application/json" id="kernel-data">{kernels}</script>
-<script>{script}</script>
-</body></html>
-"""

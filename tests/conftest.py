@@ -1,14 +1,10 @@
 """Test settings: the graph checker runs after every pass, and hypothesis stays quick."""
 import os
-import sys
+
+import pytest
+from hypothesis import HealthCheck, settings
 
 os.environ.setdefault("IRTOY_DEBUG", "1")
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)        # so tests can import benchmarks.references
-
-import pytest  # noqa: E402
-from hypothesis import HealthCheck, settings  # noqa: E402
 
 settings.register_profile("irtoy", max_examples=30, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

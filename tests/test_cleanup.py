@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 
 import irtoy
-from benchmarks.graph_sizes import mlp_gradient_stages
+from irtoy.benchmarks.graph_sizes import mlp_gradient_stages
 from irtoy import backends
 from irtoy.api import cleanup_passes
 from irtoy.passes import check_graph

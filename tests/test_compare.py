@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import irtoy
-from irtoy import bench, cli
+from irtoy import cli
+from irtoy.benchmarks import suite, timing
 from irtoy.compare import compare_backends, largest_difference
 
 
@@ -44,9 +45,9 @@ def test_largest_difference_is_in_units_of_the_tolerance():
 
 
 def test_bench_prints_a_table_with_ratios(monkeypatch):
-    monkeypatch.setattr(bench, "PATIENCE", 0.0)
+    monkeypatch.setattr(timing, "PATIENCE", 0.0)
     lines = []
-    rows = bench.run(["B4"], seconds=0.0, out=lines.append)
+    rows = suite.run(["B4"], seconds=0.0, out=lines.append)
     (row,) = rows
     assert row.case == "B4" and row.numba > 0 and row.numpy > 0 and row.met in (True, False)
     text = "\n".join(lines)
@@ -54,7 +55,7 @@ def test_bench_prints_a_table_with_ratios(monkeypatch):
 
 
 def test_the_command_line_runs_bench_and_reports_bad_input_in_one_line(monkeypatch, capsys):
-    monkeypatch.setattr(bench, "PATIENCE", 0.0)
+    monkeypatch.setattr(timing, "PATIENCE", 0.0)
     assert cli.main(["bench", "B9"]) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "no benchmark case B9" in err

@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import irtoy
-from irtoy import bench
+from irtoy.benchmarks import workloads
 from irtoy.errors import IrtoyError
 from test_numba_backend import assert_same, fast, mlp_arguments
 
 pytestmark = pytest.mark.usefixtures("numba_kernel_cache")
-copies = bench.copy_tree
+copies = workloads.copy_tree
 
 
 def check_donated(fn, *args, donate=None):
@@ -33,8 +33,8 @@ def check_donated(fn, *args, donate=None):
 
 def test_a_training_step_updates_the_donated_weights_and_moments_in_place():
     params, m, v, data = mlp_arguments(np.float32)
-    scalars = [np.float32(s) for s in bench.adam_scalars(3)]
-    traced = irtoy.trace(bench.mlp_train_step, params, m, v, *data[0], *scalars)
+    scalars = [np.float32(s) for s in workloads.adam_scalars(3)]
+    traced = irtoy.trace(workloads.mlp_train_step, params, m, v, *data[0], *scalars)
     plain, donating = fast(traced), fast(traced, donate=("params", "m", "v"))
     expected = copies((params, m, v))
     state = copies((params, m, v))

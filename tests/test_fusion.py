@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 
 import irtoy
-from irtoy import bench, ops
+from irtoy import ops
+from irtoy.benchmarks import workloads
 from irtoy.passes import fusion, views
 from graph_programs import programs
 from op_cases import basic_index
@@ -29,8 +30,8 @@ def mlp_step_plan():
               "w2": rng.random((16, 12), np.float32), "b2": rng.random(12, np.float32),
               "w3": rng.random((12, 5), np.float32), "b3": rng.random(5, np.float32)}
     zeros = {k: np.zeros_like(p) for k, p in params.items()}
-    x, y = bench.batches(1, batch, sizes[0], sizes[-1])[0]
-    graph = optimized_graph(bench.mlp_train_step, params, zeros, zeros, x, y, np.float32(1), np.float32(1))
+    x, y = workloads.batches(1, batch, sizes[0], sizes[-1])[0]
+    graph = optimized_graph(workloads.mlp_train_step, params, zeros, zeros, x, y, np.float32(1), np.float32(1))
     fused = fusion.fuse(graph)
     return fused, fusion.kernels(fused)
 

@@ -9,7 +9,7 @@ import pytest
 
 import irtoy
 from irtoy import ops
-from benchmarks.references import maxpool2x2_backward
+from irtoy.benchmarks.references import maxpool2x2_backward
 
 GEOMETRIES = [
     # (N, C, O, (H, W), (KH, KW), stride, padding)

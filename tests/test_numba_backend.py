@@ -18,8 +18,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import irtoy
-from irtoy import bench, ops, pytree
+from irtoy import ops, pytree
 from irtoy.backends import numba_lowering
+from irtoy.benchmarks import workloads
 from irtoy.passes import fusion
 from graph_programs import programs
 from op_cases import CASES
@@ -172,15 +173,15 @@ def mlp_arguments(dtype, sizes=(20, 16, 12, 5), batch=8):
     # rounding in gradients that are almost zero into differences of a whole step
     m = {k: rng.uniform(-1e-2, 1e-2, p.shape).astype(dtype) for k, p in params.items()}
     v = {k: rng.uniform(1e-4, 1e-3, p.shape).astype(dtype) for k, p in params.items()}
-    data = bench.batches(3, batch, sizes[0], sizes[-1], dtype=dtype)
+    data = workloads.batches(3, batch, sizes[0], sizes[-1], dtype=dtype)
     return params, m, v, data
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_mlp_training_steps_match_the_interpreter(dtype):
     params, m, v, data = mlp_arguments(dtype)
-    scalars = [np.asarray(s, dtype) for s in bench.adam_scalars(5)]
-    traced = irtoy.trace(bench.mlp_train_step, params, m, v, *data[0], *scalars)
+    scalars = [np.asarray(s, dtype) for s in workloads.adam_scalars(5)]
+    traced = irtoy.trace(workloads.mlp_train_step, params, m, v, *data[0], *scalars)
     assert "backward" in {traced.graph[n]["role"] for n in traced.graph.nx}
     slow, quick = traced.compile("numpy"), fast(traced)
     state_slow = state_fast = (params, m, v)
@@ -265,7 +266,7 @@ def test_buffers_are_reused_across_calls_and_threads():
 def test_parallel_kernels_match_the_interpreter():
     """Domains big enough for prange: elementwise, row reductions and a column reduction."""
     def fn(x, b):
-        y = bench.b1_function(x)
+        y = workloads.b1_function(x)
         z = np.exp(y - y.max(axis=1, keepdims=True))
         return y, z / z.sum(axis=1, keepdims=True), (z * b).sum(axis=0), z.argmax(axis=1)
     rng = np.random.default_rng(2)

@@ -1,4 +1,4 @@
-"""Checks for the hand-written NumPy baselines in ``benchmarks.references``.
+"""Checks for the hand-written NumPy baselines in ``irtoy.benchmarks.references``.
 
 Gradients are compared, in float64, with central finite differences
 (step 1e-6; truncation error ~1e-12, round-off ~1e-10), so agreement to
@@ -6,17 +6,11 @@ rtol 1e-6 / atol 1e-8 is expected.
 """
 
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-_ROOT = str(Path(__file__).resolve().parents[1])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-from benchmarks.references import (  # noqa: E402
+from irtoy.benchmarks.references import (
     adam_init,
     adam_step,
     b1_numpy,
@@ -34,7 +28,7 @@ from benchmarks.references import (  # noqa: E402
     seed_scalar,
     softmax_cross_entropy,
 )
-from benchmarks.tinynn import TinynnMLP  # noqa: E402
+from irtoy.benchmarks.tinynn import TinynnMLP
 
 FD_STEP = 1e-6
 GRAD_RTOL = 1e-6

@@ -1,6 +1,7 @@
 """The compile report, opened in headless Chromium as a person would look at it."""
+import importlib.util
 import os
-import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,8 +10,18 @@ import irtoy
 from browser import open_page
 from irtoy.report import report
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
-import mlp  # noqa: E402
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def load_example(name):
+    """examples/NAME.py as a module: the examples are scripts, not an importable package."""
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+mlp = load_example("mlp")
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import irtoy
-from irtoy.bench import mlp_loss
-from benchmarks.references import mlp_init, mlp_loss_and_grads, seed_scalar
+from irtoy.benchmarks.workloads import mlp_loss
+from irtoy.benchmarks.references import mlp_init, mlp_loss_and_grads, seed_scalar
 from irtoy.render import ROLE_COLORS, to_dot
 
 
