@@ -13,7 +13,7 @@ from irtoy.errors import IrtoyError
 
 BUILTIN = {
     "numpy": "irtoy.backends.interpreter:compile",
-    "numba": "irtoy.backends.numba_backend:compile",
+    "numba": "irtoy.backends.numba:compile",
 }
 
 

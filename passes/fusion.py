@@ -11,7 +11,7 @@ A kernel is one of:
            BLAS, the loop is its epilogue: bias, activation, masks, optimizer updates).
     call   one op done whole by the driver: a matrix product with no epilogue, a reshape
            that regroups axes, a concatenation, a convolution or pooling op (whose kernels
-           are written by hand, backends/numba_nn_kernels.py).
+           are written by hand, backends/numba/nn_kernels.py).
 
 Movement ops (transpose, broadcast, slicing, ...) belong to no kernel: the kernels that read
 them do so with index arithmetic (passes/views.py).

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import irtoy
-from irtoy.backends import numba_cache
+from irtoy.backends.numba import cache
 
 PROGRAM = """
 import json, sys
@@ -86,7 +86,7 @@ def run_here(folder):
     process would (the kernels this process already loaded are not reused)."""
     namespace = {"__name__": "cache_test"}
     exec(PROGRAM, namespace)
-    with numba_cache.using_cache_dir(folder), numba_cache.forgetting_loaded():
+    with cache.using_cache_dir(folder), cache.forgetting_loaded():
         result = namespace["outcome"]()
     rows, peak = expected()
     np.testing.assert_allclose(result["rows"], rows, rtol=1e-5)
@@ -140,27 +140,27 @@ def test_in_process_compiles_reuse_loaded_kernels(tmp_path, monkeypatch):
     traced = irtoy.trace(lambda x: np.exp(x) * 3, np.ones(5, np.float32))
     assert traced.compile("numba").executable.cache == "compiled"
     assert traced.compile("numba").executable.cache == "memory"
-    with numba_cache.forgetting_loaded():
+    with cache.forgetting_loaded():
         assert traced.compile("numba").executable.cache == "disk"
 
 
 def test_the_cache_folder_is_per_user_unless_overridden(monkeypatch, tmp_path):
     monkeypatch.setenv("IRTOY_CACHE_DIR", str(tmp_path / "mine"))
-    assert numba_cache.cache_dir() == str(tmp_path / "mine" / "numba")
+    assert cache.cache_dir() == str(tmp_path / "mine" / "numba")
     monkeypatch.delenv("IRTOY_CACHE_DIR")
     if sys.platform.startswith("linux"):
         monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-        assert numba_cache.cache_dir() == str(tmp_path / "xdg" / "irtoy" / "numba")
-    with numba_cache.using_cache_dir(tmp_path / "elsewhere"):
-        assert numba_cache.cache_dir() == str(tmp_path / "elsewhere" / "numba")
+        assert cache.cache_dir() == str(tmp_path / "xdg" / "irtoy" / "numba")
+    with cache.using_cache_dir(tmp_path / "elsewhere"):
+        assert cache.cache_dir() == str(tmp_path / "elsewhere" / "numba")
 
 
 def test_the_key_covers_the_code_and_the_versions(monkeypatch):
-    key = numba_cache.cache_key("def kernel(): pass\n")
-    assert numba_cache.cache_key("def kernel(): pass\n") == key
-    assert numba_cache.cache_key("def kernel(): return\n") != key
-    monkeypatch.setattr(numba_cache, "_VERSIONS", "irtoy 0.0.0; numba 0.0")
-    assert numba_cache.cache_key("def kernel(): pass\n") != key
+    key = cache.cache_key("def kernel(): pass\n")
+    assert cache.cache_key("def kernel(): pass\n") == key
+    assert cache.cache_key("def kernel(): return\n") != key
+    monkeypatch.setattr(cache, "_VERSIONS", "irtoy 0.0.0; numba 0.0")
+    assert cache.cache_key("def kernel(): pass\n") != key
 
 
 def test_an_unwritable_cache_folder_warns_and_still_compiles(tmp_path, monkeypatch):

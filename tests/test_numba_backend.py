@@ -19,7 +19,7 @@ from hypothesis import given, settings, strategies as st
 
 import irtoy
 from irtoy import bench, ops, pytree
-from irtoy.backends import numba_lowering
+from irtoy.backends.numba import lowering
 from irtoy.passes import fusion
 from graph_programs import programs
 from op_cases import CASES
@@ -61,10 +61,10 @@ def on_both(traced, *args):
 def test_every_registry_op_has_a_lowering_of_its_kind():
     kinds = {"source": {"source"}, "elementwise": {"scalar"}, "reduction": {"reduce"},
              "contraction": {"call"}, "movement": {"view", "call"}, "scatter": {"scatter"}}
-    missing = sorted(set(ops.REGISTRY) - set(numba_lowering.LOWERINGS))
+    missing = sorted(set(ops.REGISTRY) - set(lowering.LOWERINGS))
     assert missing == [], f"ops without a numba lowering: {missing}"
     for name, op in ops.REGISTRY.items():
-        low = numba_lowering.lowering(name)
+        low = lowering.lowering(name)
         assert low.kind in kinds.get(op.kind, {"call", "scalar", "reduce", "kernel"}), name
 
 

@@ -12,7 +12,7 @@ import pytest
 
 import irtoy
 from irtoy import nn, ops, ops_nn, pytree
-from irtoy.backends import numba_nn_kernels as kernels
+from irtoy.backends.numba import nn_kernels as kernels
 
 GEOMETRIES = [
     # (N, C, O, (H, W), (KH, KW), stride, padding)

@@ -8,8 +8,8 @@
 The driver is ordinary Python so a reader can follow it line by line: each step is preceded
 by the kernel it runs, each kernel line by the IR node it computes. Values are named after
 their nodes (v7 is node %7). 0-d values travel as scalars. Arrays that only live between
-kernels come from `buffers`, planned once (numba_buffers.py); outputs are new arrays on
-every call, except those written into the arrays of donated arguments (numba_donation.py),
+kernels come from `buffers`, planned once (buffers.py); outputs are new arrays on
+every call, except those written into the arrays of donated arguments (donation.py),
 and an output that is an argument or a constant is a copy (as the interpreter).
 Constant arrays are arguments of `build`, not part of the source, so graphs that differ only
 in their constants' values share their kernels.
@@ -20,11 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from irtoy import ops
-from irtoy.backends.numba_buffers import Lifetime, plan_buffers
-from irtoy.backends.numba_donation import in_place_outputs
-from irtoy.backends.numba_kernels import LoopKernel
-from irtoy.backends.numba_lowering import VIEWS, call_lowering
-from irtoy.backends.numba_runtime import Recycler
+from irtoy.backends.numba.buffers import Lifetime, plan_buffers
+from irtoy.backends.numba.donation import in_place_outputs
+from irtoy.backends.numba.kernels import LoopKernel
+from irtoy.backends.numba.lowering import VIEWS, call_lowering
+from irtoy.backends.numba.runtime import Recycler
 from irtoy.passes import fusion
 
 FASTMATH = '{"afn", "arcp", "contract", "reassoc"}'   # no "nnan"/"ninf": NaN and Inf keep their meaning
@@ -43,17 +43,17 @@ KERNEL_IMPORTS = '''\
 import numpy as np
 from numba import njit, prange
 
-from irtoy.backends.numba_math import exp_f32, maximum, minimum, tanh_f32
+from irtoy.backends.numba.math import exp_f32, maximum, minimum, tanh_f32
 
 OPTIONS = dict(cache=True, nogil=True, boundscheck={boundscheck}, error_model="numpy",
                fastmath={fastmath})
 '''
 
-DRIVER_IMPORTS = "from irtoy.backends.numba_runtime import argument, contiguous, private, scalar_argument\n"
+DRIVER_IMPORTS = "from irtoy.backends.numba.runtime import argument, contiguous, private, scalar_argument\n"
 
 PY_SCALAR = {"float64": "float", "int64": "int", "bool": "bool"}
 
-BLAS_KINDS = {"contraction", "window"}      # ops whose kernels call BLAS (see numba_kernels.py)
+BLAS_KINDS = {"contraction", "window"}      # ops whose kernels call BLAS (see kernels.py)
 
 
 @dataclass
@@ -221,7 +221,7 @@ class _Generator:
         run += unpack + body + [f"    return [{', '.join(outputs)}]"]
         lines = ["", "", "def build(CONSTS, new=np.empty, TIMES=None):",
                  '    """The driver, given the constant arrays, the allocator of its outputs (see',
-                 '    numba_runtime.Recycler) and a list to add kernel times to (profiling)."""']
+                 '    runtime.Recycler) and a list to add kernel times to (profiling)."""']
         if consts:
             lines.append(f"    {', '.join(consts)}{',' if len(consts) == 1 else ''} = CONSTS")
         if self.profile:
@@ -262,7 +262,7 @@ class _Generator:
 
     def allocation(self, name, shape, dtype):
         """The line making an array each call: a large one through the recycler (`new`), a
-        small one from NumPy, which is as quick for it (numba_runtime.Recycler.SMALLEST)."""
+        small one from NumPy, which is as quick for it (runtime.Recycler.SMALLEST)."""
         dtype = np.dtype(dtype)
         if int(np.prod(shape)) * dtype.itemsize < Recycler.SMALLEST:
             return f"    {name} = np.empty({shape}, np.{dtype.name})"

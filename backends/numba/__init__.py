@@ -9,7 +9,7 @@
     executable.cache                    # "compiled", or loaded from "disk" or "memory"
 
 Intermediate buffers belong to the executable and are reused by every call; outputs are new
-arrays, made from the memory of earlier outputs the caller has dropped (numba_runtime.
+arrays, made from the memory of earlier outputs the caller has dropped (runtime.
 Recycler). A call made while another thread is inside the same executable gets buffers and
 outputs of its own, so concurrent calls never share memory.
 """
@@ -19,12 +19,12 @@ import threading
 
 import numpy as np
 
-from irtoy.backends import numba_cache
-from irtoy.backends.numba_codegen import generate
-from irtoy.backends.numba_lowering import check_dtypes
-from irtoy.backends.numba_runtime import Recycler
+from irtoy.backends.numba import cache
+from irtoy.backends.numba.emit import generate
+from irtoy.backends.numba.lowering import check_dtypes
+from irtoy.backends.numba.runtime import Recycler
 from irtoy.errors import IrtoyError
-from irtoy.passes.fusion import clusters, fuse, kernels
+from irtoy.passes import fusion
 
 
 def compile(graph, profile=False, debug=False):
@@ -34,12 +34,12 @@ def compile(graph, profile=False, debug=False):
     Numba's bounds checks, so a wrong index raises IndexError instead of reading garbage.
     """
     check_dtypes(graph)
-    fused = fuse(graph)
+    fused = fusion.fuse(graph)
     module = generate(fused, title=f"{len(graph)} nodes", debug=debug, profile=profile)
     namespace, hows = {"__name__": "irtoy_driver"}, []
     for name, text in module.kernel_files.items():
         try:
-            loaded, how = numba_cache.load(text)
+            loaded, how = cache.load(text)
         except Exception as e:
             raise IrtoyError(f"Numba failed to compile the generated kernel {name} ({type(e).__name__}: {e}). "
                              f"This is a bug in irtoy's numba backend; backend='numpy' runs the same "
@@ -59,7 +59,7 @@ class NumbaExecutable:
     def __init__(self, fused, module, build, how, profile):
         self.stages = {"fused": fused}
         self.source = module.source
-        self.kernels = kernels(fused)
+        self.kernels = fusion.kernels(fused)
         self.plan = module.buffer_plan
         self.cache = how        # "compiled" if any kernel was, else "disk" or "memory"
         self.profile = profile
@@ -103,7 +103,7 @@ class NumbaExecutable:
     def render_options(self, stage):
         """Drawing options for a stage: the fused graph shows each kernel as a box."""
         if stage == "fused":
-            return {"clusters": clusters(self.stages["fused"])}
+            return {"clusters": fusion.clusters(self.stages["fused"])}
         return {}
 
     def describe(self):

@@ -10,7 +10,7 @@ The kinds of lowering, matching the fusion plan (passes/fusion.py):
     view     movement ops that only re-index (passes/views.py): index arithmetic inside a
              kernel, a NumPy view in the driver
     call     whole-array work the driver does: BLAS matmul, NumPy concatenate and reshape,
-             the convolution, pooling and random-number kernels of numba_nn_kernels.py
+             the convolution, pooling and random-number kernels of nn_kernels.py
 
 Adding an op to the registry needs one entry here; tests walk the registry to prove it.
 Scalar expressions compute in NumPy's result dtype: every argument is cast to it first, so a
@@ -290,7 +290,7 @@ def lowering(op):
         return LOWERINGS[op]
     except KeyError:
         raise LoweringError(f"the numba backend has no lowering for op {op!r}; add one to "
-                            f"LOWERINGS in irtoy/backends/numba_lowering.py") from None
+                            f"LOWERINGS in backends/numba/lowering.py") from None
 
 
 def call_lowering(op):
@@ -303,10 +303,10 @@ def call_lowering(op):
     return low
 
 
-# -- ops for neural networks: whole-array calls into numba_nn_kernels.py ----------------------
+# -- ops for neural networks: whole-array calls into nn_kernels.py ----------------------
 
 def _nn_kernel_call(name, *attr_names):
-    """numba_nn_kernels.<name>(arguments, attributes, out), called by the driver."""
+    """nn_kernels.<name>(arguments, attributes, out), called by the driver."""
     def emit(args, out, node):
         attrs = [repr(node["attrs"][a]) for a in attr_names]
         return f"{name}({', '.join(list(args) + attrs + [out or 'None'])})"
@@ -315,7 +315,7 @@ def _nn_kernel_call(name, *attr_names):
 
 def _nn_call(name, *attr_names):
     return Lowering("call", _nn_kernel_call(name, *attr_names),
-                    imports=(f"from irtoy.backends.numba_nn_kernels import {name}",))
+                    imports=(f"from irtoy.backends.numba.nn_kernels import {name}",))
 
 
 LOWERINGS.update({

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from irtoy import ops
-from irtoy.backends.numba_lowering import LoweringError, cast, literal, lowering
+from irtoy.backends.numba.lowering import LoweringError, cast, literal, lowering
 from irtoy.passes import views
 from irtoy.passes.fusion import category, reduced_axes
 

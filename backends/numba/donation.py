@@ -12,7 +12,7 @@ Output `o` may take the memory of donated input `d` when
   * no step after o's kernel reads `d` or any value that may share its memory (a view or a
     reshape of it), o's kernel reads no such value but `d` itself, and `d` is not returned.
 Inside o's kernel every point must read its element of `d` before it overwrites it, and no
-other element; the kernel generator checks that (numba_kernels.LoopKernel) and gives `o` an
+other element; the kernel generator checks that (kernels.LoopKernel) and gives `o` an
 array of its own where it cannot. Of the donated inputs that qualify, `o` takes the one
 nearest upstream of it in the graph, so new weights land in the old weights' arrays and new
 moments in the old moments'.
