@@ -1,19 +1,18 @@
 """The numba backend: fuse the graph into kernels, generate their source, compile it.
 
-    executable = compile(graph)         # fusion pass -> generated module -> numba (or its cache)
+    executable = compile_graph(graph)   # fusion pass -> generated module -> numba (or its cache)
     executable.run([x, w, b])           # the graph's flat outputs
     executable.source                   # the generated Python/Numba module, readable
     executable.stages["fused"]          # the graph, each node tagged with its kernel
     executable.kernels                  # the fusion plan (passes/fusion.py), in order
     executable.planned_bytes            # memory of the reused intermediate buffers
-    executable.cache                    # "compiled", or loaded from "disk" or "memory"
+    executable.loaded_from              # "compiled", or kernels loaded from "disk" or "memory"
 
 Intermediate buffers belong to the executable and are reused by every call; outputs are new
 arrays, made from the memory of earlier outputs the caller has dropped (runtime.
 Recycler). A call made while another thread is inside the same executable gets buffers and
 outputs of its own, so concurrent calls never share memory.
 """
-import builtins
 import linecache
 import threading
 
@@ -27,7 +26,7 @@ from irtoy.errors import IrtoyError
 from irtoy.passes import fusion
 
 
-def compile(graph, profile=False, debug=False):
+def compile_graph(graph, profile=False, debug=False):
     """Compile `graph` into a NumbaExecutable (see the module docstring).
 
     profile=True times every kernel (`profile_table`); debug=True compiles the kernels with
@@ -48,7 +47,7 @@ def compile(graph, profile=False, debug=False):
         hows.append(how)
     filename = f"<irtoy driver {id(namespace):x}>"
     linecache.cache[filename] = (len(module.driver_source), None, module.driver_source.splitlines(True), filename)
-    exec(builtins.compile(module.driver_source, filename, "exec"), namespace)
+    exec(compile(module.driver_source, filename, "exec"), namespace)
     how = "compiled" if "compiled" in hows else "disk" if "disk" in hows else "memory"
     return NumbaExecutable(fused, module, namespace["build"], how, profile)
 
@@ -61,7 +60,7 @@ class NumbaExecutable:
         self.source = module.source
         self.kernels = fusion.kernels(fused)
         self.plan = module.buffer_plan
-        self.cache = how        # "compiled" if any kernel was, else "disk" or "memory"
+        self.loaded_from = how  # "compiled" if any kernel was, else "disk" or "memory"
         self.profile = profile
         self.times = [0.0] * len(self.kernels)
         self.calls = 0
