@@ -20,9 +20,11 @@ from hypothesis import given, settings, strategies as st
 import irtoy
 from irtoy import bench, ops, pytree
 from irtoy.backends.numba import lowering
-from irtoy.passes import fusion
+from irtoy.backends.numba.kernels import index_text
+from irtoy.passes import fusion, views
 from graph_programs import programs
 from op_cases import CASES
+from test_fusion import movement_chains
 
 FEW = settings(max_examples=3, derandomize=True, deadline=None)
 TOLERANCE = {np.dtype(np.float32): (2e-5, 1e-5), np.dtype(np.float64): (1e-11, 1e-12)}
@@ -99,6 +101,21 @@ def test_gradient_graph_of_every_op_matches_the_interpreter(op, data):
     traced = irtoy.trace(loss, *case.args).value_and_grad(wrt=wrt)
     expected, got = on_both(traced, *case.args)
     assert_same(expected, got, scale=10.0)
+
+
+@given(movement_chains())
+@settings(max_examples=200)
+def test_index_arithmetic_in_kernels_reads_what_numpy_views_see(case):
+    shape, chain = case
+    base = np.arange(int(np.prod(shape)), dtype=np.float64).reshape(shape)
+    expected, view = base, views.identity(shape)
+    for op, attrs in chain:
+        expected = ops.REGISTRY[op].impl(expected, **attrs)
+        view = views.apply(op, attrs, view)
+    for index in np.ndindex(*expected.shape):
+        names = [str(i) for i in index]
+        position = tuple(eval(e) for e in index_text(view, names))
+        assert base[position] == expected[index]
 
 
 # -- random graphs -------------------------------------------------------------------------

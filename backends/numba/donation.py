@@ -20,7 +20,7 @@ moments in the old moments'.
 import networkx as nx
 
 from irtoy import ops
-from irtoy.passes.fusion import category
+from irtoy.passes.fusion import part_in_kernel
 
 
 def in_place_outputs(graph, plan):
@@ -36,8 +36,8 @@ def in_place_outputs(graph, plan):
     pairs = {}
     for o in dict.fromkeys(graph.outputs):
         kernel = kernel_of.get(o)
-        if kernel is None or kernel.kind != "loop" or o == kernel.head or kernel.after \
-                or any(category(graph, n) == "sink" for n in kernel.nodes):
+        if kernel is None or not kernel.is_loop or o == kernel.head or kernel.after \
+                or any(part_in_kernel(graph, n) == "sink" for n in kernel.nodes):
             continue
         fitting = [d for d in donated
                    if d not in pairs.values() and graph.spec(d) == graph.spec(o)

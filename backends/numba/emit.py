@@ -25,7 +25,7 @@ from irtoy.backends.numba.donation import in_place_outputs
 from irtoy.backends.numba.kernels import LoopKernel
 from irtoy.backends.numba.lowering import VIEWS, call_lowering
 from irtoy.backends.numba.runtime import Recycler
-from irtoy.passes import fusion
+from irtoy.passes import fusion, views
 
 FASTMATH = '{"afn", "arcp", "contract", "reassoc"}'   # no "nnan"/"ninf": NaN and Inf keep their meaning
 
@@ -82,11 +82,12 @@ class _Generator:
         self.distinct = {}          # code key -> KernelCode (named k0, k1, ...)
         blas = any(ops.REGISTRY[graph[n]["op"]].kind in BLAS_KINDS for n in graph.nx)
         overwrites = in_place_outputs(graph, self.plan)
+        resolved = views.resolve_all(graph)
         self.written_into = {}      # donated input -> the output stored in its memory
         for kernel in self.plan:
-            if kernel.kind == "loop":
+            if kernel.is_loop:
                 mine = {o: d for o, d in overwrites.items() if o in kernel.outputs}
-                code = LoopKernel(graph, kernel, may_parallelize=not blas, overwrites=mine).generate()
+                code = LoopKernel(graph, kernel, resolved, may_parallelize=not blas, overwrites=mine).generate()
                 self.written_into.update({d: o for o, d in code.overwrites.items()})
                 shared = self.distinct.setdefault(code.key, code)
                 if shared is code:
@@ -101,7 +102,7 @@ class _Generator:
         written into donated arguments live in the caller's arrays, not here)."""
         written = {}
         for kernel in self.plan:
-            if kernel.kind == "loop":
+            if kernel.is_loop:
                 for n in self.codes[kernel.id].params:
                     if n[0] == "output":
                         written[n[1]] = kernel.id
@@ -116,7 +117,7 @@ class _Generator:
 
     def root(self, n):
         """The stored value whose memory `n` may share: through views and aliasing calls."""
-        while fusion.category(self.graph, n) == "view" or n in self.aliasing:
+        while fusion.part_in_kernel(self.graph, n) == "view" or n in self.aliasing:
             n = self.graph.args(n)[0]
         return n
 
@@ -125,7 +126,7 @@ class _Generator:
         reads = {}
         for kernel in self.plan:
             operands = []
-            if kernel.kind == "loop":
+            if kernel.is_loop:
                 operands += [b for kind, b in self.codes[kernel.id].params if kind == "input"]
                 if kernel.head is not None:
                     operands += self.graph.args(kernel.head)
@@ -153,7 +154,7 @@ class _Generator:
         self.written = self.stored_by()
         self.aliasing = {n for n in self.written if graph[n]["op"] == "reshape"}
         self.returning = {n for n in self.written
-                          if fusion.category(graph, n) == "call" and not call_lowering(graph[n]["op"]).writes_into}
+                          if fusion.part_in_kernel(graph, n) == "call" and not call_lowering(graph[n]["op"]).writes_into}
         plan = self.buffer_plan()
         specs = {n: graph.spec(n) for n in plan.slot_of}
         imports = KERNEL_IMPORTS.format(boundscheck=self.debug, fastmath=FASTMATH)
@@ -169,7 +170,7 @@ class _Generator:
             plain = [line for line in decorated if not line.strip().startswith("#")]
             kernel_files[code.name] = imports + "\n\n" + "\n".join(plain).replace("KERNEL", "kernel") + "\n"
         readable += driver
-        calls = sorted({line for n in self.written if fusion.category(graph, n) == "call"
+        calls = sorted({line for n in self.written if fusion.part_in_kernel(graph, n) == "call"
                         for line in call_lowering(graph[n]["op"]).imports})
         imports_ = DRIVER_IMPORTS + "".join(line + "\n" for line in calls)
         readable[0] = readable[0].replace(DRIVER_IMPORTS, imports_)
@@ -272,7 +273,7 @@ class _Generator:
     def step(self, kernel, planned):
         graph = self.graph
         body = []
-        if kernel.kind == "call" or kernel.head is not None:
+        if not kernel.is_loop or kernel.head is not None:
             n = kernel.nodes[0]
             args = [self.expr(a, body) for a in graph.args(n)]
             emit = call_lowering(graph[n]["op"]).emit
@@ -286,7 +287,7 @@ class _Generator:
             else:
                 out = self.new_array(n, planned, body)
                 body.append(f"    {emit(args, out, graph[n])}")
-            if kernel.kind == "call":
+            if not kernel.is_loop:
                 return body
         code = self.codes[kernel.id]
         call_args = []
@@ -318,7 +319,7 @@ class _Generator:
         spec = graph.spec(o)
         text = self.expr(o, body)
         if spec.shape == ():
-            return f"np.{spec.dtype.name}({text})" if fusion.category(graph, o) != "view" else text
+            return f"np.{spec.dtype.name}({text})" if fusion.part_in_kernel(graph, o) != "view" else text
         if copy or graph[o]["op"] in ("input", "const"):
             return f"{text}.copy()"
         return text

@@ -30,7 +30,7 @@ import numpy as np
 from irtoy import ops
 from irtoy.backends.numba.lowering import LoweringError, cast, literal, lowering
 from irtoy.passes import views
-from irtoy.passes.fusion import category, reduced_axes
+from irtoy.passes.fusion import part_in_kernel, reduced_axes
 
 # A loop runs on all cores (`prange`) when its estimated work is at least this many units:
 # one unit per element read, written or combined, and more for expensive math (each op's `cost`).
@@ -50,6 +50,21 @@ def numba_type(dtype, ndim):
     if ndim == 0:
         return name
     return f"{name}[{', '.join([':'] * (ndim - 1) + ['::1'])}]"
+
+
+def index_text(index_map, names):
+    """The index expressions of an IndexMap (passes/views.py), one per stored axis, for the
+    view's loop variables `names`: `start + step * i[k]` written as Python."""
+    return tuple(_affine(start, step, None if k is None else names[k]) for k, start, step in index_map.coords)
+
+
+def _affine(start, step, name):
+    if name is None or step == 0:
+        return str(start)
+    term = name if step == 1 else f"{step} * {name}"
+    if start == 0:
+        return term
+    return f"{term} + {start}" if start > 0 else f"{term} - {-start}"
 
 
 @dataclass
@@ -82,8 +97,9 @@ class _Lines:
 class LoopKernel:
     """Generates the code of one loop kernel of the fusion plan."""
 
-    def __init__(self, graph, kernel, may_parallelize=True, overwrites=None):
+    def __init__(self, graph, kernel, resolved, may_parallelize=True, overwrites=None):
         self.graph = graph
+        self.resolved = resolved                # {node: views.Resolved}
         self.kernel = kernel
         self.may_parallelize = may_parallelize
         self.overwrites = dict(overwrites or {})  # output -> donated input to store it into
@@ -98,7 +114,7 @@ class LoopKernel:
         self.scratch = {}                       # sink -> dtype of its array of accumulators
         self.values = {}                        # member -> local name
         self.loads = {}                         # (base, coords, depth) -> local name
-        self.sinks = [n for n in self.members if category(graph, n) == "sink"]
+        self.sinks = [n for n in self.members if part_in_kernel(graph, n) == "sink"]
         self.level = {s: self._level(s) for s in self.sinks}
 
     def _level(self, s):
@@ -137,7 +153,7 @@ class LoopKernel:
         with index expressions `names`), adding any load it needs to `loads`."""
         if arg in self.member_set:
             return self.values[arg]
-        base, view, _ = views.resolve(self.graph, arg)
+        base, view, _ = self.resolved[arg]
         coords = views.broadcast_into(view, shape).coords
         node = self.graph[base]
         if node["op"] == "const" and all(k is None for k, _, _ in coords):
@@ -146,7 +162,7 @@ class LoopKernel:
         name = self.input_name(base)
         if not coords:
             return name
-        index = views.IndexMap(shape, coords).index(names)
+        index = index_text(views.IndexMap(shape, coords), names)
         key = (base, index, depth)
         if key not in self.loads:
             self.loads[key] = local = f"r{len(self.loads)}"
@@ -223,7 +239,7 @@ class LoopKernel:
         unsafe = self._unsafe_overwrites()
         if unsafe:
             kept = {o: d for o, d in self.overwrites.items() if o not in unsafe}
-            return LoopKernel(graph, self.kernel, self.may_parallelize, kept).generate()
+            return LoopKernel(graph, self.kernel, self.resolved, self.may_parallelize, kept).generate()
         return KernelCode(lines, key, params, self.returns, signature, parallel, self.overwrites, self.scratch)
 
     def _unsafe_overwrites(self):
@@ -289,7 +305,7 @@ class LoopKernel:
         node = graph[n]
         low = lowering(node["op"])
         lines = [f"# {graph.node_text(n)}"]
-        if category(graph, n) == "loop":
+        if part_in_kernel(graph, n) == "point":
             if low.kind != "scalar":
                 raise LoweringError(f"op {node['op']!r} has no scalar lowering but was fused into a loop")
             args = [(self.read(a, shape, names, depth, loads), graph[a]["dtype"]) for a in graph.args(n)]
@@ -304,7 +320,7 @@ class LoopKernel:
                 self.results[n] = value
                 return lines
             target = views.getitem(views.identity(node["attrs"]["shape"]), node["attrs"]["index"])
-            index = target.index(self.index)
+            index = index_text(target, self.index)
             lines.append(f"{self.output_name(n)}[{', '.join(index) or '()'}] = {value}")
             return lines
         reduction, acc_dtype, _ = self._reduction_parts(n)
