@@ -9,6 +9,7 @@ Tolerances: float64 within 1e-11 relative (libm against NumPy's own math, a few 
 float32 within 2e-5 relative plus 1e-5 absolute (fastmath contraction, float64 sums).
 """
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -61,13 +62,23 @@ def on_both(traced, *args):
 # -- every op ------------------------------------------------------------------------------
 
 def test_every_registry_op_has_a_lowering_of_its_kind():
-    kinds = {"source": {"source"}, "elementwise": {"scalar"}, "reduction": {"reduce"},
-             "contraction": {"call"}, "movement": {"view", "call"}, "scatter": {"scatter"}}
+    fitting = {"source": lowering.Source, "elementwise": lowering.Scalar, "reduction": lowering.Reduction,
+               "contraction": lowering.Call, "movement": (lowering.View, lowering.Call),
+               "scatter": lowering.Scatter, "window": lowering.Call, "random": lowering.Call}
+    assert set(fitting) == set(ops.KINDS)
     missing = sorted(set(ops.REGISTRY) - set(lowering.LOWERINGS))
     assert missing == [], f"ops without a numba lowering: {missing}"
     for name, op in ops.REGISTRY.items():
         low = lowering.lowering(name)
-        assert low.kind in kinds.get(op.kind, {"call", "scalar", "reduce", "kernel"}), name
+        assert isinstance(low, fitting[op.kind]), name
+        assert isinstance(low, lowering.View) == op.view, name
+
+
+def test_a_missing_lowering_names_the_file_to_add_it_to():
+    with pytest.raises(lowering.LoweringError, match="no lowering for op 'no_such_op'") as error:
+        lowering.lowering("no_such_op")
+    (path,) = re.findall(r"[\w/]+\.py", str(error.value))
+    assert os.path.exists(os.path.join(os.path.dirname(os.path.dirname(__file__)), path)), path
 
 
 @pytest.mark.parametrize("op", sorted(CASES))

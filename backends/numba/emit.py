@@ -23,7 +23,7 @@ from irtoy import ops
 from irtoy.backends.numba.buffers import Lifetime, plan_buffers
 from irtoy.backends.numba.donation import in_place_outputs
 from irtoy.backends.numba.kernels import LoopKernel
-from irtoy.backends.numba.lowering import VIEWS, call_lowering
+from irtoy.backends.numba.lowering import call_lowering, lowering
 from irtoy.backends.numba.runtime import Recycler
 from irtoy.passes import fusion, views
 
@@ -250,7 +250,7 @@ class _Generator:
             return self.names[n]
         graph = self.graph
         (arg,) = graph.args(n)
-        text = VIEWS[graph[n]["op"]](self.expr(arg, body), graph[n]["attrs"])
+        text = lowering(graph[n]["op"]).driver(self.expr(arg, body), graph[n]["attrs"])
         self.names[n] = f"v{n}"
         body.append(f"    v{n} = {text}    # {graph.node_text(n).split('#')[0].strip()}")
         return self.names[n]

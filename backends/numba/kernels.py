@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from irtoy import ops
-from irtoy.backends.numba.lowering import LoweringError, cast, literal, lowering
+from irtoy.backends.numba.lowering import LoweringError, Scalar, cast, literal, lowering
 from irtoy.passes import views
 from irtoy.passes.fusion import part_in_kernel, reduced_axes
 
@@ -306,7 +306,7 @@ class LoopKernel:
         low = lowering(node["op"])
         lines = [f"# {graph.node_text(n)}"]
         if part_in_kernel(graph, n) == "point":
-            if low.kind != "scalar":
+            if not isinstance(low, Scalar):
                 raise LoweringError(f"op {node['op']!r} has no scalar lowering but was fused into a loop")
             args = [(self.read(a, shape, names, depth, loads), graph[a]["dtype"]) for a in graph.args(n)]
             self.values[n] = local = f"v{len(self.values)}"
@@ -343,7 +343,7 @@ class LoopKernel:
 
     def _reduction_parts(self, n):
         graph = self.graph
-        reduction = lowering(graph[n]["op"]).reduction
+        reduction = lowering(graph[n]["op"])
         src, out = graph[graph.args(n)[0]]["dtype"], graph[n]["dtype"]
         return reduction, np.dtype(reduction.acc_dtype(src, out)), np.dtype(out)
 
