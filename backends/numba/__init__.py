@@ -5,6 +5,7 @@
     executable.source                   # the generated Python/Numba module, readable
     executable.stages["fused"]          # the graph, each node tagged with its kernel
     executable.kernels                  # the fusion plan (passes/fusion.py), in order
+    executable.plan                     # every decision about the generated code (plan.py)
     executable.planned_bytes            # memory of the reused intermediate buffers
     executable.loaded_from              # "compiled", or kernels loaded from "disk" or "memory"
 
@@ -19,8 +20,9 @@ import threading
 import numpy as np
 
 from irtoy.backends.numba import cache
-from irtoy.backends.numba.emit import generate
+from irtoy.backends.numba.emit import module_source
 from irtoy.backends.numba.lowering import check_dtypes
+from irtoy.backends.numba.plan import make_plan
 from irtoy.backends.numba.runtime import Recycler
 from irtoy.errors import IrtoyError
 from irtoy.passes import fusion
@@ -33,60 +35,65 @@ def compile_graph(graph, profile=False, debug=False):
     Numba's bounds checks, so a wrong index raises IndexError instead of reading garbage.
     """
     check_dtypes(graph)
-    fused = fusion.fuse(graph)
-    module = generate(fused, title=f"{len(graph)} nodes", debug=debug, profile=profile)
+    plan = make_plan(fusion.fuse(graph), debug=debug, profile=profile)
+    source = module_source(plan, title=f"{len(graph)} nodes")
     namespace, hows = {"__name__": "irtoy_driver"}, []
-    for name, text in module.kernel_files.items():
+    for name, text in source.kernel_files.items():
         try:
             loaded, how = cache.load(text)
         except Exception as e:
             raise IrtoyError(f"Numba failed to compile the generated kernel {name} ({type(e).__name__}: {e}). "
                              f"This is a bug in irtoy's numba backend; backend='numpy' runs the same "
-                             f"graph. The generated source:\n{module.source}") from e
+                             f"graph. The generated source:\n{source.text}") from e
         namespace[name] = loaded.kernel
         hows.append(how)
     filename = f"<irtoy driver {id(namespace):x}>"
-    linecache.cache[filename] = (len(module.driver_source), None, module.driver_source.splitlines(True), filename)
-    exec(compile(module.driver_source, filename, "exec"), namespace)
+    linecache.cache[filename] = (len(source.driver), None, source.driver.splitlines(True), filename)
+    exec(compile(source.driver, filename, "exec"), namespace)
     how = "compiled" if "compiled" in hows else "disk" if "disk" in hows else "memory"
-    return NumbaExecutable(fused, module, namespace["build"], how, profile)
+    return NumbaExecutable(plan, source, namespace["build"], how)
+
+
+def _driver_value(value):
+    """A constant as the driver takes it: a C-contiguous array, or a scalar when 0-d."""
+    value = np.array(value, order="C")
+    return value if value.shape else value[()]
 
 
 class NumbaExecutable:
     checks_arguments = True     # run() refuses wrong shapes and dtypes itself (irtoy.ShapeError)
 
-    def __init__(self, fused, module, build, how, profile):
-        self.stages = {"fused": fused}
-        self.source = module.source
-        self.kernels = fusion.kernels(fused)
-        self.plan = module.buffer_plan
+    def __init__(self, plan, source, build, how):
+        self.stages = {"fused": plan.graph}
+        self.plan = plan
+        self.source = source.text
+        self.kernels = list(plan.kernels)
         self.loaded_from = how  # "compiled" if any kernel was, else "disk" or "memory"
-        self.profile = profile
+        self.profile = plan.profile
         self.times = [0.0] * len(self.kernels)
         self.calls = 0
-        self._specs = module.buffer_specs
-        self._order = sorted(self.plan.slot_of)
+        self._specs = plan.buffer_specs
+        self._order = sorted(plan.buffers.slot_of)
         self._buffers = self._new_buffers()
         self._busy = threading.Lock()
-        consts = tuple(module.consts.values())
-        times = self.times if profile else None
-        self._run = build(consts, Recycler(module.fresh).empty, times)
+        consts = tuple(_driver_value(plan.graph[n]["value"]) for n in plan.consts)
+        times = self.times if plan.profile else None
+        self._run = build(consts, Recycler(plan.recycled).empty, times)
         self._run_unshared = build(consts, np.empty, times)     # for calls from other threads meanwhile
 
     @property
     def planned_bytes(self):
         """Bytes of the intermediate buffers this function keeps between calls."""
-        return self.plan.planned_bytes
+        return self.plan.buffers.planned_bytes
 
     @property
     def unshared_bytes(self):
         """What those intermediates would take if no two of them shared memory."""
-        return self.plan.unshared_bytes
+        return self.plan.buffers.unshared_bytes
 
     def _new_buffers(self):
-        arrays = self.plan.allocate(self._specs)
+        arrays = self.plan.buffers.allocate(self._specs)
         return tuple(arrays[n] for n in self._order)
-
     def run(self, args):
         if self._busy.acquire(blocking=False):
             try:

@@ -1,4 +1,4 @@
-"""The generated module: Numba kernels plus one plain-Python driver that runs the plan.
+"""The generated module's source: Numba kernels plus one plain-Python driver that runs the plan.
 
     run = build(CONSTS)      # the driver, given the graph's constant arrays
     run(v0, v1, buffers)     # checks the arguments, then for each kernel of the fusion plan
@@ -13,19 +13,17 @@ every call, except those written into the arrays of donated arguments (donation.
 and an output that is an argument or a constant is a copy (as the interpreter).
 Constant arrays are arguments of `build`, not part of the source, so graphs that differ only
 in their constants' values share their kernels.
+
+Everything here writes text: what to write was decided in the plan (plan.py), which this
+module reads and never changes.
 """
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
-from irtoy import ops
-from irtoy.backends.numba.buffers import Lifetime, plan_buffers
-from irtoy.backends.numba.donation import in_place_outputs
-from irtoy.backends.numba.kernels import LoopKernel
+from irtoy.backends.numba.kernels import Comment
 from irtoy.backends.numba.lowering import call_lowering, lowering
-from irtoy.backends.numba.runtime import Recycler
-from irtoy.passes import fusion, views
+from irtoy.passes import fusion
 
 FASTMATH = '{"afn", "arcp", "contract", "reassoc"}'   # no "nnan"/"ninf": NaN and Inf keep their meaning
 
@@ -53,185 +51,109 @@ DRIVER_IMPORTS = "from irtoy.backends.numba.runtime import argument, contiguous,
 
 PY_SCALAR = {"float64": "float", "int64": "int", "bool": "bool"}
 
-BLAS_KINDS = {"contraction", "window"}      # ops whose kernels call BLAS (see kernels.py)
 
-
-@dataclass
-class Module:
-    source: str                 # the whole module, readable: kernels with IR comments, driver
-    driver_source: str          # what runs: the driver (kernels are imported into its namespace)
+@dataclass(frozen=True)
+class ModuleSource:
+    text: str                   # the whole module, readable: kernels with IR comments, driver
+    driver: str                 # what runs: the driver (kernels are imported into its namespace)
     kernel_files: dict          # kernel name -> the source of its file (code only)
-    buffer_plan: object
-    buffer_specs: dict          # planned node -> Spec
-    consts: dict                # driver name -> array
-    fresh: list                 # (shape, dtype) of the large arrays each call makes (recycled)
 
 
-def generate(graph, title="", debug=False, profile=False):
-    """The module text for a fused graph (see passes/fusion.py), with its buffer plan."""
-    return _Generator(graph, debug, profile).module(title)
+def module_source(plan, title=""):
+    """The source of the module running `plan` (plan.py)."""
+    graph = plan.graph
+    imports = KERNEL_IMPORTS.format(boundscheck=plan.debug, fastmath=FASTMATH)
+    dtypes = sorted({graph.spec(n).dtype.name for n in graph.inputs})
+    constants = "".join(f"{d.upper()} = np.dtype({d!r})\n" for d in dtypes)
+    calls = sorted({line for n in plan.calls for line in call_lowering(graph[n]["op"]).imports})
+    driver_imports = DRIVER_IMPORTS + "".join(line + "\n" for line in calls)
+    driver = _Driver(plan).lines()
+    readable = [DOCSTRING.format(title=f": {title}" if title else "") + imports + driver_imports + constants]
+    kernel_files = {}
+    for name, code, used_by in _distinct_kernels(plan):
+        readable += ["", "", f"# {name}: {', '.join(f'kernel {k}' for k in used_by)}"]
+        readable += kernel_lines(code, name, comments=True)
+        kernel_files[name] = imports + "\n\n" + "\n".join(kernel_lines(code, "kernel", comments=False)) + "\n"
+    readable += driver
+    driver_source = "import numpy as np\n" + driver_imports + constants + "\n".join(driver) + "\n"
+    return ModuleSource("\n".join(readable) + "\n", driver_source, kernel_files)
 
 
-class _Generator:
-    def __init__(self, graph, debug, profile):
-        self.graph = graph
-        self.debug = debug
-        self.profile = profile
-        self.plan = fusion.kernels(graph)
-        self.codes = {}             # kernel id -> KernelCode
-        self.distinct = {}          # code key -> KernelCode (named k0, k1, ...)
-        blas = any(ops.REGISTRY[graph[n]["op"]].kind in BLAS_KINDS for n in graph.nx)
-        overwrites = in_place_outputs(graph, self.plan)
-        resolved = views.resolve_all(graph)
-        self.written_into = {}      # donated input -> the output stored in its memory
-        for kernel in self.plan:
-            if kernel.is_loop:
-                mine = {o: d for o, d in overwrites.items() if o in kernel.outputs}
-                code = LoopKernel(graph, kernel, resolved, may_parallelize=not blas, overwrites=mine).generate()
-                self.written_into.update({d: o for o, d in code.overwrites.items()})
-                shared = self.distinct.setdefault(code.key, code)
-                if shared is code:
-                    code.name = f"k{len(self.distinct) - 1}"
-                shared.used_by.append(kernel.id)
-                code.name = shared.name
-                self.codes[kernel.id] = code
+def _distinct_kernels(plan):
+    """[(name, code, ids of the loop kernels running it)], each code once, in order of name."""
+    distinct = {}
+    for kernel in plan.kernels:
+        if kernel.is_loop:
+            name = plan.names[kernel.id]
+            distinct.setdefault(name, (name, plan.codes[kernel.id], []))[2].append(kernel.id)
+    return list(distinct.values())
 
-    # -- which values exist in the driver ---------------------------------------------------
-    def stored_by(self):
-        """{node: step} for every value some step writes into memory of its own (outputs
-        written into donated arguments live in the caller's arrays, not here)."""
-        written = {}
-        for kernel in self.plan:
-            if kernel.is_loop:
-                for n in self.codes[kernel.id].params:
-                    if n[0] == "output":
-                        written[n[1]] = kernel.id
-                for n in self.codes[kernel.id].returns:
-                    written[n] = kernel.id
-                if kernel.head is not None:
-                    written[kernel.head] = kernel.id
-            else:
-                for n in kernel.nodes:
-                    written[n] = kernel.id
-        return written
 
-    def root(self, n):
-        """The stored value whose memory `n` may share: through views and aliasing calls."""
-        while fusion.part_in_kernel(self.graph, n) == "view" or n in self.aliasing:
-            n = self.graph.args(n)[0]
-        return n
+def kernel_lines(code, name, comments):
+    """A loop kernel (kernels.KernelCode) as source lines under its @njit decorator (one
+    signature: it is part of the code), with or without its comments."""
+    options = "**OPTIONS, parallel=True" if code.parallel else "**OPTIONS"
+    lines = [f"@njit({code.signature!r}, {options})", f"def {name}({', '.join(code.param_names)}):"]
+    for line in code.body:
+        if isinstance(line, Comment):
+            if comments:
+                lines.append("    " * line.depth + "# " + line.text)
+        else:
+            lines.append("    " * line.depth + line.text)
+    return lines
 
-    def uses(self):
-        """{stored node: steps that read it}, through views and aliases."""
-        reads = {}
-        for kernel in self.plan:
-            operands = []
-            if kernel.is_loop:
-                operands += [b for kind, b in self.codes[kernel.id].params if kind == "input"]
-                if kernel.head is not None:
-                    operands += self.graph.args(kernel.head)
-            else:
-                operands += [a for n in kernel.nodes for a in self.graph.args(n)]
-            for a in operands:
-                reads.setdefault(self.root(a), set()).add(kernel.id)
-        return reads
 
-    def buffer_plan(self):
-        graph = self.graph
-        escaping = {self.root(o) for o in graph.outputs} | set(graph.outputs)
-        reads = self.uses()
-        lifetimes = []
-        for n, step in self.written.items():
-            if n in escaping or graph[n]["shape"] == () or n in self.returning:
-                continue
-            nbytes = int(np.prod(graph[n]["shape"])) * np.dtype(graph[n]["dtype"]).itemsize
-            lifetimes.append(Lifetime(n, nbytes, step, max(reads.get(n, {step}))))
-        return plan_buffers(lifetimes)
+class _Driver:
+    """The lines of `build` and its `run` for a plan. The driver names a node's value v7 (node
+    %7), a constant c7, a view of another value the first time a step reads it."""
 
-    # -- the module ---------------------------------------------------------------------------
-    def module(self, title):
-        graph = self.graph
-        self.written = self.stored_by()
-        self.aliasing = {n for n in self.written if graph[n]["op"] == "reshape"}
-        self.returning = {n for n in self.written
-                          if fusion.part_in_kernel(graph, n) == "call" and not call_lowering(graph[n]["op"]).writes_into}
-        plan = self.buffer_plan()
-        specs = {n: graph.spec(n) for n in plan.slot_of}
-        imports = KERNEL_IMPORTS.format(boundscheck=self.debug, fastmath=FASTMATH)
-        dtypes = sorted({graph.spec(n).dtype.name for n in graph.inputs})
-        constants = "".join(f"{d.upper()} = np.dtype({d!r})\n" for d in dtypes)
-        driver, consts = self.driver(plan)
-        readable = [DOCSTRING.format(title=f": {title}" if title else "") + imports + DRIVER_IMPORTS + constants]
-        kernel_files = {}
-        for code in self.distinct.values():
-            decorated = self.decorated(code)
-            readable += ["", "", f"# {code.name}: {', '.join(f'kernel {k}' for k in code.used_by)}"]
-            readable += [decorated[0], decorated[1].replace("KERNEL", code.name)] + decorated[2:]
-            plain = [line for line in decorated if not line.strip().startswith("#")]
-            kernel_files[code.name] = imports + "\n\n" + "\n".join(plain).replace("KERNEL", "kernel") + "\n"
-        readable += driver
-        calls = sorted({line for n in self.written if fusion.part_in_kernel(graph, n) == "call"
-                        for line in call_lowering(graph[n]["op"]).imports})
-        imports_ = DRIVER_IMPORTS + "".join(line + "\n" for line in calls)
-        readable[0] = readable[0].replace(DRIVER_IMPORTS, imports_)
-        driver_source = "import numpy as np\n" + imports_ + constants + "\n".join(driver) + "\n"
-        return Module("\n".join(readable) + "\n", driver_source, kernel_files, plan, specs, consts, self.fresh)
+    def __init__(self, plan):
+        self.plan = plan
+        self.graph = plan.graph
+        self.names = {n: f"v{n}" for n in self.graph.inputs}
+        self.names.update({n: f"c{n}" for n in plan.consts})
 
-    def decorated(self, code):
-        """A kernel's lines under its @njit decorator (one signature: it is part of the code)."""
-        options = "**OPTIONS, parallel=True" if code.parallel else "**OPTIONS"
-        return [f"@njit({code.signature!r}, {options})"] + code.lines
-
-    def driver(self, plan):
-        graph = self.graph
-        self.names = {}
-        self.fresh = []         # (shape, dtype) of every large array the driver makes per call
-        consts = {}
+    def lines(self):
+        graph, plan = self.graph, self.plan
         body = []
-        inputs = [f"v{n}" for n in graph.inputs]
         for i, n in enumerate(graph.inputs):
-            self.names[n] = f"v{n}"
-            body += self.check_line(i, n)
-        if self.written_into:
-            donated = [f"v{n}" for n in graph.inputs if n in self.written_into]
+            body += self.check_lines(i, n)
+        written_into = {d: o for k in plan.kernels if k.is_loop for o, d in plan.codes[k.id].overwrites.items()}
+        if written_into:
+            donated = [f"v{n}" for n in graph.inputs if n in written_into]
             arrays = [f"v{n}" for n in graph.inputs if graph[n]["shape"] != ()]
-            body.append(f"    # donated arguments the outputs {', '.join(f'%{o}' for o in self.written_into.values())} "
+            body.append(f"    # donated arguments the outputs {', '.join(f'%{o}' for o in written_into.values())} "
                         f"are written into")
             body.append(f"    {', '.join(donated)}, = private(({', '.join(donated)},), ({', '.join(arrays)},))")
-        for n in graph.order():
-            if graph[n]["op"] == "const":
-                self.names[n] = f"c{n}"
-        planned = sorted(plan.slot_of)
+        planned = sorted(plan.buffers.slot_of)
         unpack = [f"    {', '.join(f'v{n}' for n in planned)}{',' if len(planned) == 1 else ''} = buffers"] \
             if planned else []
-        for kernel in self.plan:
+        for kernel in plan.kernels:
             body.append("")
             body.append(f"    # {kernel.describe(graph)}")
-            step = self.step(kernel, set(planned))
-            if self.profile:
+            step = self.step(kernel)
+            if plan.profile:
                 step = ["    started = perf_counter()"] + step + [f"    TIMES[{kernel.id}] += perf_counter() - started"]
             body += step
         outputs = [self.output(o, body, copy=o in graph.outputs[:i]) for i, o in enumerate(graph.outputs)]
-        text = "\n".join(body + outputs)
-        for n in graph.order():
-            if graph[n]["op"] == "const" and re.search(rf"\bc{n}\b", text):
-                value = np.array(graph[n]["value"], order="C")
-                consts[f"c{n}"] = value if value.shape else value[()]
-        run = ["def run(" + ", ".join(inputs + ["buffers"]) + "):",
+        run = ["def run(" + ", ".join([f"v{n}" for n in graph.inputs] + ["buffers"]) + "):",
                '    """One call: check the arguments, run the kernels in order, return the outputs."""']
         run += unpack + body + [f"    return [{', '.join(outputs)}]"]
         lines = ["", "", "def build(CONSTS, new=np.empty, TIMES=None):",
                  '    """The driver, given the constant arrays, the allocator of its outputs (see',
                  '    runtime.Recycler) and a list to add kernel times to (profiling)."""']
+        consts = [self.names[n] for n in plan.consts]
         if consts:
             lines.append(f"    {', '.join(consts)}{',' if len(consts) == 1 else ''} = CONSTS")
-        if self.profile:
+        if plan.profile:
             lines.append("    from time import perf_counter")
         lines += [("    " + line) if line else "" for line in run]
         lines.append("    return run")
-        return lines, consts
+        return lines
 
-    def check_line(self, i, n):
+    def check_lines(self, i, n):
+        """The quick test that argument `n` is exactly as traced; anything else goes to the
+        runtime's checks (runtime.argument, which refuses what does not fit)."""
         spec = self.graph.spec(n)
         name = self.graph[n].get("name") or f"input {i}"
         v = f"v{n}"
@@ -255,56 +177,53 @@ class _Generator:
         body.append(f"    v{n} = {text}    # {graph.node_text(n).split('#')[0].strip()}")
         return self.names[n]
 
-    def new_array(self, n, planned, body):
-        if n not in planned:
-            body.append(self.allocation(f"v{n}", self.graph[n]["shape"], self.graph[n]["dtype"]))
-        self.names[n] = f"v{n}"
-        return self.names[n]
+    def new_array(self, n, body):
+        """The name of the array node `n` is stored in: a planned buffer (unpacked from
+        `buffers`), or an array made on each call, by a line added to `body`."""
+        if n in self.plan.arrays:
+            body.append(self.making(f"v{n}", self.plan.arrays[n]))
+        return f"v{n}"
 
-    def allocation(self, name, shape, dtype):
+    @staticmethod
+    def making(name, allocation):
         """The line making an array each call: a large one through the recycler (`new`), a
         small one from NumPy, which is as quick for it (runtime.Recycler.SMALLEST)."""
-        dtype = np.dtype(dtype)
-        if int(np.prod(shape)) * dtype.itemsize < Recycler.SMALLEST:
-            return f"    {name} = np.empty({shape}, np.{dtype.name})"
-        self.fresh.append((tuple(shape), dtype.type))
-        return f"    {name} = new({shape}, np.{dtype.name})"
+        maker = "new" if allocation.recycled else "np.empty"
+        return f"    {name} = {maker}({allocation.shape}, np.{allocation.dtype.name})"
 
-    def step(self, kernel, planned):
-        graph = self.graph
+    def step(self, kernel):
+        graph, plan = self.graph, self.plan
         body = []
         if not kernel.is_loop or kernel.head is not None:
             n = kernel.nodes[0]
             args = [self.expr(a, body) for a in graph.args(n)]
             emit = call_lowering(graph[n]["op"]).emit
             body.append(f"    # {graph.node_text(n)}")
+            self.names[n] = f"v{n}"
             if graph[n]["shape"] == ():
-                self.names[n] = f"v{n}"
                 body.append(f"    v{n} = np.asarray({emit(args, None, graph[n])})[()]")
-            elif n in self.returning:
-                self.names[n] = f"v{n}"
+            elif n in plan.returned_by_call:
                 body.append(f"    v{n} = {emit(args, None, graph[n])}")
             else:
-                out = self.new_array(n, planned, body)
-                body.append(f"    {emit(args, out, graph[n])}")
+                body.append(f"    {emit(args, self.new_array(n, body), graph[n])}")
             if not kernel.is_loop:
                 return body
-        code = self.codes[kernel.id]
+        code = plan.codes[kernel.id]
         call_args = []
-        for kind, x in code.params:
-            if kind == "size":
+        for role, x in code.params:
+            if role == "size":
                 call_args.append(str(kernel.domain[x]))
-            elif kind == "input":
+            elif role == "input":
                 call_args.append(self.expr(x, body))
-            elif kind == "scratch":
-                body.append(self.allocation(f"w{x}", self.graph[x]["shape"], code.scratch[x]) +
-                            f"    # accumulators of %{x}")
+            elif role == "scratch":
+                body.append(self.making(f"w{x}", plan.accumulators[x]) + f"    # accumulators of %{x}")
                 call_args.append(f"w{x}")
             else:
-                call_args.append(self.new_array(x, planned, body))
+                self.names[x] = self.new_array(x, body)
+                call_args.append(self.names[x])
         for o, d in code.overwrites.items():
             self.names[o] = self.names[d]
-        call = f"{code.name}({', '.join(call_args)})"
+        call = f"{plan.names[kernel.id]}({', '.join(call_args)})"
         if code.returns:
             for r in code.returns:
                 self.names[r] = f"v{r}"
