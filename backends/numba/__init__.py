@@ -94,6 +94,7 @@ class NumbaExecutable:
     def _new_buffers(self):
         arrays = self.plan.buffers.allocate(self._specs)
         return tuple(arrays[n] for n in self._order)
+
     def run(self, args):
         if self._busy.acquire(blocking=False):
             try:

@@ -80,7 +80,7 @@ def make_plan(graph, debug=False, profile=False):
     calls = tuple(k.nodes[0] for k in kernels if not k.is_loop or k.head is not None)
     returned_by_call = frozenset(n for n in calls if not call_lowering(graph[n]["op"]).writes_into)
     stored_by = _stored_by(kernels, codes)
-    buffers = _plan_buffers(graph, kernels, codes, stored_by, returned_by_call)
+    buffers = _plan_buffers(graph, kernels, codes, resolved, stored_by, returned_by_call)
     arrays, accumulators = {}, {}
     for kernel in kernels:
         made = [n for n in kernel.nodes[:1] if n in calls and n not in returned_by_call]
@@ -121,15 +121,16 @@ def _stored_by(kernels, codes):
     return written
 
 
-def _plan_buffers(graph, kernels, codes, stored_by, returned_by_call):
+def _plan_buffers(graph, kernels, codes, resolved, stored_by, returned_by_call):
     """The buffers of the values that live only between steps: not outputs (nor what an
     output may be a view of), not 0-d, not arrays a call returns as its own."""
     copies = {n for n in stored_by if graph[n]["op"] == "reshape"}   # may be views after all
 
     def root(n):
         """The stored value whose memory `n` may share: through views and reshapes."""
-        while fusion.part_in_kernel(graph, n) == "view" or n in copies:
-            n = graph.args(n)[0]
+        n = resolved[n].base
+        while n in copies:
+            n = resolved[graph.args(n)[0]].base
         return n
 
     reads = {}                  # stored node -> steps that read it, through views and reshapes
