@@ -1,10 +1,11 @@
 """Backends turn a finished graph into something that runs.
 
-A backend is a function `compile(graph, profile=False, debug=False) -> executable`, where the
+A backend is a callable `(graph, profile=False, debug=False) -> executable`, where the
 executable has `run(list of arrays) -> list of arrays` for the graph's flat inputs and
 outputs, and `stages`, a dict of any extra graphs it made (the numba backend's fusion plan).
-Backends are found by name: the built-in ones below, and any that another package declares
-in the entry-point group `irtoy.backends`.
+The built-in ones are each module's `compile_graph`. Backends are found by name: the
+built-in ones below, and any that another package declares in the entry-point group
+`irtoy.backends` (naming its callable).
 """
 import importlib
 from importlib.metadata import entry_points
@@ -12,8 +13,8 @@ from importlib.metadata import entry_points
 from irtoy.errors import IrtoyError
 
 BUILTIN = {
-    "numpy": "irtoy.backends.interpreter:compile",
-    "numba": "irtoy.backends.numba_backend:compile",
+    "numpy": "irtoy.backends.interpreter:compile_graph",
+    "numba": "irtoy.backends.numba:compile_graph",
 }
 
 
@@ -23,7 +24,7 @@ def available():
 
 
 def get(name):
-    """The compile function of the backend called `name`."""
+    """The callable of the backend called `name` (for a built-in one, its `compile_graph`)."""
     if name in BUILTIN:
         module, _, attr = BUILTIN[name].partition(":")
         return getattr(importlib.import_module(module), attr)

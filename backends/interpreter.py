@@ -13,7 +13,7 @@ from irtoy import ops
 from irtoy.errors import GraphError, located
 
 
-def compile(graph, profile=False, debug=False):
+def compile_graph(graph, profile=False, debug=False):
     return Interpreter(graph, profile, debug)
 
 

@@ -181,7 +181,7 @@ compiled = irtoy.trace(workloads.mlp_train_step, *args).compile("numba")
 compiled(*args)
 done = time.perf_counter()
 print(json.dumps({"imports": imported - started, "first_call": done - began,
-                  "cache": compiled.executable.cache}))
+                  "loaded_from": compiled.executable.loaded_from}))
 """
 
 

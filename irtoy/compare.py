@@ -104,12 +104,12 @@ def timed_compile(traced, backend):
         started = time.perf_counter()
         compiled = traced.compile(backend)
         return compiled, time.perf_counter() - started, None
-    from irtoy.backends import numba_cache
-    with tempfile.TemporaryDirectory(prefix="irtoy-compare-") as folder, numba_cache.using_cache_dir(folder):
+    from irtoy.backends.numba import cache
+    with tempfile.TemporaryDirectory(prefix="irtoy-compare-") as folder, cache.using_cache_dir(folder):
         started = time.perf_counter()
         traced.compile(backend)
         cold = time.perf_counter() - started
-        with numba_cache.forgetting_loaded():
+        with cache.forgetting_loaded():
             started = time.perf_counter()
             compiled = traced.compile(backend)
             cached = time.perf_counter() - started

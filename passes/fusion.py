@@ -1,6 +1,6 @@
 """Fusion: partition a graph into kernels, each one pass over memory.
 
-A kernel is one of:
+A kernel is either a loop or a call:
 
     loop   a loop nest over an iteration space (its `domain`, a shape) computing several
            elementwise ops at each point, and reductions that accumulate those points; it
@@ -11,10 +11,11 @@ A kernel is one of:
            BLAS, the loop is its epilogue: bias, activation, masks, optimizer updates).
     call   one op done whole by the driver: a matrix product with no epilogue, a reshape
            that regroups axes, a concatenation, a convolution or pooling op (whose kernels
-           are written by hand, backends/numba_nn_kernels.py).
+           are written by hand, backends/numba/nn_kernels.py).
 
-Movement ops (transpose, broadcast, slicing, ...) belong to no kernel: the kernels that read
-them do so with index arithmetic (passes/views.py).
+Movement ops that only re-index (transpose, broadcast, slicing, ...) belong to no kernel: the
+kernels that read them do so through their index maps (passes/views.py). How each node takes
+part is derived from its op's kind in the registry (`part_in_kernel`).
 
 The legality rules, in one place. A node joins a loop kernel when:
   * it is elementwise and its shape is the kernel's domain, or it is a reduction (or a
@@ -36,7 +37,9 @@ kernel's reductions brings along the plain elementwise ops of its shape that fee
 optimizer's update of a bias joins the loop that sums the bias's gradient).
 
 The result is a copy of the graph whose compute nodes carry `kernel` (the kernel's index)
-and whose `graph.nx.graph["kernels"]` lists the Kernel records in execution order.
+and whose `graph.nx.graph["kernels"]` lists the Kernel records in execution order. Each
+node's arguments, users and view base are looked up once per call of `fuse`: trying a merge
+only reads them.
 """
 from dataclasses import dataclass, field
 
@@ -54,7 +57,7 @@ MAX_KERNEL_ARGS = 20
 @dataclass
 class Kernel:
     id: int
-    kind: str                       # "loop" or "call"
+    is_loop: bool                   # a loop nest; else a call, one op done whole by the driver
     nodes: list                     # members in topological order (a loop's head first)
     domain: tuple = ()              # the iteration space of a loop
     head: int = None                # the matrix product a loop is the epilogue of
@@ -65,21 +68,30 @@ class Kernel:
 
     def describe(self, graph):
         ops_ = ", ".join(dict.fromkeys(graph[n]["op"] for n in self.nodes))
-        where = f" over {'x'.join(map(str, self.domain)) or 'a scalar'}" if self.kind == "loop" else ""
-        return f"kernel {self.id} ({self.kind}{where}): {ops_}"
+        if self.is_loop:
+            return f"kernel {self.id} (loop over {'x'.join(map(str, self.domain)) or 'a scalar'}): {ops_}"
+        return f"kernel {self.id} (call): {ops_}"
 
 
-def category(graph, n):
-    """How node `n` takes part in kernels: source, loop, sink, view or call."""
-    op = graph[n]["op"]
-    kind = ops.REGISTRY[op].kind
+def part_in_kernel(graph, n):
+    """How node `n` takes part in kernels, derived from its op's kind (irtoy.ops.KINDS, the one
+    classification of ops) and, for a movement op, from whether this node only re-indexes:
+
+        "argument"  source ops (inputs, constants): computed by no kernel, read by them
+        "point"     elementwise ops: computed at each point of a loop
+        "sink"      reductions and scatters: take in every point of a loop
+        "view"      movement ops that only re-index their argument: read through, never stored
+        "call"      everything else (contraction, window, random, concatenate, a reshape that
+                    regroups axes): done whole by the driver
+    """
+    kind = ops.REGISTRY[graph[n]["op"]].kind
     if kind == "source":
-        return "source"
+        return "argument"
     if kind == "elementwise":
-        return "loop"
-    if kind == "reduction" or op == "scatter":
+        return "point"
+    if kind in ("reduction", "scatter"):
         return "sink"
-    if kind == "movement" and views.is_view_op(graph, n):
+    if kind == "movement" and views.is_view(graph, n):
         return "view"
     return "call"
 
@@ -96,8 +108,8 @@ def reduced_axes(graph, n):
 
 
 def loop_domain(graph, n):
-    """The iteration space a loop or sink node runs over."""
-    if category(graph, n) == "sink":
+    """The iteration space a point or sink node runs over."""
+    if part_in_kernel(graph, n) == "sink":
         return tuple(graph[graph.args(n)[0]]["shape"])
     return tuple(graph[n]["shape"])
 
@@ -105,11 +117,15 @@ def loop_domain(graph, n):
 class _Partition:
     """Union of nodes into loop groups, with the checks that keep a merge legal."""
 
-    def __init__(self, graph):
+    def __init__(self, graph, resolved):
         self.graph = graph
         self.order = graph.order()
         self.position = {n: i for i, n in enumerate(self.order)}
-        self.cat = {n: category(graph, n) for n in self.order}
+        self.args = {n: graph.args(n) for n in self.order}
+        self.users = {n: graph.users(n) for n in self.order}
+        self.base = {n: r.base for n, r in resolved.items()}   # the stored value n is read from
+        self.part = {n: part_in_kernel(graph, n) for n in self.order}
+        self.outputs = set(graph.outputs)
         self.group_of = {}                  # node -> group id
         self.members = {}                   # group id -> set of nodes
         self.domain = {}                    # group id -> domain
@@ -118,27 +134,23 @@ class _Partition:
 
     def bases(self, members):
         """Stored values (not members) that `members` read, each through its view chain."""
-        out = []
+        out = {}
         for m in members:
-            for a in self.graph.args(m):
-                if a in members:
-                    continue
-                base = views.resolve(self.graph, a)[0]
-                if base not in out:
-                    out.append(base)
-        return out
+            for a in self.args[m]:
+                if a not in members:
+                    out[self.base[a]] = None
+        return list(out)
 
     def legal(self, members, upto, after):
-        graph = self.graph
         for m in members:
-            inside = [a for a in graph.args(m) if a in members]
+            inside = [a for a in self.args[m] if a in members]
             if m in after:
-                if any(a not in after and self.cat[a] != "sink" for a in inside):
+                if any(a not in after and self.part[a] != "sink" for a in inside):
                     return False
-            elif any(a in after or self.cat[a] == "sink" for a in inside):
+            elif any(a in after or self.part[a] == "sink" for a in inside):
                 return False
-        written = [m for m in members if m in graph.outputs or self.cat[m] == "sink"
-                   or any(u not in members for u in graph.users(m))]
+        written = [m for m in members if m in self.outputs or self.part[m] == "sink"
+                   or any(u not in members for u in self.users[m])]
         if len(self.bases(members)) + len(written) > MAX_KERNEL_ARGS:
             return False
         return not self._leaves_and_returns(members, upto)
@@ -152,7 +164,7 @@ class _Partition:
             group = self.group_of.get(x)
             return self.members[group] if group is not None and group in self.members else (x,)
 
-        frontier = [s for m in members for s in self.graph.nx.successors(m)
+        frontier = [s for m in members for s in self.users[m]
                     if s not in members and self.position[s] <= upto]
         seen = set()
         while frontier:
@@ -160,7 +172,7 @@ class _Partition:
                 if x in seen:
                     continue
                 seen.add(x)
-                for s in self.graph.nx.successors(x):
+                for s in self.users[x]:
                     if s in members:
                         return True
                     if s not in seen and self.position[s] <= upto:
@@ -172,11 +184,11 @@ class _Partition:
         graph = self.graph
         shape = tuple(graph[n]["shape"])
         found = {}
-        for a in graph.args(n):
+        for a in self.args[n]:
             g = self.group_of.get(a)
             if g is None:
                 continue
-            if self.cat[a] == "sink" and graph[a]["op"] != "scatter" and self.domain[g] != shape:
+            if self.part[a] == "sink" and graph[a]["op"] != "scatter" and self.domain[g] != shape:
                 axes = reduced_axes(graph, a)
             elif a in self.after:
                 axes = self.after[a]
@@ -189,13 +201,13 @@ class _Partition:
     def add(self, n):
         graph = self.graph
         upto = self.position[n]
-        if self.cat[n] == "loop":
+        if self.part[n] == "point":
             for g, axes in self.after_reduction(n):
                 # groups of plain elementwise ops of n's shape that feed it come along and
                 # run after the reductions too (Adam's b1 * m, beside the gradient's total)
-                feeding = [h for h in dict.fromkeys(self.group_of.get(a) for a in graph.args(n))
+                feeding = [h for h in dict.fromkeys(self.group_of.get(a) for a in self.args[n])
                            if h not in (None, g) and self.domain[h] == tuple(graph[n]["shape"])
-                           and all(self.cat[m] == "loop" and m not in self.after for m in self.members[h])]
+                           and all(self.part[m] == "point" and m not in self.after for m in self.members[h])]
                 for extra in (feeding, []):
                     trial = set().union(self.members[g], {n}, *[self.members[h] for h in extra])
                     after = {**self.after, **{m: axes for m in trial - self.members[g]}}
@@ -204,12 +216,12 @@ class _Partition:
                         self._join(n, g, [g] + extra, trial, self.domain[g])
                         return
         domain = loop_domain(graph, n)
-        producers = [self.group_of[a] for a in graph.args(n)
-                     if a in self.group_of and self.cat[a] == "loop" and a not in self.after
+        producers = [self.group_of[a] for a in self.args[n]
+                     if a in self.group_of and self.part[a] == "point" and a not in self.after
                      and self.domain[self.group_of[a]] == domain]
         siblings = []
-        for a in graph.args(n):
-            base = views.resolve(graph, a)[0]
+        for a in self.args[n]:
+            base = self.base[a]
             if graph[base]["shape"] != ():
                 siblings += [g for g in self.readers.get(base, ()) if self.domain[g] == domain]
         members = {n}
@@ -235,7 +247,7 @@ class _Partition:
 
     def run(self):
         for n in self.order:
-            if self.cat[n] in ("loop", "sink"):
+            if self.part[n] in ("point", "sink"):
                 self.add(n)
         return self
 
@@ -244,9 +256,9 @@ def _heads(graph, part):
     """Matrix products whose every use is a direct argument in one loop group of their shape."""
     heads = {}
     for n in part.order:
-        if part.cat[n] != "call" or ops.REGISTRY[graph[n]["op"]].kind != "contraction" or n in graph.outputs:
+        if part.part[n] != "call" or ops.REGISTRY[graph[n]["op"]].kind != "contraction" or n in part.outputs:
             continue
-        groups = {part.group_of.get(u) for u in graph.users(n)}
+        groups = {part.group_of.get(u) for u in part.users[n]}
         if len(groups) == 1 and None not in groups:
             (g,) = groups
             if part.domain[g] == tuple(graph[n]["shape"]):
@@ -256,13 +268,14 @@ def _heads(graph, part):
 
 def fuse(graph):
     """The graph with its kernels: node attribute `kernel` and graph.nx.graph["kernels"]."""
-    part = _Partition(graph).run()
+    resolved = views.resolve_all(graph)
+    part = _Partition(graph, resolved).run()
     heads = _heads(graph, part)
-    step_of = {}                        # compute node -> step key
+    step_of = {}                        # compute node -> step: ("loop", group) or ("call", node)
     for n in part.order:
         if n in part.group_of:
             step_of[n] = ("loop", part.group_of[n])
-        elif part.cat[n] == "call":
+        elif part.part[n] == "call":
             step_of[n] = ("call", n)
     for g, h in heads.items():
         step_of[h] = ("loop", g)
@@ -276,25 +289,26 @@ def fuse(graph):
     for n in part.order:
         if n not in step_of:
             continue
-        for a in graph.args(n):
-            base = views.resolve(graph, a)[0]
+        for a in part.args[n]:
+            base = part.base[a]
             if base in step_of and step_of[base] != step_of[n]:
                 steps.add_edge(step_of[base], step_of[n])
     schedule = list(nx.lexicographical_topological_sort(steps, key=lambda s: first[s]))
 
     out = graph.copy()
     kernels = []
-    for kid, (kind, key) in enumerate(schedule):
-        members = [n for n in part.order if step_of.get(n) == (kind, key)]
-        kernel = Kernel(kid, kind, members)
-        if kind == "loop":
-            kernel.domain = part.domain[key]
+    for kid, step in enumerate(schedule):
+        members = [n for n in part.order if step_of.get(n) == step]
+        kernel = Kernel(kid, step[0] == "loop", members)
+        if kernel.is_loop:
+            group = step[1]
+            kernel.domain = part.domain[group]
             kernel.after = {n: part.after[n] for n in members if n in part.after}
-            kernel.head = heads.get(key)
+            kernel.head = heads.get(group)
             if kernel.head is not None:
                 members.remove(kernel.head)
                 members.insert(0, kernel.head)
-        _connect(graph, kernel, step_of)
+        _connect(part, resolved, kernel, step_of)
         kernels.append(kernel)
         for n in kernel.nodes:
             out[n]["kernel"] = kid
@@ -304,24 +318,24 @@ def fuse(graph):
     return out
 
 
-def _connect(graph, kernel, step_of):
+def _connect(part, resolved, kernel, step_of):
     """Fill in what a kernel reads (through which views) and which of its values escape."""
     inside = set(kernel.nodes)
     loop_members = inside - {kernel.head}
     for n in kernel.nodes:
-        for a in graph.args(n):
-            if a in inside and not (kernel.kind == "loop" and a == kernel.head):
+        for a in part.args[n]:
+            if a in inside and not (kernel.is_loop and a == kernel.head):
                 continue
-            base, _, chain = views.resolve(graph, a)
-            if kernel.kind == "loop":
+            base, _, chain = resolved[a]
+            if kernel.is_loop:
                 kernel.views += [v for v in chain if v not in kernel.views]
             if base not in kernel.inputs:
                 kernel.inputs.append(base)
     for n in kernel.nodes:
         if n == kernel.head:
             continue
-        used_after = any(step_of.get(u) != step_of[n] or u not in loop_members for u in graph.users(n))
-        if n in graph.outputs or used_after or kernel.kind == "call":
+        used_after = any(step_of.get(u) != step_of[n] or u not in loop_members for u in part.users[n])
+        if n in part.outputs or used_after or not kernel.is_loop:
             kernel.outputs.append(n)
 
 

@@ -3,11 +3,17 @@
 transpose, broadcast_to, expand_dims, squeeze, basic getitem, and reshapes that only add or
 drop axes of length one never move data: element `i` of their result is an element of the
 array they were applied to, at a position given per axis either by a constant or by
-`start + step * i[k]` for one axis k of the result (what NumPy's strided views do, written as
-index arithmetic). A kernel that reads through such ops uses the composed map instead of a
-copy. A reshape that regroups axes has no such map; the numba driver does it with NumPy.
+`start + step * i[k]` for one axis k of the result (what NumPy's strided views do). A kernel
+that reads through such ops uses the composed map instead of a copy (the numba backend
+writes it as index arithmetic). A reshape that regroups axes has no such map; the numba
+driver does it with NumPy.
+
+Everything here is data: maps, and which node reads which stored value through them.
 """
 from dataclasses import dataclass
+from typing import NamedTuple
+
+from irtoy import ops
 
 
 @dataclass(frozen=True)
@@ -20,22 +26,13 @@ class IndexMap:
     shape: tuple
     coords: tuple
 
-    def index(self, names):
-        """The index expressions, one per stored axis, for view-axis loop variables `names`."""
-        return tuple(_affine(start, step, None if k is None else names[k]) for k, start, step in self.coords)
+    def position(self, point):
+        """The stored element that view element `point` (a tuple of ints) reads."""
+        return tuple(start if k is None else start + step * point[k] for k, start, step in self.coords)
 
 
 def identity(shape):
     return IndexMap(tuple(shape), tuple((k, 0, 1) for k in range(len(shape))))
-
-
-def _affine(start, step, name):
-    if name is None or step == 0:
-        return str(start)
-    term = name if step == 1 else f"{step} * {name}"
-    if start == 0:
-        return term
-    return f"{term} + {start}" if start > 0 else f"{term} - {-start}"
 
 
 def _renumber(view, shape, new_axis):
@@ -120,7 +117,9 @@ def reshape(view, shape):
     return _renumber(view, shape, new_axis)
 
 
-MOVEMENT = {
+# The index map of each op the registry flags as a view (ops.REGISTRY[op].view), keyed by
+# op name: (map of the argument, the node's attrs) -> map of the result, or None.
+INDEX_MAPS = {
     "transpose": lambda view, attrs: transpose(view, attrs["axes"]),
     "expand_dims": lambda view, attrs: expand_dims(view, attrs["axis"]),
     "squeeze": lambda view, attrs: squeeze(view, attrs["axis"]),
@@ -131,30 +130,44 @@ MOVEMENT = {
 
 
 def apply(op, attrs, view):
-    """The map of `op` applied to `view`, or None when `op` is not a pure view."""
-    rule = MOVEMENT.get(op)
-    return rule(view, attrs) if rule else None
+    """The map of `op` applied to `view`, or None when `op` does not only re-index here."""
+    if not ops.REGISTRY[op].view:
+        return None
+    return INDEX_MAPS[op](view, attrs)
 
 
-def is_view_op(graph, n):
+def is_view(graph, n):
     """Does node `n` only re-index its argument (so a kernel can read through it)?"""
     node = graph[n]
-    if node["op"] not in MOVEMENT:
+    if not ops.REGISTRY[node["op"]].view:
         return False
     (arg,) = graph.args(n)
     return apply(node["op"], node["attrs"], identity(graph[arg]["shape"])) is not None
 
 
-def resolve(graph, n):
-    """Follow view ops back from `n` to the stored value they read: (base node, IndexMap)."""
-    chain = []
-    while is_view_op(graph, n):
-        chain.append(n)
-        n = graph.args(n)[0]
-    view = identity(graph[n]["shape"])
-    for m in reversed(chain):
-        view = apply(graph[m]["op"], graph[m]["attrs"], view)
-    return n, view, chain
+class Resolved(NamedTuple):
+    """A value as kernels read it: the stored value `base`, through `view` (an IndexMap), by
+    way of the view nodes `chain` (nearest first; empty when the value is stored itself)."""
+    base: int
+    view: IndexMap
+    chain: tuple
+
+
+def resolve_all(graph):
+    """{node: Resolved} for every node, in one pass in topological order: a view node
+    composes its map onto its argument's."""
+    resolved = {}
+    for n in graph.order():
+        node = graph[n]
+        if ops.REGISTRY[node["op"]].view:
+            (arg,) = graph.args(n)
+            inner = resolved[arg]
+            view = apply(node["op"], node["attrs"], inner.view)
+            if view is not None:
+                resolved[n] = Resolved(inner.base, view, (n,) + inner.chain)
+                continue
+        resolved[n] = Resolved(n, identity(graph[n]["shape"]), ())
+    return resolved
 
 
 def broadcast_into(view, domain):

@@ -3,7 +3,7 @@ damaged or foreign entries are compiled again, and processes compiling at once c
 
 Other processes are real subprocesses with IRTOY_CACHE_DIR pointing at a fresh folder; the
 damage tests reload in this process, as a new process would (forgetting_loaded). Whether a
-kernel came from disk is what the executable reports (`cache`): no timings are asserted.
+kernel came from disk is what the executable reports (`loaded_from`): no timings are asserted.
 """
 import glob
 import json
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import irtoy
-from irtoy.backends import numba_cache
+from irtoy.backends.numba import cache
 
 PROGRAM = """
 import json, sys
@@ -31,7 +31,7 @@ def outcome():
     w = np.linspace(0, 2, 20, dtype=np.float32).reshape(4, 5)
     compiled = irtoy.trace(fn, x, w).compile("numba")
     rows, peak = compiled(x, w)
-    return {"cache": compiled.executable.cache, "rows": rows.tolist(), "peak": float(peak)}
+    return {"loaded_from": compiled.executable.loaded_from, "rows": rows.tolist(), "peak": float(peak)}
 
 if __name__ == "__main__":
     print(json.dumps(outcome()))
@@ -74,10 +74,10 @@ def machine_code(folder):
 
 
 def test_a_second_process_loads_the_kernels_from_disk(tmp_path):
-    assert run(tmp_path)["cache"] == "compiled"
+    assert run(tmp_path)["loaded_from"] == "compiled"
     assert kernel_files(tmp_path) and machine_code(tmp_path)
     stamps = {f: os.stat(f).st_mtime_ns for f in kernel_files(tmp_path)}
-    assert run(tmp_path)["cache"] == "disk"
+    assert run(tmp_path)["loaded_from"] == "disk"
     assert {f: os.stat(f).st_mtime_ns for f in kernel_files(tmp_path)} == stamps   # never rewritten
 
 
@@ -86,7 +86,7 @@ def run_here(folder):
     process would (the kernels this process already loaded are not reused)."""
     namespace = {"__name__": "cache_test"}
     exec(PROGRAM, namespace)
-    with numba_cache.using_cache_dir(folder), numba_cache.forgetting_loaded():
+    with cache.using_cache_dir(folder), cache.forgetting_loaded():
         result = namespace["outcome"]()
     rows, peak = expected()
     np.testing.assert_allclose(result["rows"], rows, rtol=1e-5)
@@ -102,7 +102,7 @@ def test_corrupt_kernel_sources_are_written_again(tmp_path):
         f.write("this is not python (")
     with open(sources[-1], "w") as f:
         f.write(good[sources[-1]][: len(good[sources[-1]]) // 2])      # truncated
-    assert run_here(tmp_path)["cache"] == "compiled"
+    assert run_here(tmp_path)["loaded_from"] == "compiled"
     assert {f: open(f).read() for f in sources} == good
 
 
@@ -113,8 +113,8 @@ def test_corrupt_machine_code_is_compiled_again(tmp_path):
             data = handle.read()
             handle.seek(0)
             handle.write(bytes(b ^ 0x5A for b in data[: len(data) // 2]))
-    assert run_here(tmp_path)["cache"] == "compiled"
-    assert run_here(tmp_path)["cache"] == "disk"
+    assert run_here(tmp_path)["loaded_from"] == "compiled"
+    assert run_here(tmp_path)["loaded_from"] == "disk"
 
 
 def test_a_foreign_file_under_a_kernels_name_is_replaced(tmp_path):
@@ -123,44 +123,44 @@ def test_a_foreign_file_under_a_kernels_name_is_replaced(tmp_path):
     good = open(victim).read()
     with open(victim, "w") as f:
         f.write("def kernel(*args):\n    raise SystemExit('not irtoy code')\n")
-    assert run_here(tmp_path)["cache"] == "compiled"
+    assert run_here(tmp_path)["loaded_from"] == "compiled"
     assert open(victim).read() == good
 
 
 def test_processes_compiling_the_same_graph_at_once_both_succeed(tmp_path):
     processes = [start(tmp_path) for _ in range(3)]
     results = [finish(p) for p in processes]
-    assert "compiled" in {r["cache"] for r in results}
-    assert run(tmp_path)["cache"] == "disk"
+    assert "compiled" in {r["loaded_from"] for r in results}
+    assert run(tmp_path)["loaded_from"] == "disk"
     assert not glob.glob(os.path.join(tmp_path, "numba", ".tmp-*"))        # no half-written files
 
 
 def test_in_process_compiles_reuse_loaded_kernels(tmp_path, monkeypatch):
     monkeypatch.setenv("IRTOY_CACHE_DIR", str(tmp_path))
     traced = irtoy.trace(lambda x: np.exp(x) * 3, np.ones(5, np.float32))
-    assert traced.compile("numba").executable.cache == "compiled"
-    assert traced.compile("numba").executable.cache == "memory"
-    with numba_cache.forgetting_loaded():
-        assert traced.compile("numba").executable.cache == "disk"
+    assert traced.compile("numba").executable.loaded_from == "compiled"
+    assert traced.compile("numba").executable.loaded_from == "memory"
+    with cache.forgetting_loaded():
+        assert traced.compile("numba").executable.loaded_from == "disk"
 
 
 def test_the_cache_folder_is_per_user_unless_overridden(monkeypatch, tmp_path):
     monkeypatch.setenv("IRTOY_CACHE_DIR", str(tmp_path / "mine"))
-    assert numba_cache.cache_dir() == str(tmp_path / "mine" / "numba")
+    assert cache.cache_dir() == str(tmp_path / "mine" / "numba")
     monkeypatch.delenv("IRTOY_CACHE_DIR")
     if sys.platform.startswith("linux"):
         monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-        assert numba_cache.cache_dir() == str(tmp_path / "xdg" / "irtoy" / "numba")
-    with numba_cache.using_cache_dir(tmp_path / "elsewhere"):
-        assert numba_cache.cache_dir() == str(tmp_path / "elsewhere" / "numba")
+        assert cache.cache_dir() == str(tmp_path / "xdg" / "irtoy" / "numba")
+    with cache.using_cache_dir(tmp_path / "elsewhere"):
+        assert cache.cache_dir() == str(tmp_path / "elsewhere" / "numba")
 
 
 def test_the_key_covers_the_code_and_the_versions(monkeypatch):
-    key = numba_cache.cache_key("def kernel(): pass\n")
-    assert numba_cache.cache_key("def kernel(): pass\n") == key
-    assert numba_cache.cache_key("def kernel(): return\n") != key
-    monkeypatch.setattr(numba_cache, "_VERSIONS", "irtoy 0.0.0; numba 0.0")
-    assert numba_cache.cache_key("def kernel(): pass\n") != key
+    key = cache.cache_key("def kernel(): pass\n")
+    assert cache.cache_key("def kernel(): pass\n") == key
+    assert cache.cache_key("def kernel(): return\n") != key
+    monkeypatch.setattr(cache, "_VERSIONS", "irtoy 0.0.0; numba 0.0")
+    assert cache.cache_key("def kernel(): pass\n") != key
 
 
 def test_an_unwritable_cache_folder_warns_and_still_compiles(tmp_path, monkeypatch):

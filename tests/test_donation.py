@@ -97,6 +97,15 @@ def test_an_elementwise_output_takes_the_memory_of_the_input_it_comes_from():
     assert got[0] is db and got[1] is da
 
 
+def test_the_plan_gives_a_donated_input_only_to_an_output_reading_nothing_else_of_it():
+    def fn(a, b):
+        return a + a.T, b * 2
+    _, _, compiled = check_donated(fn, np.ones((3, 3)), np.full((3, 3), 2.0))
+    plan = compiled.executable.plan
+    a, b = plan.graph.inputs
+    assert plan.overwrites == {plan.graph.outputs[1]: b}     # a + a.T reads a transposed
+
+
 MOVES = [lambda a: a.T, lambda a: a[::-1], lambda a: np.broadcast_to(a[2:3], (4, 4)),
          lambda a: a.reshape(16)[::-1].reshape(4, 4), lambda a: a.reshape(8, 2).T.reshape(4, 4),
          lambda a: np.broadcast_to(a.reshape(16)[4:8], (4, 4)), lambda a: a - a.sum(axis=0)]

@@ -89,23 +89,23 @@ def check_plan(graph):
         for n in k.nodes:
             assert n not in owner
             owner[n] = k.id
-            category = fusion.category(graph, n)
-            if k.kind == "loop" and n in k.after:
+            part = fusion.part_in_kernel(graph, n)
+            if k.is_loop and n in k.after:
                 axes = k.after[n]
-                assert category == "loop"
+                assert part == "point"
                 reduced = [1 if i in axes else d for i, d in enumerate(k.domain)]
                 assert graph[n]["shape"] in (tuple(reduced), tuple(d for i, d in enumerate(k.domain) if i not in axes))
-            elif k.kind == "loop" and n != k.head:
-                assert category in ("loop", "sink")
+            elif k.is_loop and n != k.head:
+                assert part in ("point", "sink")
                 assert fusion.loop_domain(graph, n) == k.domain
-                totals = [a for a in graph.args(n) if a in k.nodes and (fusion.category(graph, a) == "sink"
-                                                                        or a in k.after)]
+                totals = [a for a in graph.args(n) if a in k.nodes
+                          and (fusion.part_in_kernel(graph, a) == "sink" or a in k.after)]
                 assert not totals, f"%{n} uses a reduction of its own kernel at the points of its loop"
         done |= set(k.nodes)
         for n in k.nodes:
             if n in graph.outputs or any(graph[u].get("kernel") != k.id for u in graph.users(n)):
                 assert n in k.outputs or n == k.head
-    computed = {n for n in graph.nx if fusion.category(graph, n) not in ("source", "view")}
+    computed = {n for n in graph.nx if fusion.part_in_kernel(graph, n) not in ("argument", "view")}
     assert computed == set(owner)
 
 
@@ -143,6 +143,10 @@ def test_movement_ops_are_read_through_not_copied():
 
 # -- index maps against NumPy's views ------------------------------------------------------
 
+def test_every_view_op_of_the_registry_has_an_index_map():
+    assert set(views.INDEX_MAPS) == {name for name, op in ops.REGISTRY.items() if op.view}
+
+
 @st.composite
 def movement_chains(draw):
     """A shape and a few movement ops applied to it (as (op, attrs) in registry form)."""
@@ -179,6 +183,4 @@ def test_index_maps_read_what_numpy_views_see(case):
         view = views.apply(op, attrs, view)
     assert view.shape == expected.shape
     for index in np.ndindex(*expected.shape):
-        names = [str(i) for i in index]
-        position = tuple(eval(e) for e in view.index(names))
-        assert base[position] == expected[index]
+        assert base[view.position(index)] == expected[index]

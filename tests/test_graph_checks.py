@@ -90,7 +90,7 @@ def test_other_packages_join_the_backend_registry_through_entry_points(monkeypat
 
     import irtoy.backends as registry
 
-    plugin = EntryPoint("doubling", "irtoy.backends.interpreter:compile", "irtoy.backends")
+    plugin = EntryPoint("doubling", "irtoy.backends.interpreter:compile_graph", "irtoy.backends")
     monkeypatch.setattr(registry, "entry_points", lambda group: [plugin] if group == "irtoy.backends" else [])
     assert "doubling" in registry.available()
     f = irtoy.trace(lambda x: x * 2, np.ones(2)).compile("doubling")

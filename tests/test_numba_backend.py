@@ -9,6 +9,7 @@ Tolerances: float64 within 1e-11 relative (libm against NumPy's own math, a few 
 float32 within 2e-5 relative plus 1e-5 absolute (fastmath contraction, float64 sums).
 """
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -19,11 +20,13 @@ from hypothesis import given, settings, strategies as st
 
 import irtoy
 from irtoy import ops, pytree
-from irtoy.backends import numba_lowering
+from irtoy.backends.numba import lowering
+from irtoy.backends.numba.kernels import index_text
 from irtoy.benchmarks import workloads
-from irtoy.passes import fusion
+from irtoy.passes import fusion, views
 from graph_programs import programs
 from op_cases import CASES
+from test_fusion import movement_chains
 
 FEW = settings(max_examples=3, derandomize=True, deadline=None)
 TOLERANCE = {np.dtype(np.float32): (2e-5, 1e-5), np.dtype(np.float64): (1e-11, 1e-12)}
@@ -60,13 +63,23 @@ def on_both(traced, *args):
 # -- every op ------------------------------------------------------------------------------
 
 def test_every_registry_op_has_a_lowering_of_its_kind():
-    kinds = {"source": {"source"}, "elementwise": {"scalar"}, "reduction": {"reduce"},
-             "contraction": {"call"}, "movement": {"view", "call"}, "scatter": {"scatter"}}
-    missing = sorted(set(ops.REGISTRY) - set(numba_lowering.LOWERINGS))
+    fitting = {"source": lowering.Source, "elementwise": lowering.Scalar, "reduction": lowering.Reduction,
+               "contraction": lowering.Call, "movement": (lowering.View, lowering.Call),
+               "scatter": lowering.Scatter, "window": lowering.Call, "random": lowering.Call}
+    assert set(fitting) == set(ops.KINDS)
+    missing = sorted(set(ops.REGISTRY) - set(lowering.LOWERINGS))
     assert missing == [], f"ops without a numba lowering: {missing}"
     for name, op in ops.REGISTRY.items():
-        low = numba_lowering.lowering(name)
-        assert low.kind in kinds.get(op.kind, {"call", "scalar", "reduce", "kernel"}), name
+        low = lowering.lowering(name)
+        assert isinstance(low, fitting[op.kind]), name
+        assert isinstance(low, lowering.View) == op.view, name
+
+
+def test_a_missing_lowering_names_the_file_to_add_it_to():
+    with pytest.raises(lowering.LoweringError, match="no lowering for op 'no_such_op'") as error:
+        lowering.lowering("no_such_op")
+    (path,) = re.findall(r"[\w/]+\.py", str(error.value))
+    assert os.path.exists(os.path.join(os.path.dirname(os.path.dirname(__file__)), path)), path
 
 
 @pytest.mark.parametrize("op", sorted(CASES))
@@ -100,6 +113,21 @@ def test_gradient_graph_of_every_op_matches_the_interpreter(op, data):
     traced = irtoy.trace(loss, *case.args).value_and_grad(wrt=wrt)
     expected, got = on_both(traced, *case.args)
     assert_same(expected, got, scale=10.0)
+
+
+@given(movement_chains())
+@settings(max_examples=200)
+def test_index_arithmetic_in_kernels_reads_what_numpy_views_see(case):
+    shape, chain = case
+    base = np.arange(int(np.prod(shape)), dtype=np.float64).reshape(shape)
+    expected, view = base, views.identity(shape)
+    for op, attrs in chain:
+        expected = ops.REGISTRY[op].impl(expected, **attrs)
+        view = views.apply(op, attrs, view)
+    for index in np.ndindex(*expected.shape):
+        names = [str(i) for i in index]
+        position = tuple(eval(e) for e in index_text(view, names))
+        assert base[position] == expected[index]
 
 
 # -- random graphs -------------------------------------------------------------------------

@@ -12,8 +12,8 @@ import pytest
 
 import irtoy
 from irtoy import nn, ops, pytree
+from irtoy.backends.numba import nn_kernels as kernels
 from irtoy.ops import convolution as ops_nn
-from irtoy.backends import numba_nn_kernels as kernels
 
 GEOMETRIES = [
     # (N, C, O, (H, W), (KH, KW), stride, padding)

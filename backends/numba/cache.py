@@ -6,7 +6,7 @@ written to `<cache dir>/numba/irtoy_<key>.py` and imported from there, and Numba
 machine code beside it in `__pycache__`. The key is a hash of the kernel's code (which
 spells out its ops, index arithmetic and argument types, so it stands for the part of the
 graph it computes), of the versions of irtoy, Numba, NumPy and Python, and of irtoy's own
-kernel helpers (numba_math.py), so an upgrade never loads stale machine code. Kernels are
+kernel helpers (math.py), so an upgrade never loads stale machine code. Kernels are
 shared: any graph that needs the same code loads the same machine code.
 
     * The cache directory is per user (IRTOY_CACHE_DIR overrides it).
@@ -81,7 +81,7 @@ def forgetting_loaded():
 
 def _helpers_fingerprint():
     here = os.path.dirname(os.path.abspath(__file__))
-    with open(os.path.join(here, "numba_math.py"), "rb") as f:
+    with open(os.path.join(here, "math.py"), "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
 
 

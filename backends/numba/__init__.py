@@ -1,91 +1,98 @@
 """The numba backend: fuse the graph into kernels, generate their source, compile it.
 
-    executable = compile(graph)         # fusion pass -> generated module -> numba (or its cache)
+    executable = compile_graph(graph)   # fusion pass -> generated module -> numba (or its cache)
     executable.run([x, w, b])           # the graph's flat outputs
     executable.source                   # the generated Python/Numba module, readable
     executable.stages["fused"]          # the graph, each node tagged with its kernel
     executable.kernels                  # the fusion plan (passes/fusion.py), in order
+    executable.plan                     # every decision about the generated code (plan.py)
     executable.planned_bytes            # memory of the reused intermediate buffers
-    executable.cache                    # "compiled", or loaded from "disk" or "memory"
+    executable.loaded_from              # "compiled", or kernels loaded from "disk" or "memory"
 
 Intermediate buffers belong to the executable and are reused by every call; outputs are new
-arrays, made from the memory of earlier outputs the caller has dropped (numba_runtime.
+arrays, made from the memory of earlier outputs the caller has dropped (runtime.
 Recycler). A call made while another thread is inside the same executable gets buffers and
 outputs of its own, so concurrent calls never share memory.
 """
-import builtins
 import linecache
 import threading
 
 import numpy as np
 
-from irtoy.backends import numba_cache
-from irtoy.backends.numba_codegen import generate
-from irtoy.backends.numba_lowering import check_dtypes
-from irtoy.backends.numba_runtime import Recycler
+from irtoy.backends.numba import cache
+from irtoy.backends.numba.emit import module_source
+from irtoy.backends.numba.lowering import check_dtypes
+from irtoy.backends.numba.plan import make_plan
+from irtoy.backends.numba.runtime import Recycler
 from irtoy.errors import IrtoyError
-from irtoy.passes.fusion import clusters, fuse, kernels
+from irtoy.passes import fusion
 
 
-def compile(graph, profile=False, debug=False):
+def compile_graph(graph, profile=False, debug=False):
     """Compile `graph` into a NumbaExecutable (see the module docstring).
 
     profile=True times every kernel (`profile_table`); debug=True compiles the kernels with
     Numba's bounds checks, so a wrong index raises IndexError instead of reading garbage.
     """
     check_dtypes(graph)
-    fused = fuse(graph)
-    module = generate(fused, title=f"{len(graph)} nodes", debug=debug, profile=profile)
+    plan = make_plan(fusion.fuse(graph), debug=debug, profile=profile)
+    source = module_source(plan, title=f"{len(graph)} nodes")
     namespace, hows = {"__name__": "irtoy_driver"}, []
-    for name, text in module.kernel_files.items():
+    for name, text in source.kernel_files.items():
         try:
-            loaded, how = numba_cache.load(text)
+            loaded, how = cache.load(text)
         except Exception as e:
             raise IrtoyError(f"Numba failed to compile the generated kernel {name} ({type(e).__name__}: {e}). "
                              f"This is a bug in irtoy's numba backend; backend='numpy' runs the same "
-                             f"graph. The generated source:\n{module.source}") from e
+                             f"graph. The generated source:\n{source.text}") from e
         namespace[name] = loaded.kernel
         hows.append(how)
     filename = f"<irtoy driver {id(namespace):x}>"
-    linecache.cache[filename] = (len(module.driver_source), None, module.driver_source.splitlines(True), filename)
-    exec(builtins.compile(module.driver_source, filename, "exec"), namespace)
+    linecache.cache[filename] = (len(source.driver), None, source.driver.splitlines(True), filename)
+    exec(compile(source.driver, filename, "exec"), namespace)
     how = "compiled" if "compiled" in hows else "disk" if "disk" in hows else "memory"
-    return NumbaExecutable(fused, module, namespace["build"], how, profile)
+    return NumbaExecutable(plan, source, namespace["build"], how)
+
+
+def _driver_value(value):
+    """A constant as the driver takes it: a C-contiguous array, or a scalar when 0-d."""
+    value = np.array(value, order="C")
+    return value if value.shape else value[()]
 
 
 class NumbaExecutable:
     checks_arguments = True     # run() refuses wrong shapes and dtypes itself (irtoy.ShapeError)
 
-    def __init__(self, fused, module, build, how, profile):
-        self.stages = {"fused": fused}
-        self.source = module.source
-        self.kernels = kernels(fused)
-        self.plan = module.buffer_plan
-        self.cache = how        # "compiled" if any kernel was, else "disk" or "memory"
-        self.profile = profile
+    def __init__(self, plan, source, build, how):
+        self.stages = {"fused": plan.graph}
+        self.plan = plan
+        self.source = source.text
+        self.kernels = list(plan.kernels)
+        self.loaded_from = how  # "compiled" if any kernel was, else "disk" or "memory"
+        self.profile = plan.profile
         self.times = [0.0] * len(self.kernels)
         self.calls = 0
-        self._specs = module.buffer_specs
-        self._order = sorted(self.plan.slot_of)
+        self._specs = plan.buffer_specs
+        self._order = sorted(plan.buffers.slot_of)
         self._buffers = self._new_buffers()
         self._busy = threading.Lock()
-        consts = tuple(module.consts.values())
-        times = self.times if profile else None
-        self._run = build(consts, Recycler(module.fresh).empty, times)
+        consts = tuple(_driver_value(plan.graph[n]["value"]) for n in plan.consts)
+        times = self.times if plan.profile else None
+        self._run = build(consts, Recycler(plan.recycled).empty, times)
         self._run_unshared = build(consts, np.empty, times)     # for calls from other threads meanwhile
 
     @property
     def planned_bytes(self):
         """Bytes of the intermediate buffers this function keeps between calls."""
-        return self.plan.planned_bytes
+        return self.plan.buffers.planned_bytes
 
     @property
     def unshared_bytes(self):
         """What those intermediates would take if no two of them shared memory."""
-        return self.plan.unshared_bytes
+        return self.plan.buffers.unshared_bytes
 
     def _new_buffers(self):
-        arrays = self.plan.allocate(self._specs)
+        arrays = self.plan.buffers.allocate(self._specs)
         return tuple(arrays[n] for n in self._order)
 
     def run(self, args):
@@ -103,7 +110,7 @@ class NumbaExecutable:
     def render_options(self, stage):
         """Drawing options for a stage: the fused graph shows each kernel as a box."""
         if stage == "fused":
-            return {"clusters": clusters(self.stages["fused"])}
+            return {"clusters": fusion.clusters(self.stages["fused"])}
         return {}
 
     def describe(self):

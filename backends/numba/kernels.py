@@ -22,15 +22,20 @@ threads and no reduction runs along it.
 Names inside a kernel are canonical (a0.. inputs, o0.. outputs, acc0.. accumulators, v0..
 values), so kernels that differ only in the graph nodes they came from have the same code
 and are compiled once.
+
+The code is data until the module is written (emit.py): lines of code and comments (the IR
+node above its line), each with its depth of indentation, so the readable module keeps the
+comments and the file Numba compiles and caches leaves them out.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from irtoy import ops
-from irtoy.backends.numba_lowering import LoweringError, cast, literal, lowering
+from irtoy.backends.numba.lowering import LoweringError, Scalar, cast, literal, lowering
 from irtoy.passes import views
-from irtoy.passes.fusion import category, reduced_axes
+from irtoy.passes.fusion import part_in_kernel, reduced_axes
 
 # A loop runs on all cores (`prange`) when its estimated work is at least this many units:
 # one unit per element read, written or combined, and more for expensive math (each op's `cost`).
@@ -52,38 +57,70 @@ def numba_type(dtype, ndim):
     return f"{name}[{', '.join([':'] * (ndim - 1) + ['::1'])}]"
 
 
-@dataclass
+def index_text(index_map, names):
+    """The index expressions of an IndexMap (passes/views.py), one per stored axis, for the
+    view's loop variables `names`: `start + step * i[k]` written as Python."""
+    return tuple(_affine(start, step, None if k is None else names[k]) for k, start, step in index_map.coords)
+
+
+def _affine(start, step, name):
+    if name is None or step == 0:
+        return str(start)
+    term = name if step == 1 else f"{step} * {name}"
+    if start == 0:
+        return term
+    return f"{term} + {start}" if start > 0 else f"{term} - {-start}"
+
+
+class Code(NamedTuple):
+    """A line of code at `depth` levels of indentation (1: the body of the function)."""
+    depth: int
+    text: str
+
+
+class Comment(NamedTuple):
+    """A comment line: in the readable module, not in the file Numba compiles."""
+    depth: int
+    text: str
+
+
+def _indented(lines, depth):
+    """`lines`, written for depth 0, moved `depth` levels in."""
+    return [type(line)(line.depth + depth, line.text) for line in lines]
+
+
+@dataclass(frozen=True)
 class KernelCode:
-    """A generated kernel and how the driver calls it."""
-    lines: list                 # the function's source lines, comments included
-    key: str                    # the code without comments: kernels with equal keys are one
-    params: list                # ("size", k) | ("input", base node) | ("output" | "scratch", node)
-    returns: list               # nodes returned as scalars, in order
-    signature: str
-    parallel: bool
-    overwrites: dict = field(default_factory=dict)  # output node -> the donated input it is stored into
-    scratch: dict = field(default_factory=dict)     # sink -> dtype of the accumulators the driver passes
-    name: str = ""                                  # k0, k1, ... in the module
-    used_by: list = field(default_factory=list)     # the plan's kernels that call it
+    """A generated loop kernel, as data, and how the driver calls it."""
+    params: tuple               # ("size", axis) | ("input", base node) | ("output" | "scratch", node)
+    param_names: tuple          # the function's parameters: n0.. a0.. o0.. acc0..
+    body: tuple                 # Code and Comment lines of the function's body
+    returns: tuple              # nodes returned as scalars, in order
+    signature: str              # Numba's type signature, part of the code
+    parallel: bool              # the outer loop is a prange
+    overwrites: dict            # output node -> the donated input it is stored into
+    scratch: dict               # sink -> dtype of the accumulators the driver passes
+
+    @property
+    def key(self):
+        """What the kernel compiles to: kernels with equal keys are one function."""
+        return (self.parallel, self.signature, self.param_names,
+                tuple(line for line in self.body if isinstance(line, Code)))
 
 
-class _Lines:
-    def __init__(self):
-        self.lines = []
-        self.depth = 1
-
-    def add(self, text):
-        self.lines.append("    " * self.depth + text)
-
-    def comment(self, text):
-        self.lines.append("    " * self.depth + "# " + text)
+def loop_kernel(graph, kernel, resolved, may_parallelize=True, overwrites=None):
+    """The KernelCode of loop kernel `kernel` (a fusion.Kernel), reading stored values through
+    `resolved` (views.resolve_all) and storing the outputs in `overwrites` ({output: donated
+    input}, decided safe beforehand: donation.py) into their donated inputs."""
+    return _LoopKernel(graph, kernel, resolved, may_parallelize, overwrites).generate()
 
 
-class LoopKernel:
-    """Generates the code of one loop kernel of the fusion plan."""
+class _LoopKernel:
+    """Generates the code of one loop kernel of the fusion plan (once: see loop_kernel)."""
 
-    def __init__(self, graph, kernel, may_parallelize=True, overwrites=None):
+    def __init__(self, graph, kernel, resolved, may_parallelize=True, overwrites=None):
         self.graph = graph
+        self.resolved = resolved                # {node: views.Resolved}
         self.kernel = kernel
         self.may_parallelize = may_parallelize
         self.overwrites = dict(overwrites or {})  # output -> donated input to store it into
@@ -97,8 +134,8 @@ class LoopKernel:
         self.returns, self.results = [], {}     # scalars returned, and their expressions
         self.scratch = {}                       # sink -> dtype of its array of accumulators
         self.values = {}                        # member -> local name
-        self.loads = {}                         # (base, coords, depth) -> local name
-        self.sinks = [n for n in self.members if category(graph, n) == "sink"]
+        self.loads = {}                         # (base, index text, depth) -> local name
+        self.sinks = [n for n in self.members if part_in_kernel(graph, n) == "sink"]
         self.level = {s: self._level(s) for s in self.sinks}
 
     def _level(self, s):
@@ -137,7 +174,7 @@ class LoopKernel:
         with index expressions `names`), adding any load it needs to `loads`."""
         if arg in self.member_set:
             return self.values[arg]
-        base, view, _ = views.resolve(self.graph, arg)
+        base, view, _ = self.resolved[arg]
         coords = views.broadcast_into(view, shape).coords
         node = self.graph[base]
         if node["op"] == "const" and all(k is None for k, _, _ in coords):
@@ -146,11 +183,11 @@ class LoopKernel:
         name = self.input_name(base)
         if not coords:
             return name
-        index = views.IndexMap(shape, coords).index(names)
+        index = index_text(views.IndexMap(shape, coords), names)
         key = (base, index, depth)
         if key not in self.loads:
             self.loads[key] = local = f"r{len(self.loads)}"
-            loads.append(f"{local} = {name}[{', '.join(index)}]")
+            loads.append(Code(0, f"{local} = {name}[{', '.join(index)}]"))
         return self.loads[key]
 
     # -- the function -------------------------------------------------------------------------
@@ -172,39 +209,37 @@ class LoopKernel:
             if n not in self.after:
                 body += self._member(n, self.domain, self.index, depth_inside, loads)
 
-        code = _Lines()
+        lines, depth = [], 1
         for s in self.sinks:
             if self.level[s] is None:
-                code.lines += self._array_start(s, code.depth)
-        for depth, axis in enumerate(self.loop_axes + [None]):
+                lines += self._array_start(s, depth)
+        for level, axis in enumerate(self.loop_axes + [None]):
             for s in self.sinks:
-                if self.level[s] == depth:
-                    code.lines += self._local_start(s, code.depth)
+                if self.level[s] == level:
+                    lines += self._local_start(s, depth)
             if axis is None:
                 break
-            code.add(f"for i{axis} in {'prange' if parallel and depth == 0 else 'range'}(n{axis}):")
-            code.depth += 1
-        for line in loads + body:
-            code.comment(line[2:]) if line.startswith("# ") else code.add(line)
-        for depth in reversed(range(depth_inside + 1)):
+            lines.append(Code(depth, f"for i{axis} in {'prange' if parallel and level == 0 else 'range'}(n{axis}):"))
+            depth += 1
+        lines += _indented(loads + body, depth)
+        for level in reversed(range(depth_inside + 1)):
             for s in self.sinks:
-                if self.level[s] == depth:
-                    code.lines += self._local_finish(s, code.depth)
+                if self.level[s] == level:
+                    lines += self._local_finish(s, depth)
             later, later_loads = [], []
             for n in self.members:
-                if n in self.after and self._after_depth(n) == depth:
+                if n in self.after and self._after_depth(n) == level:
                     shape, names = self._after_space(n)
-                    later += self._member(n, shape, names, depth, later_loads)
-            for line in later_loads + later:
-                code.comment(line[2:]) if line.startswith("# ") else code.add(line)
-            if depth:
-                code.depth -= 1
+                    later += self._member(n, shape, names, level, later_loads)
+            lines += _indented(later_loads + later, depth)
+            if level:
+                depth -= 1
         for s in self.sinks:
             if self.level[s] is None:
-                code.lines += self._array_finish(s, code.depth)
-        code.lines += self._final_loops()
+                lines += self._array_finish(s, depth)
+        lines += self._final_loops()
         if self.returns:
-            code.add("return " + ", ".join(self.results[n] for n in self.returns))
+            lines.append(Code(depth, "return " + ", ".join(self.results[n] for n in self.returns)))
 
         params = ([("size", k) for k in self.loop_axes] + [("input", b) for b in self.inputs]
                   + [("output", n) for n in self.outputs] + [("scratch", n) for n in self.scratch])
@@ -217,25 +252,8 @@ class LoopKernel:
         results = [numba_type(graph[n]["dtype"], 0) for n in self.returns]
         result = ("void" if not results else results[0] if len(results) == 1
                   else f"Tuple(({', '.join(results)},))")
-        signature = f"{result}({', '.join(types)})"
-        lines = [f"def KERNEL({', '.join(names)}):"] + code.lines
-        key = "\n".join([str(parallel), signature] + [l for l in lines if not l.strip().startswith("#")])
-        unsafe = self._unsafe_overwrites()
-        if unsafe:
-            kept = {o: d for o, d in self.overwrites.items() if o not in unsafe}
-            return LoopKernel(graph, self.kernel, self.may_parallelize, kept).generate()
-        return KernelCode(lines, key, params, self.returns, signature, parallel, self.overwrites, self.scratch)
-
-    def _unsafe_overwrites(self):
-        """The in-place outputs this kernel cannot write over their donated input.
-
-        Safe: every point reads only its own element of the input, before it stores over
-        it. Loads come first in the loop body, so that holds when every load of the input
-        is at the point's own index in the main loop, where the output is stored."""
-        own = (tuple(self.index), len(self.loop_axes))
-        return {o for o, d in self.overwrites.items()
-                if tuple(self.graph[o]["shape"]) != self.domain
-                or any(base == d and (tuple(index), depth) != own for base, index, depth in self.loads)}
+        return KernelCode(tuple(params), tuple(names), tuple(lines), tuple(self.returns),
+                          f"{result}({', '.join(types)})", parallel, self.overwrites, dict(self.scratch))
 
     def _final_loops(self):
         """Loops over the results of reductions that are not innermost, for the "after"
@@ -246,11 +264,10 @@ class LoopKernel:
             if n in self.after and self._after_depth(n) is None:
                 groups.setdefault(self.after[n], []).append(n)
         for axes, members in groups.items():
-            code = _Lines()
-            kept = [k for k in self.loop_axes if k not in axes]
-            for k in kept:
-                code.add(f"for i{k} in range(n{k}):")
-                code.depth += 1
+            depth = 1
+            for k in [k for k in self.loop_axes if k not in axes]:
+                lines.append(Code(depth, f"for i{k} in range(n{k}):"))
+                depth += 1
             shape, names = self._after_space(members[0])
             for s in self.sinks:
                 if self.level[s] is None and reduced_axes(self.graph, s) == axes:
@@ -258,9 +275,7 @@ class LoopKernel:
             loads, body = [], []
             for n in members:
                 body += self._member(n, shape, names, ("final", axes), loads)
-            for line in loads + body:
-                code.comment(line[2:]) if line.startswith("# ") else code.add(line)
-            lines += code.lines
+            lines += _indented(loads + body, depth)
         return lines
 
     def _final_value(self, s, names):
@@ -272,8 +287,8 @@ class LoopKernel:
         return f"({reduction.finish(f'{self._acc(s)}[{index}]', self._count(s), out)})"
 
     def _store(self, n, local, index):
-        """Lines that hand `n`'s value on: stored at `index` (source text), returned if 0-d,
-        or nothing if only used inside the kernel."""
+        """Lines (at depth 0) that hand `n`'s value on: stored at `index` (source text),
+        returned if 0-d, or nothing if only used inside the kernel."""
         if n not in self.kernel.outputs:
             return []
         if self.graph[n]["shape"] == ():
@@ -281,20 +296,22 @@ class LoopKernel:
             self.results[n] = local
             return []
         if n in self.overwrites:
-            return [f"{self.input_name(self.overwrites[n])}[{index}] = {local}"]
-        return [f"{self.output_name(n)}[{index}] = {local}"]
+            return [Code(0, f"{self.input_name(self.overwrites[n])}[{index}] = {local}")]
+        return [Code(0, f"{self.output_name(n)}[{index}] = {local}")]
 
     def _member(self, n, shape, names, depth, loads):
+        """The lines (at depth 0) computing member `n` at a point of an index space, adding
+        the loads they need to `loads`; `depth` tells loads at different loop levels apart."""
         graph = self.graph
         node = graph[n]
         low = lowering(node["op"])
-        lines = [f"# {graph.node_text(n)}"]
-        if category(graph, n) == "loop":
-            if low.kind != "scalar":
+        lines = [Comment(0, graph.node_text(n))]
+        if part_in_kernel(graph, n) == "point":
+            if not isinstance(low, Scalar):
                 raise LoweringError(f"op {node['op']!r} has no scalar lowering but was fused into a loop")
             args = [(self.read(a, shape, names, depth, loads), graph[a]["dtype"]) for a in graph.args(n)]
             self.values[n] = local = f"v{len(self.values)}"
-            lines.append(f"{local} = {low.emit(args, np.dtype(node['dtype']), node['attrs'])}")
+            lines.append(Code(0, f"{local} = {low.emit(args, np.dtype(node['dtype']), node['attrs'])}"))
             return lines + self._store(n, local, ", ".join(names) or "()")
         (arg,) = graph.args(n)
         value = self.read(arg, shape, names, depth, loads)
@@ -304,8 +321,8 @@ class LoopKernel:
                 self.results[n] = value
                 return lines
             target = views.getitem(views.identity(node["attrs"]["shape"]), node["attrs"]["index"])
-            index = target.index(self.index)
-            lines.append(f"{self.output_name(n)}[{', '.join(index) or '()'}] = {value}")
+            index = index_text(target, self.index)
+            lines.append(Code(0, f"{self.output_name(n)}[{', '.join(index) or '()'}] = {value}"))
             return lines
         reduction, acc_dtype, _ = self._reduction_parts(n)
         value = cast(value, graph[arg]["dtype"], acc_dtype)
@@ -315,10 +332,10 @@ class LoopKernel:
         if reduction.tracks_index:
             position = f"{self._acc(n)}_at" if self.level[n] is not None else \
                 f"{self.output_name(n)}[{self._out_index(n)}]"
-            lines += [f"if {reduction.combine(acc, value, acc_dtype)}:",
-                      f"    {acc} = {value}", f"    {position} = {self._argmax_position(n)}"]
+            lines += [Code(0, f"if {reduction.combine(acc, value, acc_dtype)}:"),
+                      Code(1, f"{acc} = {value}"), Code(1, f"{position} = {self._argmax_position(n)}")]
         else:
-            lines.append(reduction.combine(acc, value, acc_dtype))
+            lines.append(Code(0, reduction.combine(acc, value, acc_dtype)))
         return lines
 
     # -- reductions ---------------------------------------------------------------------------
@@ -327,7 +344,7 @@ class LoopKernel:
 
     def _reduction_parts(self, n):
         graph = self.graph
-        reduction = lowering(graph[n]["op"]).reduction
+        reduction = lowering(graph[n]["op"])
         src, out = graph[graph.args(n)[0]]["dtype"], graph[n]["dtype"]
         return reduction, np.dtype(reduction.acc_dtype(src, out)), np.dtype(out)
 
@@ -351,10 +368,9 @@ class LoopKernel:
 
     def _local_start(self, n, depth):
         reduction, acc_dtype, _ = self._reduction_parts(n)
-        pad = "    " * depth
-        lines = [f"{pad}{self._acc(n)} = {reduction.init(acc_dtype)}"]
+        lines = [Code(depth, f"{self._acc(n)} = {reduction.init(acc_dtype)}")]
         if reduction.tracks_index:
-            lines.append(f"{pad}{self._acc(n)}_at = 0")
+            lines.append(Code(depth, f"{self._acc(n)}_at = 0"))
         return lines
 
     def _local_finish(self, n, depth):
@@ -363,9 +379,8 @@ class LoopKernel:
         acc = self._acc(n)
         value = f"{acc}_at" if reduction.tracks_index else reduction.finish(acc, self._count(n), out)
         self.values[n] = local = f"s{self.sinks.index(n)}"
-        pad = "    " * depth
         stored = self._store(n, local, self._out_index(n)) if n in self.kernel.outputs else []
-        return [pad + f"{local} = {value}"] + [pad + line for line in stored]
+        return [Code(depth, f"{local} = {value}")] + _indented(stored, depth)
 
     def _in_place(self, n):
         """Can sink `n` accumulate straight into its output array?"""
@@ -373,25 +388,25 @@ class LoopKernel:
         return not reduction.tracks_index and acc_dtype == out and reduction.finish("x", "1", out) == "x"
 
     def _over_output(self, n, depth, body):
-        """Lines running `body` (a function of the index text) at every element of sink
-        `n`'s output: plain loops (cheaper for Numba to compile than whole-array NumPy)."""
+        """Lines running `body` (a function of the index text giving statements) at every
+        element of sink `n`'s output: plain loops (cheaper for Numba to compile than
+        whole-array NumPy)."""
         axes = reduced_axes(self.graph, n)
-        lines, pad = [], "    " * depth
+        lines = []
         for k in self.loop_axes:
             if k not in axes:
-                lines.append(f"{pad}for i{k} in range(n{k}):")
-                pad += "    "
-        return lines + [pad + line for line in body(self._out_index(n))]
+                lines.append(Code(depth, f"for i{k} in range(n{k}):"))
+                depth += 1
+        return lines + [Code(depth, text) for text in body(self._out_index(n))]
 
     def _array_start(self, n, depth):
-        pad = "    " * depth
         if self.graph[n]["op"] == "scatter":
-            return [f"{pad}{self.output_name(n)}[...] = 0"] if self.graph[n]["shape"] != () else []
+            return [Code(depth, f"{self.output_name(n)}[...] = 0")] if self.graph[n]["shape"] != () else []
         out_name = self.output_name(n)
         reduction, acc_dtype, out = self._reduction_parts(n)
         acc, init = self._acc(n), reduction.init(acc_dtype)
         if self._in_place(n):
-            return [f"{pad}{acc} = {out_name}"] + self._over_output(n, depth, lambda i: [f"{acc}[{i}] = {init}"])
+            return [Code(depth, f"{acc} = {out_name}")] + self._over_output(n, depth, lambda i: [f"{acc}[{i}] = {init}"])
         if reduction.tracks_index:
             start = lambda i: [f"{acc}[{i}] = {init}", f"{out_name}[{i}] = 0"]
         else:

@@ -74,7 +74,7 @@ class Recycler:
 def private(donated, arguments):
     """The donated arrays, each replaced by a copy if it may share memory with another argument.
 
-    A call writes its outputs into the arrays donated to it (numba_donation.py), so no other
+    A call writes its outputs into the arrays donated to it (donation.py), so no other
     argument may see that memory: the same array passed twice, or a view of it, would
     change under the kernels reading it. Arrays are grouped by the array that owns their
     memory, so two slices of one array count as sharing even where they do not overlap;

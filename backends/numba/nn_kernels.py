@@ -1,6 +1,6 @@
 """Numba kernels for the ops for neural networks: convolutions, pooling, random numbers.
 
-The generated driver (numba_codegen.py) calls the plain-Python functions at the bottom of
+The generated driver (emit.py) calls the plain-Python functions at the bottom of
 this file for these ops, as it calls BLAS for a matrix product: each takes the op's
 arguments, its attributes and the output array to fill, makes the arguments C-contiguous
 arrays of the output's dtype, and runs compiled loops. The loops run on one thread: they

@@ -1,20 +1,21 @@
 """How each registry op becomes code in the numba backend: one entry per op, keyed by name.
 
-The kinds of lowering, matching the fusion plan (passes/fusion.py):
+The type of an op's lowering says what the backend does with it (and matches the op's kind
+in the registry; tests walk the registry to prove every op has one):
 
-    source   inputs and constants: arguments of the driver (0-d constants become literals)
-    scalar   elementwise ops: an expression on scalars, computed at each point of a loop
-    reduce   reductions: an accumulator started before the reduced loops, combined at each
-             point and finished after them
-    scatter  zeros with the argument written through an index map
-    view     movement ops that only re-index (passes/views.py): index arithmetic inside a
-             kernel, a NumPy view in the driver
-    call     whole-array work the driver does: BLAS matmul, NumPy concatenate and reshape,
-             the convolution, pooling and random-number kernels of numba_nn_kernels.py
+    Source     inputs and constants: arguments of the driver (0-d constants become literals)
+    Scalar     elementwise ops: an expression on scalars, computed at each point of a loop
+    Reduction  reductions: an accumulator started before the reduced loops, combined at each
+               point and finished after them
+    Scatter    zeros with the argument written through an index map
+    View       movement ops that only re-index (passes/views.py): index arithmetic inside a
+               kernel, a NumPy view in the driver
+    Call       whole-array work the driver does: BLAS matmul, NumPy concatenate and reshape,
+               the convolution, pooling and random-number kernels of nn_kernels.py
 
-Adding an op to the registry needs one entry here; tests walk the registry to prove it.
-Scalar expressions compute in NumPy's result dtype: every argument is cast to it first, so a
-float32 graph stays float32 (Numba would otherwise widen float32 * 1.7 to float64).
+Adding an op to the registry needs one entry here. Scalar expressions compute in NumPy's
+result dtype: every argument is cast to it first, so a float32 graph stays float32 (Numba
+would otherwise widen float32 * 1.7 to float64).
 """
 from dataclasses import dataclass
 from typing import Callable, Optional
@@ -35,15 +36,14 @@ WIDE = {np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int64), np.dtype
 
 
 @dataclass(frozen=True)
-class Lowering:
-    kind: str
-    emit: Optional[Callable] = None     # scalar: (args, out dtype, attrs) -> expression;
-                                        # call: (arg names, out name, node) -> driver line;
-                                        # view: (arg name, attrs) -> NumPy expression
-    reduction: Optional["Reduction"] = None
-    writes_into: bool = True            # call: fills an `out` array the driver gives it;
-                                        # False: returns an array of its own
-    imports: tuple = ()                 # call: lines the driver needs to make the call
+class Source:
+    """An input or a constant: the driver has it already."""
+
+
+@dataclass(frozen=True)
+class Scalar:
+    """An elementwise op computed at each point of a loop."""
+    emit: Callable              # (args as (expression, dtype), output dtype, attrs) -> expression
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,27 @@ class Reduction:
     combine: Callable           # (acc name, value expr, acc dtype) -> statement
     finish: Callable            # (acc name, count expr, output dtype) -> expression
     tracks_index: bool = False  # argmax: also remember where the best value was
+
+
+@dataclass(frozen=True)
+class Scatter:
+    """Zeros, with the argument written at the positions of the op's index."""
+
+
+@dataclass(frozen=True)
+class Call:
+    """Whole-array work the driver does itself."""
+    emit: Callable              # (argument names, output name or None, node) -> driver code
+    writes_into: bool = True    # fills an `out` array the driver gives it; False: returns its own
+    imports: tuple = ()         # lines the driver needs to make the call
+
+
+@dataclass(frozen=True)
+class View:
+    """A movement op that only re-indexes: kernels read through its index map (passes/
+    views.py), the driver makes a NumPy view."""
+    driver: Callable            # (argument name, attrs) -> NumPy view expression
+    copy: Optional[Call] = None  # what the driver does where the op moves data instead
 
 
 # -- literals and casts ------------------------------------------------------------------
@@ -192,7 +213,7 @@ ARGMAX = Reduction(acc_dtype=lambda src, out: np.dtype(src), init=lambda d: _ext
                    finish=lambda acc, count, out: acc, tracks_index=True)
 
 
-# -- whole-array calls and views in the driver ----------------------------------------------
+# -- whole-array calls in the driver --------------------------------------------------------
 
 def _matmul(args, out, node):
     a, b = args
@@ -208,7 +229,7 @@ def _concatenate(args, out, node):
     return f"np.concatenate({joined}, axis={node['attrs']['axis']}, out={out})"
 
 
-def _reshape_call(args, out, node):
+def _reshape_copy(args, out, node):
     (x,) = args
     return f"contiguous(np.reshape({x}, {node['attrs']['shape']}))"
 
@@ -218,95 +239,64 @@ def numpy_index_text(index):
     return format_index(index)[1:-1] or "()"
 
 
-VIEWS = {
-    "transpose": lambda x, attrs: f"np.transpose({x}, {attrs['axes']})",
-    "broadcast_to": lambda x, attrs: f"np.broadcast_to({x}, {attrs['shape']})",
-    "expand_dims": lambda x, attrs: f"np.expand_dims({x}, {attrs['axis']})",
-    "squeeze": lambda x, attrs: f"np.squeeze({x}, {attrs['axis']})",
-    "getitem": lambda x, attrs: f"np.asarray({x})[{numpy_index_text(attrs['index'])}]",
-    "reshape": lambda x, attrs: f"np.reshape({x}, {attrs['shape']})",
-}
-
-
 # -- the table ------------------------------------------------------------------------------
 
 LOWERINGS = {
-    "input": Lowering("source"),
-    "const": Lowering("source"),
+    "input": Source(),
+    "const": Source(),
 
-    "add": Lowering("scalar", _arith("{} + {}", "({} or {})")),
-    "subtract": Lowering("scalar", _arith("{} - {}")),
-    "multiply": Lowering("scalar", _arith("{} * {}", "({} and {})")),
-    "divide": Lowering("scalar", _arith("{} / {}")),
-    "power": Lowering("scalar", _arith("{} ** {}", exact=False)),
-    "maximum": Lowering("scalar", _arith("maximum({}, {})", "({} or {})")),
-    "minimum": Lowering("scalar", _arith("minimum({}, {})", "({} and {})")),
-    "negative": Lowering("scalar", _arith("-{}")),
-    "exp": Lowering("scalar", _math("exp", "exp_f32")),
-    "log": Lowering("scalar", _math("log")),
-    "sin": Lowering("scalar", _math("sin")),
-    "cos": Lowering("scalar", _math("cos")),
-    "tan": Lowering("scalar", _math("tan")),
-    "tanh": Lowering("scalar", _math("tanh", "tanh_f32")),
-    "sqrt": Lowering("scalar", _math("sqrt")),
-    "abs": Lowering("scalar", _abs),
-    "sign": Lowering("scalar", _arith("np.sign({})", exact=False)),
-    "greater": Lowering("scalar", _compare(">")),
-    "greater_equal": Lowering("scalar", _compare(">=")),
-    "less": Lowering("scalar", _compare("<")),
-    "less_equal": Lowering("scalar", _compare("<=")),
-    "equal": Lowering("scalar", _compare("==")),
-    "not_equal": Lowering("scalar", _compare("!=")),
-    "where": Lowering("scalar", _where),
-    "cast": Lowering("scalar", _cast),
+    "add": Scalar(_arith("{} + {}", "({} or {})")),
+    "subtract": Scalar(_arith("{} - {}")),
+    "multiply": Scalar(_arith("{} * {}", "({} and {})")),
+    "divide": Scalar(_arith("{} / {}")),
+    "power": Scalar(_arith("{} ** {}", exact=False)),
+    "maximum": Scalar(_arith("maximum({}, {})", "({} or {})")),
+    "minimum": Scalar(_arith("minimum({}, {})", "({} and {})")),
+    "negative": Scalar(_arith("-{}")),
+    "exp": Scalar(_math("exp", "exp_f32")),
+    "log": Scalar(_math("log")),
+    "sin": Scalar(_math("sin")),
+    "cos": Scalar(_math("cos")),
+    "tan": Scalar(_math("tan")),
+    "tanh": Scalar(_math("tanh", "tanh_f32")),
+    "sqrt": Scalar(_math("sqrt")),
+    "abs": Scalar(_abs),
+    "sign": Scalar(_arith("np.sign({})", exact=False)),
+    "greater": Scalar(_compare(">")),
+    "greater_equal": Scalar(_compare(">=")),
+    "less": Scalar(_compare("<")),
+    "less_equal": Scalar(_compare("<=")),
+    "equal": Scalar(_compare("==")),
+    "not_equal": Scalar(_compare("!=")),
+    "where": Scalar(_where),
+    "cast": Scalar(_cast),
 
-    "sum": Lowering("reduce", reduction=SUM),
-    "mean": Lowering("reduce", reduction=MEAN),
-    "max": Lowering("reduce", reduction=MAX),
-    "min": Lowering("reduce", reduction=MIN),
-    "argmax": Lowering("reduce", reduction=ARGMAX),
+    "sum": SUM,
+    "mean": MEAN,
+    "max": MAX,
+    "min": MIN,
+    "argmax": ARGMAX,
 
-    "scatter": Lowering("scatter"),
+    "scatter": Scatter(),
 
-    "transpose": Lowering("view", VIEWS["transpose"]),
-    "broadcast_to": Lowering("view", VIEWS["broadcast_to"]),
-    "expand_dims": Lowering("view", VIEWS["expand_dims"]),
-    "squeeze": Lowering("view", VIEWS["squeeze"]),
-    "getitem": Lowering("view", VIEWS["getitem"]),
-    # a reshape that only adds or drops axes of length one is a view; any other is a call
-    "reshape": Lowering("view", VIEWS["reshape"]),
+    "transpose": View(lambda x, attrs: f"np.transpose({x}, {attrs['axes']})"),
+    "broadcast_to": View(lambda x, attrs: f"np.broadcast_to({x}, {attrs['shape']})"),
+    "expand_dims": View(lambda x, attrs: f"np.expand_dims({x}, {attrs['axis']})"),
+    "squeeze": View(lambda x, attrs: f"np.squeeze({x}, {attrs['axis']})"),
+    "getitem": View(lambda x, attrs: f"np.asarray({x})[{numpy_index_text(attrs['index'])}]"),
+    # a reshape that only adds or drops axes of length one is a view; any other is a copy
+    "reshape": View(lambda x, attrs: f"np.reshape({x}, {attrs['shape']})",
+                    copy=Call(_reshape_copy, writes_into=False)),
 
-    "matmul": Lowering("call", _matmul),
-    "concatenate": Lowering("call", _concatenate),
+    "matmul": Call(_matmul),
+    "concatenate": Call(_concatenate),
 }
 
-# calls the driver makes for ops that are views elsewhere
-CALLS = {"reshape": Lowering("call", _reshape_call, writes_into=False)}
 
-
-def lowering(op):
-    """The lowering of `op`; a missing one is a bug in the backend, reported as such."""
-    try:
-        return LOWERINGS[op]
-    except KeyError:
-        raise LoweringError(f"the numba backend has no lowering for op {op!r}; add one to "
-                            f"LOWERINGS in irtoy/backends/numba_lowering.py") from None
-
-
-def call_lowering(op):
-    """The lowering of an op done whole by the driver."""
-    if op in CALLS:
-        return CALLS[op]
-    low = lowering(op)
-    if low.kind != "call":
-        raise LoweringError(f"op {op!r} ({low.kind}) cannot be done as a whole-array call")
-    return low
-
-
-# -- ops for neural networks: whole-array calls into numba_nn_kernels.py ----------------------
+# -- ops for neural networks: whole-array calls into nn_kernels.py --------------------------
 
 def _nn_kernel_call(name, *attr_names):
-    """numba_nn_kernels.<name>(arguments, attributes, out), called by the driver."""
+    """nn_kernels.<name>(arguments, attributes, out), called by the driver."""
     def emit(args, out, node):
         attrs = [repr(node["attrs"][a]) for a in attr_names]
         return f"{name}({', '.join(list(args) + attrs + [out or 'None'])})"
@@ -314,8 +304,7 @@ def _nn_kernel_call(name, *attr_names):
 
 
 def _nn_call(name, *attr_names):
-    return Lowering("call", _nn_kernel_call(name, *attr_names),
-                    imports=(f"from irtoy.backends.numba_nn_kernels import {name}",))
+    return Call(_nn_kernel_call(name, *attr_names), imports=(f"from irtoy.backends.numba.nn_kernels import {name}",))
 
 
 LOWERINGS.update({
@@ -329,3 +318,22 @@ LOWERINGS.update({
     "avg_pool2d_grad": _nn_call("avg_pool2d_grad", "window", "stride"),
     "random_uniform": _nn_call("random_uniform", "stream", "shape", "dtype"),
 })
+
+
+def lowering(op):
+    """The lowering of `op`; a missing one is a bug in the backend, reported as such."""
+    try:
+        return LOWERINGS[op]
+    except KeyError:
+        raise LoweringError(f"the numba backend has no lowering for op {op!r}; add one to "
+                            f"LOWERINGS in backends/numba/lowering.py") from None
+
+
+def call_lowering(op):
+    """The lowering of an op the driver does whole (a view op: where it moves data)."""
+    low = lowering(op)
+    if isinstance(low, View) and low.copy is not None:
+        return low.copy
+    if not isinstance(low, Call):
+        raise LoweringError(f"op {op!r} ({type(low).__name__}) cannot be done as a whole-array call")
+    return low
