@@ -268,6 +268,23 @@ def _sqrt(g, out, x):
     return (g / (out * 2),)
 
 
+@vjp_rule("arctan2")
+def _arctan2(g, out, y, x):
+    """d/dy atan2(y, x) = x / (x^2 + y^2), d/dx = -y / (x^2 + y^2); taken as 0 at the origin."""
+    zero, one = _scalar(0, out), _scalar(1, out)
+    r2 = x * x + y * y
+    safe = ops.where(ops.equal(r2, zero), one, r2)      # guard the operand, so 0/0 never happens
+    return g * x / safe, -(g * y / safe)
+
+
+@vjp_rule("hypot")
+def _hypot(g, out, x, y):
+    """d/dx sqrt(x^2 + y^2) = x / hypot(x, y), likewise for y; taken as 0 at the origin."""
+    zero, one = _scalar(0, out), _scalar(1, out)
+    safe = ops.where(ops.equal(out, zero), one, out)
+    return g * x / safe, g * y / safe
+
+
 @vjp_rule("abs")
 def _abs(g, out, x):
     """g * sign(x): at x == 0 the gradient is 0 (the subgradient PyTorch also picks)."""

@@ -52,13 +52,17 @@ NONEMPTY = hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4)
 
 
 @st.composite
-def binary(draw, ufunc, dtypes=FLOATS, lo=-3.0, hi=3.0, y_away_from_zero=False):
+def binary(draw, ufunc, dtypes=FLOATS, lo=-3.0, hi=3.0, y_away_from_zero=False, smooth_at=None):
+    """`ufunc(x, y)` on drawn arrays; `smooth_at(x, y)` says where it is differentiable
+    (by default everywhere, but for maximum and minimum at ties)."""
     shapes = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=4)).input_shapes
     dx, dy = draw(st.sampled_from(dtypes)), draw(st.sampled_from(dtypes))
     x = draw(array(dx, shapes[0], lo, hi))
     y = draw(array(dy, shapes[1], lo, hi, away_from_zero=y_away_from_zero))
     fn = labelled(lambda x, y: ufunc(x, y), ufunc.__name__)
-    smooth = ufunc not in (np.maximum, np.minimum) or bool(np.all(x != y))
+    if smooth_at is None and ufunc in (np.maximum, np.minimum):
+        smooth_at = lambda x, y: x != y
+    smooth = smooth_at is None or bool(np.all(smooth_at(x, y)))
     return Case(fn, (x, y), smooth)
 
 
@@ -330,6 +334,9 @@ CASES = {
     "add": binary(np.add, NUMERIC), "subtract": binary(np.subtract, NUMERIC),
     "multiply": binary(np.multiply, NUMERIC), "divide": binary(np.divide, FLOATS, y_away_from_zero=True),
     "power": binary(np.power, FLOATS, lo=0.5, hi=2.0),
+    # arctan2 jumps by 2 pi across y = 0 for x < 0; hypot has a cone's tip at the origin
+    "arctan2": binary(np.arctan2, smooth_at=lambda y, x: (np.abs(y) > 1e-3) | (x > 1e-3)),
+    "hypot": binary(np.hypot, smooth_at=lambda x, y: np.hypot(x, y) > 1e-3),
     "maximum": binary(np.maximum, NUMERIC), "minimum": binary(np.minimum, NUMERIC),
     "greater": binary(np.greater, NUMERIC), "greater_equal": binary(np.greater_equal, NUMERIC),
     "less": binary(np.less, NUMERIC), "less_equal": binary(np.less_equal, NUMERIC),

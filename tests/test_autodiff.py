@@ -108,6 +108,18 @@ def test_relu_at_zero_gets_half_the_gradient():
     np.testing.assert_array_equal(d, [0.0, 0.5, 1.0])
 
 
+def test_arctan2_and_hypot_have_zero_gradient_at_the_origin_and_none_nan_around_it():
+    y, x = np.array([0.0, 1.0, 0.0]), np.array([0.0, 0.0, -2.0])
+    dy, dx = gradients(lambda y, x: np.sum(np.arctan2(y, x)), y, x)
+    np.testing.assert_allclose(dy, [0.0, 0.0, -0.5], rtol=1e-15)
+    np.testing.assert_allclose(dx, [0.0, -1.0, 0.0], rtol=1e-15)
+    dx, dy = gradients(lambda x, y: np.sum(np.hypot(x, y)), x, y)
+    np.testing.assert_allclose(dx, [0.0, 0.0, -1.0], rtol=1e-15)
+    np.testing.assert_allclose(dy, [0.0, 1.0, 0.0], rtol=1e-15)
+    second = irtoy.grad(lambda x: np.sum(irtoy.grad(lambda x: np.sum(np.hypot(x, 0.0)))(x)))
+    assert np.all(np.isfinite(second(np.array([0.0, 3.0]))))
+
+
 # -- second derivatives ----------------------------------------------------------------------
 
 A = np.array([[0.3, -1.2, 0.5], [1.1, 0.4, -0.7]])

@@ -140,11 +140,13 @@ def _arith(template, bool_template=None, exact=True):
 
 
 def _math(name, float32_helper=None):
+    """NumPy's function `name` on arguments of the output dtype (a float32 helper of
+    math.py instead, where one is given)."""
     def emit(args, out, attrs):
-        (x,) = _at(args, out)
+        xs = ", ".join(_at(args, out))
         if float32_helper and out == np.float32:
-            return f"{float32_helper}({x})"
-        return f"np.{name}({x})"
+            return f"{float32_helper}({xs})"
+        return f"np.{name}({xs})"
     return emit
 
 
@@ -260,6 +262,8 @@ LOWERINGS = {
     "tan": Scalar(_math("tan")),
     "tanh": Scalar(_math("tanh", "tanh_f32")),
     "sqrt": Scalar(_math("sqrt")),
+    "arctan2": Scalar(_math("arctan2")),
+    "hypot": Scalar(_math("hypot")),
     "abs": Scalar(_abs),
     "sign": Scalar(_arith("np.sign({})", exact=False)),
     "greater": Scalar(_compare(">")),
