@@ -7,6 +7,11 @@
     f(*args)
     dloss = irtoy.grad(loss)                   # gradients are graph nodes too
     print(irtoy.compare(fn, *args))            # interpreter vs numba: compile and run times
+
+One value's way through it: `trace` (api.py) runs fn on Tracers (tracing.py, builder.py); each
+NumPy call on one (numpy_dispatch.py) binds an op declared in ops/, which records a node of
+the graph (ir.py); passes/ (irtoy.passes) infer shapes, differentiate and clean up; a backend
+(irtoy.backends: the interpreter, or numba's fused kernels) makes it callable.
 """
 from importlib.util import find_spec as _find_spec
 
@@ -24,7 +29,6 @@ from irtoy.api import Compiled, Traced, trace
 from irtoy.transforms import grad, value_and_grad
 from irtoy.compare import compare
 from irtoy.report import report
-
 from irtoy.version import __version__
 
 __all__ = ["trace", "grad", "value_and_grad", "compare", "report", "Traced", "Compiled", "Spec", "Graph", "ops", "scope",
