@@ -172,15 +172,20 @@ def movement_chains(draw):
     return shape, chain
 
 
-@given(movement_chains())
-@settings(max_examples=200)
-def test_index_maps_read_what_numpy_views_see(case):
-    shape, chain = case
+def apply_chain(shape, chain):
+    """(base array, what NumPy's views of it give, the composed index map) for a chain."""
     base = np.arange(int(np.prod(shape)), dtype=np.float64).reshape(shape)
     expected, view = base, views.identity(shape)
     for op, attrs in chain:
         expected = ops.REGISTRY[op].impl(expected, **attrs)
         view = views.apply(op, attrs, view)
+    return base, expected, view
+
+
+@given(movement_chains())
+@settings(max_examples=200)
+def test_index_maps_read_what_numpy_views_see(case):
+    base, expected, view = apply_chain(*case)
     assert view.shape == expected.shape
     for index in np.ndindex(*expected.shape):
         assert base[view.position(index)] == expected[index]

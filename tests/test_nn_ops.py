@@ -1,7 +1,7 @@
 """The ops for neural networks against plain loops: convolution, its adjoints, pooling, random numbers.
 
-The reference implementations in irtoy/ops.py are whole-array NumPy (im2col); here every
-output is computed again one pixel at a time, the way the definitions read. Adjoints are
+The reference implementations in irtoy/ops/convolution.py and random.py are whole-array NumPy
+(im2col); here every output is computed again one pixel at a time, the way the definitions read. Adjoints are
 checked through the identity <A x, y> == <x, A^T y>, which holds to rounding for any x, y.
 """
 import numpy as np

@@ -23,10 +23,10 @@ from irtoy import ops, pytree
 from irtoy.backends.numba import lowering
 from irtoy.backends.numba.kernels import index_text
 from irtoy.benchmarks import workloads
-from irtoy.passes import fusion, views
+from irtoy.passes import fusion
 from graph_programs import programs
 from op_cases import CASES
-from test_fusion import movement_chains
+from test_fusion import apply_chain, movement_chains
 
 FEW = settings(max_examples=3, derandomize=True, deadline=None)
 TOLERANCE = {np.dtype(np.float32): (2e-5, 1e-5), np.dtype(np.float64): (1e-11, 1e-12)}
@@ -118,12 +118,7 @@ def test_gradient_graph_of_every_op_matches_the_interpreter(op, data):
 @given(movement_chains())
 @settings(max_examples=200)
 def test_index_arithmetic_in_kernels_reads_what_numpy_views_see(case):
-    shape, chain = case
-    base = np.arange(int(np.prod(shape)), dtype=np.float64).reshape(shape)
-    expected, view = base, views.identity(shape)
-    for op, attrs in chain:
-        expected = ops.REGISTRY[op].impl(expected, **attrs)
-        view = views.apply(op, attrs, view)
+    base, expected, view = apply_chain(*case)
     for index in np.ndindex(*expected.shape):
         names = [str(i) for i in index]
         position = tuple(eval(e) for e in index_text(view, names))
