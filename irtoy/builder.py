@@ -52,12 +52,14 @@ class GraphBuilder:
 
     def constant(self, value, dtype=None):
         """The node of a constant array or number (a private copy), made once per distinct value."""
-        array = np.array(value, dtype=dtype)
-        if array.size > CONSTANTS_BY_VALUE and isinstance(value, np.ndarray):
-            key = ("array", id(value), array.dtype.str)
+        if isinstance(value, np.ndarray) and value.size > CONSTANTS_BY_VALUE:
+            key = ("array", id(value), np.dtype(dtype or value.dtype).str)     # copied once, below
+            array = None
         else:
+            array = np.array(value, dtype=dtype)
             key = (array.dtype.str, array.shape, array.tobytes())
         if key not in self._consts:
+            array = np.array(value, dtype=dtype) if array is None else array
             _, src, scope = self.provenance()
             n = self.graph.add_node("const", role="const", spec=Spec.of(array), value=array, src=src, scope=scope)
             self._consts[key] = (n, value)
