@@ -8,6 +8,7 @@ compiled with them donated, so the numba backend updates them in place.
 """
 import io
 import json
+import os
 import time
 
 import numpy as np
@@ -18,6 +19,7 @@ from irtoy.errors import IrtoyError
 from irtoy.files import atomic_write
 from irtoy.nn import losses as losses_mod, optimizers as optimizers_mod, schedules
 from irtoy.nn.datasets import batches, num_batches
+from irtoy.nn.npz import read_arrays
 from irtoy.nn.layers import Context
 
 FORMAT = "irtoy.nn.Model"
@@ -255,7 +257,12 @@ class Model:
                   **_flatten("optimizer", self.opt_state)}
         buffer = io.BytesIO()
         np.savez(buffer, __metadata__=np.array(json.dumps(self.metadata())), **arrays)
-        return atomic_write(path, buffer.getvalue())
+        if os.path.isdir(path):
+            raise IrtoyError(f"cannot save the model to {path}: it is a folder")
+        try:
+            return atomic_write(path, buffer.getvalue())
+        except OSError as e:
+            raise IrtoyError(f"cannot save the model to {path}: {e.strerror or e}") from None
 
     @classmethod
     def load(cls, path, net, backend="numba"):
@@ -264,23 +271,20 @@ class Model:
         The file must have been saved from a network of the same architecture; anything else
         is refused with the first difference named.
         """
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {k: data[k] for k in data.files}
-        except (OSError, ValueError) as e:
-            raise IrtoyError(f"{path} is not a model file irtoy can read: {e}") from None
-        if "__metadata__" not in arrays:
-            raise IrtoyError(f"{path} has no irtoy metadata: it was not written by Model.save")
-        meta = json.loads(str(arrays.pop("__metadata__")))
-        if meta.get("format") != FORMAT or meta.get("version") != VERSION:
-            raise IrtoyError(f"{path} is a {meta.get('format')} v{meta.get('version')} file, not {FORMAT} v{VERSION}")
+        path = os.fspath(path)
+        arrays = read_arrays(path)
+        meta = _metadata(path, arrays.pop("__metadata__", None))
         difference = _first_difference(meta["net"], net.describe(), "net")
         if difference:
             raise IrtoyError(f"{path} was saved from a different network: {difference}")
-        loss = losses_mod.BY_NAME[meta["loss"]["type"]](**meta["loss"]["config"])
-        optimizer = optimizers_mod.BY_NAME[meta["optimizer"]["type"]](**_from_jsonable(meta["optimizer"]["config"]))
+        loss = _make(path, "loss", losses_mod.BY_NAME, meta["loss"])
+        optimizer = _make(path, "optimizer", optimizers_mod.BY_NAME, meta["optimizer"])
         model = cls(net, loss, optimizer, backend=backend, seed=meta["seed"], l2=meta["l2"], l1=meta["l1"])
-        model.build(meta["input_shape"])
+        try:
+            model.build(meta["input_shape"])
+        except (ValueError, TypeError, IndexError) as e:
+            raise IrtoyError(f"{path}: this network cannot be built for the saved input_shape "
+                             f"{meta['input_shape']}: {e}") from None
         for name, tree in (("params", model.params), ("state", model.state), ("optimizer", model.opt_state)):
             expected = _flatten(name, tree)
             for key, value in expected.items():
@@ -294,11 +298,58 @@ class Model:
         model.opt_state = _unflatten("optimizer", model.opt_state, arrays)
         model.steps, model.epochs = meta["steps"], meta["epochs"]
         if "rng" in meta:
-            model._rng.bit_generator.state = meta["rng"]
+            try:
+                model._rng.bit_generator.state = meta["rng"]
+            except (TypeError, ValueError, KeyError) as e:
+                raise IrtoyError(f"{path}: the metadata's rng state is not a {type(model._rng.bit_generator).__name__} "
+                                 f"state ({type(e).__name__}: {e})") from None
         return model
 
     def __repr__(self):
         return f"Model({self.net!r}, loss={self.loss!r}, optimizer={self.optimizer!r}, backend={self.backend!r})"
+
+
+# What each metadata field must be, so a damaged or forged file is refused by name.
+METADATA_FIELDS = {"net": dict, "loss": dict, "optimizer": dict, "input_shape": list, "steps": int,
+                   "epochs": int, "seed": int, "l2": (int, float), "l1": (int, float)}
+
+
+def _metadata(path, stored):
+    """The metadata dict of a model file, checked field by field, or IrtoyError."""
+    if stored is None:
+        raise IrtoyError(f"{path} has no irtoy metadata: it was not written by Model.save")
+    if stored.shape != () or stored.dtype.kind != "U":
+        raise IrtoyError(f"{path}: the metadata is {stored.dtype}{list(stored.shape)}, not one JSON string")
+    try:
+        meta = json.loads(str(stored))
+    except (ValueError, RecursionError) as e:
+        raise IrtoyError(f"{path}: the metadata is not readable JSON ({type(e).__name__}: {e})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("version") != VERSION:
+        found = f"a {meta.get('format')} v{meta.get('version')}" if isinstance(meta, dict) else "not a metadata"
+        raise IrtoyError(f"{path} is {found} file, not {FORMAT} v{VERSION}")
+    for field, kind in METADATA_FIELDS.items():
+        if not isinstance(meta.get(field), kind) or isinstance(meta.get(field), bool):
+            raise IrtoyError(f"{path}: the metadata's {field!r} is {meta.get(field)!r}, not a {_kind_name(kind)}")
+    if not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in meta["input_shape"]):
+        raise IrtoyError(f"{path}: the metadata's input_shape {meta['input_shape']} is not a list of positive sizes")
+    for field in ("loss", "optimizer"):
+        if not isinstance(meta[field].get("type"), str) or not isinstance(meta[field].get("config"), dict):
+            raise IrtoyError(f"{path}: the metadata's {field} is {meta[field]!r}, not {{\"type\": name, \"config\": {{...}}}}")
+    return meta
+
+
+def _kind_name(kind):
+    return " or ".join(k.__name__ for k in kind) if isinstance(kind, tuple) else kind.__name__
+
+
+def _make(path, field, known, saved):
+    """The loss or optimizer the metadata describes, or IrtoyError naming what is wrong."""
+    if saved["type"] not in known:
+        raise IrtoyError(f"{path}: unknown {field} {saved['type']!r}; known: {', '.join(sorted(known))}")
+    try:
+        return known[saved["type"]](**_from_jsonable(path, saved["config"]))
+    except (TypeError, ValueError) as e:
+        raise IrtoyError(f"{path}: the {field} {saved['type']} cannot be made from {saved['config']!r}: {e}") from None
 
 
 def _flatten(prefix, tree):
@@ -346,11 +397,13 @@ def _jsonable(value):
     return value
 
 
-def _from_jsonable(config):
+def _from_jsonable(path, config):
     out = {}
     for k, v in config.items():
         if isinstance(v, dict) and "schedule" in v:
-            kind = getattr(schedules, v["schedule"])
+            kind = getattr(schedules, str(v["schedule"]), None)
+            if not (isinstance(kind, type) and issubclass(kind, schedules.Schedule)):
+                raise IrtoyError(f"{path}: {k} names no learning-rate schedule: {v['schedule']!r}")
             v = kind(**{a: b for a, b in v.items() if a != "schedule"})
         out[k] = v
     return out
