@@ -8,6 +8,7 @@ compiled with them donated, so the numba backend updates them in place.
 """
 import io
 import json
+import math
 import os
 import time
 
@@ -57,7 +58,9 @@ class Model:
     def targets(self, y):
         """Targets as the loss wants them: integer labels (one per sample, or one per step of a
         sequence of outputs) become one-hot float32 rows."""
-        y = np.asarray(y)
+        y = _data_array("y", y, dtype=None)
+        if y.ndim == 0:
+            raise irtoy.ShapeError(f"y must hold one target per sample, got the scalar {y[()]!r}")
         classes = self.output_shape[-1]
         labels = y.ndim >= 1 and y.shape[1:] == tuple(self.output_shape[:-1])
         if y.dtype.kind in "iu" and labels and self.loss.classifies and classes > 1:
@@ -65,7 +68,7 @@ class Model:
                 raise IrtoyError(f"labels must be in 0..{classes - 1} for a model with {classes} outputs, "
                                  f"got {y.min()}..{y.max()}")
             return np.eye(classes, dtype=np.float32)[y]
-        y = y.astype(np.float32)
+        y = _data_array("y", y)
         y = y.reshape(-1, 1) if y.ndim == 1 else y
         if y.shape[1:] != tuple(self.output_shape):
             hint = " (integer class labels need an integer dtype)" if y.shape[1:] == (1,) else ""
@@ -151,27 +154,57 @@ class Model:
         return self._compile("train", self.train_step, *self._train_args(np.asarray(x, np.float32), self.targets(y)))
 
     # -- training and using ----------------------------------------------------------------
-    def fit(self, x, y, epochs=1, batch_size=32, validation_data=None, shuffle=True, verbose=True):
-        """Train for `epochs` passes over (x, y); returns the history of per-epoch metrics."""
-        x = np.asarray(x, np.float32)
+    def fit(self, x, y, epochs=1, batch_size=32, validation_data=None, shuffle=True, verbose=True,
+            allow_nonfinite=False):
+        """Train for `epochs` passes over (x, y); returns the history of per-epoch metrics.
+
+        NaN or infinite values in x or y are refused before training (one NaN would turn every
+        weight into NaN), and a loss that becomes NaN or infinite stops training with a
+        NonFiniteError naming the epoch and the batch (the weights are then those that step
+        made; `irtoy.debug_nans` with backend="numpy" finds the op). `allow_nonfinite=True`
+        turns both checks off.
+        """
+        x = _data_array("x", x)
+        if x.ndim == 0:
+            raise irtoy.ShapeError(f"fit: x must hold samples along its first axis, got the scalar {x[()]!r}")
         if len(x) == 0:
             raise IrtoyError("fit needs at least one sample; x is empty")
+        for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < (name == "batch_size"):
+                raise IrtoyError(f"fit: {name} must be a {'positive' if name == 'batch_size' else 'non-negative'} "
+                                 f"integer, got {value!r}")
         self._ensure_built(x)
         targets = self.targets(y)
+        if len(targets) != len(x):
+            raise irtoy.ShapeError(f"fit: x has {len(x)} samples but y has {len(targets)}")
+        if not allow_nonfinite:
+            _refuse_nonfinite("x", x)
+            _refuse_nonfinite("y", targets)
+        if validation_data is not None and not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
+            raise IrtoyError(f"fit: validation_data must be a pair (x, y), got {type(validation_data).__name__}")
         history = {"loss": [], "accuracy": [], "time": []}
         if validation_data is not None:
             history.update(val_loss=[], val_accuracy=[])
         for _ in range(epochs):
             start = time.perf_counter()
             total_loss, total_correct, seen = 0.0, 0, 0
-            bar = tqdm(total=num_batches(len(x), batch_size), desc=f"epoch {self.epochs + 1}", unit="batch",
+            count = num_batches(len(x), batch_size)
+            bar = tqdm(total=count, desc=f"epoch {self.epochs + 1}", unit="batch",
                        disable=not verbose, leave=True, dynamic_ncols=True)
-            for xb, yb in batches(x, targets, batch_size, shuffle=shuffle, seed=int(self._rng.integers(2**31))):
+            seed = int(self._rng.integers(2**31))
+            for batch, (xb, yb) in enumerate(batches(x, targets, batch_size, shuffle=shuffle, seed=seed), 1):
                 args = self._train_args(xb, yb)
                 step = self._compile("train", self.train_step, *args)
                 self.params, self.state, self.opt_state, loss, correct = step(*args)
                 self.steps += 1
-                total_loss += float(loss) * len(xb)
+                loss = float(loss)
+                if not math.isfinite(loss) and not allow_nonfinite:
+                    bar.close()
+                    raise irtoy.NonFiniteError(
+                        f"fit: the loss became {loss} at epoch {self.epochs + 1}, batch {batch} of {count} "
+                        f"(step {self.steps}); the weights are now those that step made. A smaller learning "
+                        f"rate often helps; irtoy.debug_nans() with backend='numpy' names the op that made it")
+                total_loss += loss * len(xb)
                 total_correct += float(correct)
                 seen += len(xb)
                 bar.update(1)
@@ -197,7 +230,7 @@ class Model:
 
     def evaluate(self, x, y, batch_size=500):
         """{"loss": mean loss, "accuracy": fraction right} over (x, y), in inference mode."""
-        x = np.asarray(x, np.float32)
+        x = _data_array("x", x)
         self._ensure_built(x)
         targets = self.targets(y)
         total_loss, total_correct = 0.0, 0
@@ -213,7 +246,7 @@ class Model:
 
     def predict(self, x, batch_size=500):
         """The network's outputs for x, in inference mode (dropout off, running statistics)."""
-        x = np.asarray(x, np.float32)
+        x = _data_array("x", x)
         self._ensure_built(x)
         outs = []
         for start in range(0, len(x), batch_size):
@@ -307,6 +340,27 @@ class Model:
 
     def __repr__(self):
         return f"Model({self.net!r}, loss={self.loss!r}, optimizer={self.optimizer!r}, backend={self.backend!r})"
+
+
+def _data_array(name, value, dtype=np.float32):
+    """`value` as a NumPy array (of `dtype`), or IrtoyError naming the argument."""
+    try:
+        array = np.asarray(value, dtype)
+    except (TypeError, ValueError) as e:
+        raise IrtoyError(f"{name} cannot be used as an array of numbers: {e}") from None
+    if dtype is None and array.dtype.kind not in "biuf":
+        raise IrtoyError(f"{name} holds {array.dtype} values, not numbers")
+    return array
+
+
+def _refuse_nonfinite(name, array):
+    """IrtoyError with the count and first position of the NaN or infinite values in `array`."""
+    finite = np.isfinite(array)
+    if not finite.all():
+        first = tuple(int(i) for i in np.argwhere(~finite)[0])
+        raise irtoy.NonFiniteError(
+            f"fit: {name} holds {finite.size - np.count_nonzero(finite)} NaN or infinite value(s), the first "
+            f"{array[first]} at {name}[{', '.join(map(str, first))}]; clean the data, or pass allow_nonfinite=True")
 
 
 # What each metadata field must be, so a damaged or forged file is refused by name.
