@@ -61,3 +61,12 @@ def test_a_loss_that_becomes_inf_stops_training_naming_epoch_and_batch(backend):
     with pytest.raises(irtoy.NonFiniteError, match=r"fit: the loss became inf at epoch 2, batch 2 of 3 \(step 3\)"):
         model.fit(x, np.zeros(30), epochs=2, batch_size=10, verbose=False, shuffle=False)
     assert model.steps == 3
+
+
+def test_evaluate_and_predict_name_their_bad_arguments():
+    model = classifier()
+    model.fit(X, Y, verbose=False)
+    with pytest.raises(irtoy.ShapeError, match=r"evaluate: x has 30 samples but y has 29"):
+        model.evaluate(X, Y[:-1])
+    with pytest.raises(irtoy.IrtoyError, match=r"^x cannot be used as an array of numbers"):
+        model.predict([[1.0, 2.0], [3.0]])

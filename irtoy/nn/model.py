@@ -175,8 +175,7 @@ class Model:
                                  f"integer, got {value!r}")
         self._ensure_built(x)
         targets = self.targets(y)
-        if len(targets) != len(x):
-            raise irtoy.ShapeError(f"fit: x has {len(x)} samples but y has {len(targets)}")
+        _same_length("fit", x, targets)
         if not allow_nonfinite:
             _refuse_nonfinite("x", x)
             _refuse_nonfinite("y", targets)
@@ -233,6 +232,7 @@ class Model:
         x = _data_array("x", x)
         self._ensure_built(x)
         targets = self.targets(y)
+        _same_length("evaluate", x, targets)
         total_loss, total_correct = 0.0, 0
         for xb, yb in batches(x, targets, batch_size, shuffle=False):
             step = self._compile("eval", self.eval_step, self.params, self.state, xb, yb)
@@ -351,6 +351,11 @@ def _data_array(name, value, dtype=np.float32):
     if dtype is None and array.dtype.kind not in "biuf":
         raise IrtoyError(f"{name} holds {array.dtype} values, not numbers")
     return array
+
+
+def _same_length(what, x, targets):
+    if len(targets) != len(x):
+        raise irtoy.ShapeError(f"{what}: x has {len(x)} samples but y has {len(targets)}")
 
 
 def _refuse_nonfinite(name, array):
