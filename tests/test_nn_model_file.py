@@ -1,5 +1,6 @@
 """Model.load on damaged and forged files: every one is refused with an IrtoyError naming the
 file, or (when the damage touches nothing the model uses) loads exactly the saved model."""
+import io
 import json
 import struct
 import zipfile
@@ -69,7 +70,7 @@ def test_a_file_with_flipped_bytes_is_refused_or_loads_the_same_model(saved, tmp
 
 def rewrite(path, data, members):
     """The saved file `data` with `members` ({name: bytes or None to remove}) replaced."""
-    with zipfile.ZipFile(path, "w") as out, zipfile.ZipFile(__import__("io").BytesIO(data)) as original:
+    with zipfile.ZipFile(path, "w") as out, zipfile.ZipFile(io.BytesIO(data)) as original:
         for info in original.infolist():
             content = members.get(info.filename, original.read(info.filename))
             if content is not None:
@@ -77,14 +78,14 @@ def rewrite(path, data, members):
 
 
 def npy(array):
-    buffer = __import__("io").BytesIO()
+    buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
     return buffer.getvalue()
 
 
 def metadata(data):
-    with zipfile.ZipFile(__import__("io").BytesIO(data)) as z:
-        return json.loads(str(np.load(__import__("io").BytesIO(z.read("__metadata__.npy")))))
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return json.loads(str(np.load(io.BytesIO(z.read("__metadata__.npy")))))
 
 
 def with_metadata(text):
