@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from irtoy import ops
+from irtoy import debugging, ops
 from irtoy.errors import GraphError, located
 
 
@@ -51,8 +51,12 @@ class Interpreter:
         self.peak_live = peak - len(self.inputs)    # the most intermediate values alive at once
 
     def run(self, args):
-        env = dict(zip(self.inputs, args))
+        # Subclasses of ndarray (np.matrix, masked arrays) are taken as the plain arrays they
+        # hold, as the numba backend's kernels take them: np.matrix would otherwise change
+        # what `*` and reductions mean, and a masked array what its ops return.
+        env = dict(zip(self.inputs, (a if type(a) is np.ndarray else np.asarray(a) for a in args)))
         values = self.consts
+        check_nans = debugging.nans_enabled()
         try:
             for n, impl, arg_nodes, attrs, frees in self.steps:
                 xs = [env[a] if a in env else values[a] for a in arg_nodes]
@@ -64,8 +68,12 @@ class Interpreter:
                     env[n] = impl(*xs, **attrs)
                 if self.debug:
                     self._check(n, env[n])
+                if check_nans:
+                    debugging.check_node(self.graph, n, xs, env[n])
                 for dead in frees:
                     del env[dead]
+        except debugging.NonFiniteError:
+            raise
         except Exception as e:          # NumPy's own error, told which node and line it came from
             e.add_note(f"while computing {self.graph.node_text(n).split('#')[0].strip()}"
                        f"{located(self.graph[n].get('src'))}")

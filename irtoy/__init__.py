@@ -22,6 +22,7 @@ if _find_spec("irtoy.passes") is None:      # passes/ and backends/ join irtoy w
 del _find_spec
 
 from irtoy.errors import GraphError, IrtoyError, RenderError, ShapeError, TraceError
+from irtoy.debugging import NonFiniteError, debug_nans
 from irtoy.ir import Graph, Spec
 from irtoy import ops
 from irtoy.tracing import current_scope, scope
@@ -32,4 +33,5 @@ from irtoy.report import report
 from irtoy.version import __version__
 
 __all__ = ["trace", "grad", "value_and_grad", "compare", "report", "Traced", "Compiled", "Spec", "Graph", "ops", "scope",
-           "current_scope", "IrtoyError", "TraceError", "ShapeError", "GraphError", "RenderError"]
+           "current_scope", "IrtoyError", "TraceError", "ShapeError", "GraphError", "RenderError",
+           "NonFiniteError", "debug_nans"]

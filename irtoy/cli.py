@@ -48,14 +48,14 @@ def add_target_options(parser):
 def traced_target(args):
     """The traced (and maybe differentiated) target, and concrete arguments if the file gave them."""
     import irtoy
-    from irtoy.targets import load_target
+    from irtoy.targets import describe_exception, load_target
     fn, example = load_target(args.target, args.spec)
     try:
         traced = irtoy.trace(fn, *example)
     except IrtoyError:
         raise
-    except Exception as e:
-        raise IrtoyError(f"{args.target} failed while being traced: {type(e).__name__}: {e}") from None
+    except (Exception, SystemExit, KeyboardInterrupt) as e:
+        raise IrtoyError(f"{args.target} failed while being traced: {describe_exception(e)}") from None
     out = traced.graph.spec(traced.graph.outputs[0]) if len(traced.graph.outputs) == 1 else None
     scalar_float = out is not None and out.shape == () and out.dtype.kind == "f"
     if args.grad == "yes" or (args.grad == "auto" and scalar_float and traced.arg_names):

@@ -98,23 +98,46 @@ def render(graph, path, **options):
     """Draw `graph` to `path`; the format follows the extension (.svg, .png, .pdf, .dot).
 
     Without graphviz's `dot` program the .dot source is still written, and the error says
-    how to install graphviz.
+    how to install graphviz. An unknown format, or a path that cannot be written, is a
+    RenderError naming the path.
     """
     path = os.fspath(path)
     fmt = os.path.splitext(path)[1].lstrip(".").lower() or "svg"
+    if fmt not in graphviz.FORMATS:
+        raise RenderError(f"cannot draw {path}: graphviz knows no format {fmt!r}; use .svg, .png, .pdf or .dot")
     dot = to_dot(graph, **options)
     if fmt in ("dot", "gv"):
-        return atomic_write(path, dot.source)
+        return write(path, dot.source)
     try:
-        data = dot.pipe(format=fmt)
+        data = dot.pipe(format=fmt, quiet=True)
     except graphviz.ExecutableNotFound:
         source = os.path.splitext(path)[0] + ".dot"
-        atomic_write(source, dot.source)
+        write(source, dot.source)
         raise RenderError(f"cannot draw {path}: graphviz's `dot` program is not installed. The graph's "
                           f"source was written to {source}. Install graphviz (Debian/Ubuntu: "
                           f"`apt-get install graphviz`, macOS: `brew install graphviz`, conda: "
                           f"`conda install graphviz`) and draw again.") from None
-    return atomic_write(path, data)
+    except graphviz.CalledProcessError as e:
+        detail = (e.stderr or b"").decode("utf-8", "replace").strip().splitlines()
+        raise RenderError(f"cannot draw {path}: graphviz's `dot` failed to write {fmt!r}"
+                          f"{': ' + detail[0] if detail else ''}") from None
+    return write(path, data)
+
+
+def write(path, data):
+    """atomic_write, with a path that cannot be written (a folder, a path under a regular
+    file, a read-only folder, a full disk) told as a RenderError naming it."""
+    if os.path.isdir(path):
+        raise RenderError(f"cannot write {path}: it is a folder")
+    folder = os.path.dirname(path)
+    while folder and not os.path.exists(folder):
+        folder = os.path.dirname(folder)
+    if folder and not os.path.isdir(folder):
+        raise RenderError(f"cannot write {path}: {folder} is a file, not a folder")
+    try:
+        return atomic_write(path, data)
+    except OSError as e:
+        raise RenderError(f"cannot write {path}: {e.strerror or e}") from None
 
 
 def svg(dot):

@@ -21,7 +21,7 @@ import numpy as np
 
 from irtoy import render
 from irtoy.api import Compiled, Traced
-from irtoy.files import atomic_write
+from irtoy.errors import IrtoyError
 from irtoy.ir import format_value
 from irtoy.passes import fusion
 
@@ -52,11 +52,17 @@ def report(target, out_dir, args=None, kwargs=None, backends=("numpy", "numba"),
     traced = target.traced if isinstance(target, Compiled) else target
     if not isinstance(traced, Traced):
         raise TypeError(f"irtoy.report takes a Traced or Compiled function, not {type(target).__name__}")
-    if args is None:
-        args, kwargs = example_arguments(traced)
-    kwargs = kwargs or {}
-    profiled = traced.compile("numpy", profile=True)
-    profiled(*args, **kwargs)
+    try:
+        if args is None:
+            args, kwargs = example_arguments(traced)
+        kwargs = kwargs or {}
+        profiled = traced.compile("numpy", profile=True)
+        profiled(*args, **kwargs)
+    except MemoryError as e:
+        # the report runs the function to profile and time it: arguments or intermediates too large
+        specs = ", ".join(str(s) for s in traced.input_specs)
+        raise IrtoyError(f"cannot profile {traced.name} for the report: running it on arguments {specs} "
+                         f"needs more memory than there is ({e}); trace it with smaller shapes") from None
     compiled = {"numpy": profiled}
     for backend in backends:
         if backend != "numpy":
@@ -81,7 +87,7 @@ def report(target, out_dir, args=None, kwargs=None, backends=("numpy", "numba"),
         profile=html.escape(profiled.profile()),
         compare=f"<pre>{html.escape(table)}</pre>" if table else "<p>Only one backend was compiled.</p>",
     )
-    return atomic_write(os.path.join(out_dir, "index.html"), page)
+    return render.write(os.path.join(out_dir, "index.html"), page)
 
 
 def report_asset(name):

@@ -43,11 +43,20 @@ def load_module(path):
     sys.path.insert(0, folder)            # so the file can import its neighbours
     try:
         spec.loader.exec_module(module)
-    except Exception as e:
-        raise UsageError(f"{path} failed to import: {type(e).__name__}: {e}") from None
+    except (Exception, SystemExit, KeyboardInterrupt) as e:
+        # sys.exit() or an interrupt in the user's top-level code ends the import, not irtoy silently
+        raise UsageError(f"{path} failed to import: {describe_exception(e)}") from None
     finally:
         sys.path.remove(folder)
     return module
+
+
+def describe_exception(e):
+    """An exception from user code in one line: 'KeyError: 'x'', 'called sys.exit(3)'."""
+    if isinstance(e, SystemExit):
+        return f"it called sys.exit({e.code!r})"
+    text = " ".join(str(e).split())
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
 def load_target(target, specs=()):

@@ -325,7 +325,7 @@ def test_a_file_whose_contents_do_not_fit_the_model_is_refused(tmp_path, change,
 def test_loading_never_unpickles(tmp_path):
     path = trained_model().save(tmp_path / "model.npz")
     rewrite(path, lambda arrays, meta: arrays.update({"params/dense1/b": np.array([{"x": 1}] * 8, dtype=object)}))
-    with pytest.raises(IrtoyError, match="not a model file irtoy can read.*allow_pickle=False"):
+    with pytest.raises(IrtoyError, match="params/dense1/b.npy holds Python objects"):
         nn.Model.load(path, fresh_net(), backend="numpy")
     np.savez(path, weights=np.zeros(3))
     with pytest.raises(IrtoyError, match="has no irtoy metadata"):

@@ -51,3 +51,19 @@ def test_without_dot_the_source_is_written_and_the_error_says_how_to_install(tmp
         traced().render(tmp_path / "layer.svg")
     assert (tmp_path / "layer.dot").read_text().startswith("digraph")
     assert not (tmp_path / "layer.svg").exists()
+
+
+@pytest.mark.parametrize("name, message", [
+    ("layer.xyz", r"cannot draw .*layer.xyz: graphviz knows no format 'xyz'; use .svg, .png, .pdf or .dot"),
+    ("layer.x11", r"cannot draw .*layer.x11: graphviz's `dot` failed to write 'x11'"),
+    ("afile/layer.svg", r"cannot write .*afile/layer.svg: .*afile is a file, not a folder"),
+    ("afile/deeper/layer.dot", r"cannot write .*afile/deeper/layer.dot: .*afile is a file, not a folder"),
+    ("folder", r"cannot write .*folder: it is a folder"),
+], ids=["unknown_format", "format_dot_cannot_write", "under_a_file", "deeper_under_a_file", "onto_a_folder"])
+def test_a_drawing_that_cannot_be_made_is_a_render_error_naming_the_path(tmp_path, capfd, name, message):
+    (tmp_path / "afile").write_text("a regular file")
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(irtoy.RenderError, match=message):
+        traced().render(tmp_path / name)
+    assert capfd.readouterr().err == ""             # graphviz's own complaints stay in the message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "folder"]

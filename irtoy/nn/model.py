@@ -8,6 +8,8 @@ compiled with them donated, so the numba backend updates them in place.
 """
 import io
 import json
+import math
+import os
 import time
 
 import numpy as np
@@ -18,6 +20,7 @@ from irtoy.errors import IrtoyError
 from irtoy.files import atomic_write
 from irtoy.nn import losses as losses_mod, optimizers as optimizers_mod, schedules
 from irtoy.nn.datasets import batches, num_batches
+from irtoy.nn.npz import read_arrays
 from irtoy.nn.layers import Context
 
 FORMAT = "irtoy.nn.Model"
@@ -55,7 +58,9 @@ class Model:
     def targets(self, y):
         """Targets as the loss wants them: integer labels (one per sample, or one per step of a
         sequence of outputs) become one-hot float32 rows."""
-        y = np.asarray(y)
+        y = _data_array("y", y, dtype=None)
+        if y.ndim == 0:
+            raise irtoy.ShapeError(f"y must hold one target per sample, got the scalar {y[()]!r}")
         classes = self.output_shape[-1]
         labels = y.ndim >= 1 and y.shape[1:] == tuple(self.output_shape[:-1])
         if y.dtype.kind in "iu" and labels and self.loss.classifies and classes > 1:
@@ -63,7 +68,7 @@ class Model:
                 raise IrtoyError(f"labels must be in 0..{classes - 1} for a model with {classes} outputs, "
                                  f"got {y.min()}..{y.max()}")
             return np.eye(classes, dtype=np.float32)[y]
-        y = y.astype(np.float32)
+        y = _data_array("y", y)
         y = y.reshape(-1, 1) if y.ndim == 1 else y
         if y.shape[1:] != tuple(self.output_shape):
             hint = " (integer class labels need an integer dtype)" if y.shape[1:] == (1,) else ""
@@ -149,27 +154,56 @@ class Model:
         return self._compile("train", self.train_step, *self._train_args(np.asarray(x, np.float32), self.targets(y)))
 
     # -- training and using ----------------------------------------------------------------
-    def fit(self, x, y, epochs=1, batch_size=32, validation_data=None, shuffle=True, verbose=True):
-        """Train for `epochs` passes over (x, y); returns the history of per-epoch metrics."""
-        x = np.asarray(x, np.float32)
+    def fit(self, x, y, epochs=1, batch_size=32, validation_data=None, shuffle=True, verbose=True,
+            allow_nonfinite=False):
+        """Train for `epochs` passes over (x, y); returns the history of per-epoch metrics.
+
+        NaN or infinite values in x or y are refused before training (one NaN would turn every
+        weight into NaN), and a loss that becomes NaN or infinite stops training with a
+        NonFiniteError naming the epoch and the batch (the weights are then those that step
+        made; `irtoy.debug_nans` with backend="numpy" finds the op). `allow_nonfinite=True`
+        turns both checks off.
+        """
+        x = _data_array("x", x)
+        if x.ndim == 0:
+            raise irtoy.ShapeError(f"fit: x must hold samples along its first axis, got the scalar {x[()]!r}")
         if len(x) == 0:
             raise IrtoyError("fit needs at least one sample; x is empty")
+        for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < (name == "batch_size"):
+                raise IrtoyError(f"fit: {name} must be a {'positive' if name == 'batch_size' else 'non-negative'} "
+                                 f"integer, got {value!r}")
         self._ensure_built(x)
         targets = self.targets(y)
+        _same_length("fit", x, targets)
+        if not allow_nonfinite:
+            _refuse_nonfinite("x", x)
+            _refuse_nonfinite("y", targets)
+        if validation_data is not None and not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
+            raise IrtoyError(f"fit: validation_data must be a pair (x, y), got {type(validation_data).__name__}")
         history = {"loss": [], "accuracy": [], "time": []}
         if validation_data is not None:
             history.update(val_loss=[], val_accuracy=[])
         for _ in range(epochs):
             start = time.perf_counter()
             total_loss, total_correct, seen = 0.0, 0, 0
-            bar = tqdm(total=num_batches(len(x), batch_size), desc=f"epoch {self.epochs + 1}", unit="batch",
+            count = num_batches(len(x), batch_size)
+            bar = tqdm(total=count, desc=f"epoch {self.epochs + 1}", unit="batch",
                        disable=not verbose, leave=True, dynamic_ncols=True)
-            for xb, yb in batches(x, targets, batch_size, shuffle=shuffle, seed=int(self._rng.integers(2**31))):
+            seed = int(self._rng.integers(2**31))
+            for batch, (xb, yb) in enumerate(batches(x, targets, batch_size, shuffle=shuffle, seed=seed), 1):
                 args = self._train_args(xb, yb)
                 step = self._compile("train", self.train_step, *args)
                 self.params, self.state, self.opt_state, loss, correct = step(*args)
                 self.steps += 1
-                total_loss += float(loss) * len(xb)
+                loss = float(loss)
+                if not math.isfinite(loss) and not allow_nonfinite:
+                    bar.close()
+                    raise irtoy.NonFiniteError(
+                        f"fit: the loss became {loss} at epoch {self.epochs + 1}, batch {batch} of {count} "
+                        f"(step {self.steps}); the weights are now those that step made. A smaller learning "
+                        f"rate often helps; irtoy.debug_nans() with backend='numpy' names the op that made it")
+                total_loss += loss * len(xb)
                 total_correct += float(correct)
                 seen += len(xb)
                 bar.update(1)
@@ -195,9 +229,10 @@ class Model:
 
     def evaluate(self, x, y, batch_size=500):
         """{"loss": mean loss, "accuracy": fraction right} over (x, y), in inference mode."""
-        x = np.asarray(x, np.float32)
+        x = _data_array("x", x)
         self._ensure_built(x)
         targets = self.targets(y)
+        _same_length("evaluate", x, targets)
         total_loss, total_correct = 0.0, 0
         for xb, yb in batches(x, targets, batch_size, shuffle=False):
             step = self._compile("eval", self.eval_step, self.params, self.state, xb, yb)
@@ -211,7 +246,7 @@ class Model:
 
     def predict(self, x, batch_size=500):
         """The network's outputs for x, in inference mode (dropout off, running statistics)."""
-        x = np.asarray(x, np.float32)
+        x = _data_array("x", x)
         self._ensure_built(x)
         outs = []
         for start in range(0, len(x), batch_size):
@@ -255,7 +290,12 @@ class Model:
                   **_flatten("optimizer", self.opt_state)}
         buffer = io.BytesIO()
         np.savez(buffer, __metadata__=np.array(json.dumps(self.metadata())), **arrays)
-        return atomic_write(path, buffer.getvalue())
+        if os.path.isdir(path):
+            raise IrtoyError(f"cannot save the model to {path}: it is a folder")
+        try:
+            return atomic_write(path, buffer.getvalue())
+        except OSError as e:
+            raise IrtoyError(f"cannot save the model to {path}: {e.strerror or e}") from None
 
     @classmethod
     def load(cls, path, net, backend="numba"):
@@ -264,23 +304,20 @@ class Model:
         The file must have been saved from a network of the same architecture; anything else
         is refused with the first difference named.
         """
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {k: data[k] for k in data.files}
-        except (OSError, ValueError) as e:
-            raise IrtoyError(f"{path} is not a model file irtoy can read: {e}") from None
-        if "__metadata__" not in arrays:
-            raise IrtoyError(f"{path} has no irtoy metadata: it was not written by Model.save")
-        meta = json.loads(str(arrays.pop("__metadata__")))
-        if meta.get("format") != FORMAT or meta.get("version") != VERSION:
-            raise IrtoyError(f"{path} is a {meta.get('format')} v{meta.get('version')} file, not {FORMAT} v{VERSION}")
+        path = os.fspath(path)
+        arrays = read_arrays(path)
+        meta = _metadata(path, arrays.pop("__metadata__", None))
         difference = _first_difference(meta["net"], net.describe(), "net")
         if difference:
             raise IrtoyError(f"{path} was saved from a different network: {difference}")
-        loss = losses_mod.BY_NAME[meta["loss"]["type"]](**meta["loss"]["config"])
-        optimizer = optimizers_mod.BY_NAME[meta["optimizer"]["type"]](**_from_jsonable(meta["optimizer"]["config"]))
+        loss = _make(path, "loss", losses_mod.BY_NAME, meta["loss"])
+        optimizer = _make(path, "optimizer", optimizers_mod.BY_NAME, meta["optimizer"])
         model = cls(net, loss, optimizer, backend=backend, seed=meta["seed"], l2=meta["l2"], l1=meta["l1"])
-        model.build(meta["input_shape"])
+        try:
+            model.build(meta["input_shape"])
+        except (ValueError, TypeError, IndexError) as e:
+            raise IrtoyError(f"{path}: this network cannot be built for the saved input_shape "
+                             f"{meta['input_shape']}: {e}") from None
         for name, tree in (("params", model.params), ("state", model.state), ("optimizer", model.opt_state)):
             expected = _flatten(name, tree)
             for key, value in expected.items():
@@ -294,11 +331,84 @@ class Model:
         model.opt_state = _unflatten("optimizer", model.opt_state, arrays)
         model.steps, model.epochs = meta["steps"], meta["epochs"]
         if "rng" in meta:
-            model._rng.bit_generator.state = meta["rng"]
+            try:
+                model._rng.bit_generator.state = meta["rng"]
+            except (TypeError, ValueError, KeyError) as e:
+                raise IrtoyError(f"{path}: the metadata's rng state is not a {type(model._rng.bit_generator).__name__} "
+                                 f"state ({type(e).__name__}: {e})") from None
         return model
 
     def __repr__(self):
         return f"Model({self.net!r}, loss={self.loss!r}, optimizer={self.optimizer!r}, backend={self.backend!r})"
+
+
+def _data_array(name, value, dtype=np.float32):
+    """`value` as a NumPy array (of `dtype`), or IrtoyError naming the argument."""
+    try:
+        array = np.asarray(value, dtype)
+    except (TypeError, ValueError) as e:
+        raise IrtoyError(f"{name} cannot be used as an array of numbers: {e}") from None
+    if dtype is None and array.dtype.kind not in "biuf":
+        raise IrtoyError(f"{name} holds {array.dtype} values, not numbers")
+    return array
+
+
+def _same_length(what, x, targets):
+    if len(targets) != len(x):
+        raise irtoy.ShapeError(f"{what}: x has {len(x)} samples but y has {len(targets)}")
+
+
+def _refuse_nonfinite(name, array):
+    """IrtoyError with the count and first position of the NaN or infinite values in `array`."""
+    finite = np.isfinite(array)
+    if not finite.all():
+        first = tuple(int(i) for i in np.argwhere(~finite)[0])
+        raise irtoy.NonFiniteError(
+            f"fit: {name} holds {finite.size - np.count_nonzero(finite)} NaN or infinite value(s), the first "
+            f"{array[first]} at {name}[{', '.join(map(str, first))}]; clean the data, or pass allow_nonfinite=True")
+
+
+# What each metadata field must be, so a damaged or forged file is refused by name.
+METADATA_FIELDS = {"net": dict, "loss": dict, "optimizer": dict, "input_shape": list, "steps": int,
+                   "epochs": int, "seed": int, "l2": (int, float), "l1": (int, float)}
+
+
+def _metadata(path, stored):
+    """The metadata dict of a model file, checked field by field, or IrtoyError."""
+    if stored is None:
+        raise IrtoyError(f"{path} has no irtoy metadata: it was not written by Model.save")
+    if stored.shape != () or stored.dtype.kind != "U":
+        raise IrtoyError(f"{path}: the metadata is {stored.dtype}{list(stored.shape)}, not one JSON string")
+    try:
+        meta = json.loads(str(stored))
+    except (ValueError, RecursionError) as e:
+        raise IrtoyError(f"{path}: the metadata is not readable JSON ({type(e).__name__}: {e})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("version") != VERSION:
+        found = f"a {meta.get('format')} v{meta.get('version')}" if isinstance(meta, dict) else "not a metadata"
+        raise IrtoyError(f"{path} is {found} file, not {FORMAT} v{VERSION}")
+    for field, kind in METADATA_FIELDS.items():
+        if not isinstance(meta.get(field), kind) or isinstance(meta.get(field), bool):
+            raise IrtoyError(f"{path}: the metadata's {field!r} is {meta.get(field)!r}, not a {_kind_name(kind)}")
+    if not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in meta["input_shape"]):
+        raise IrtoyError(f"{path}: the metadata's input_shape {meta['input_shape']} is not a list of positive sizes")
+    for field in ("loss", "optimizer"):
+        if not isinstance(meta[field].get("type"), str) or not isinstance(meta[field].get("config"), dict):
+            raise IrtoyError(f"{path}: the metadata's {field} is {meta[field]!r}, not {{\"type\": name, \"config\": {{...}}}}")
+    return meta
+
+
+def _kind_name(kind):
+    return " or ".join(k.__name__ for k in kind) if isinstance(kind, tuple) else kind.__name__
+
+
+def _make(path, field, known, saved):
+    """The loss or optimizer the metadata describes, or IrtoyError naming what is wrong."""
+    if saved["type"] not in known:
+        raise IrtoyError(f"{path}: unknown {field} {saved['type']!r}; known: {', '.join(sorted(known))}")
+    try:
+        return known[saved["type"]](**_from_jsonable(path, saved["config"]))
+    except (TypeError, ValueError) as e:
+        raise IrtoyError(f"{path}: the {field} {saved['type']} cannot be made from {saved['config']!r}: {e}") from None
 
 
 def _flatten(prefix, tree):
@@ -346,11 +456,13 @@ def _jsonable(value):
     return value
 
 
-def _from_jsonable(config):
+def _from_jsonable(path, config):
     out = {}
     for k, v in config.items():
         if isinstance(v, dict) and "schedule" in v:
-            kind = getattr(schedules, v["schedule"])
+            kind = getattr(schedules, str(v["schedule"]), None)
+            if not (isinstance(kind, type) and issubclass(kind, schedules.Schedule)):
+                raise IrtoyError(f"{path}: {k} names no learning-rate schedule: {v['schedule']!r}")
             v = kind(**{a: b for a, b in v.items() if a != "schedule"})
         out[k] = v
     return out
