@@ -26,6 +26,9 @@ def test_specs_refuse_sizes_no_numpy_array_has(shape, message):
 def test_specs_take_integer_sizes_of_any_integer_type():
     spec = Spec((np.int64(3), np.uint8(2), True, 0))
     assert spec.shape == (3, 2, 1, 0) and all(type(d) is int for d in spec.shape)
+    assert Spec(3) == Spec([3]) == Spec(np.int32(3)) == Spec((3,))             # as np.zeros(3)
+    with pytest.raises(irtoy.ShapeError, match=r"a shape is an int or a sequence of ints, not 3\.5"):
+        Spec(3.5)
 
 
 @pytest.mark.parametrize("dtype, message", [

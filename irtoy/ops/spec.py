@@ -28,6 +28,12 @@ class Spec:
     __slots__ = ("shape", "dtype")
 
     def __init__(self, shape, dtype=np.float32):
+        if isinstance(shape, (int, np.integer)):
+            shape = (shape,)            # as np.zeros(3)
+        try:
+            shape = tuple(shape)
+        except TypeError:
+            raise ShapeError(f"a shape is an int or a sequence of ints, not {shape!r}") from None
         self.shape = tuple(_size(d, shape) for d in shape)
         self.dtype = native_dtype(dtype)
         # As NumPy counts, zero sizes aside: then every product of sizes fits an int64.
@@ -58,9 +64,9 @@ def _size(d, shape):
     try:
         size = operator.index(d)
     except TypeError:
-        raise ShapeError(f"sizes must be integers, not {d!r} (in shape {tuple(shape)})") from None
+        raise ShapeError(f"sizes must be integers, not {d!r} (in shape {shape})") from None
     if size < 0:
-        raise ShapeError(f"sizes are never negative: {d} in shape {tuple(shape)}")
+        raise ShapeError(f"sizes are never negative: {d} in shape {shape}")
     return size
 
 
