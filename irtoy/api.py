@@ -181,7 +181,7 @@ class Compiled:
                 return self._rebuild(self.executable.run(flat))
             except ShapeError:
                 pass
-        leaves, tree = pytree.flatten((args, kwargs))
+        leaves, tree = pytree.flatten((args, kwargs), "(args, kwargs)")
         if tree != self.traced.in_tree:
             raise ShapeError(self._mismatch(tree))
         flat = leaves if self._self_checking else [self._check(i, v) for i, v in enumerate(leaves)]

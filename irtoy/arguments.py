@@ -2,7 +2,9 @@
 
 A compiled function was traced for arguments of exact shapes and dtypes; each call's
 arguments are checked against those before anything runs (a generated kernel trusts them),
-and Python numbers are converted as the traced function would have taken them.
+and Python numbers are converted as the traced function would have taken them. Arrays in the
+other byte order (big-endian data read from a file) are converted to native order, as
+NumPy's ufuncs convert them: a copy, made only for such arrays.
 """
 import numpy as np
 
@@ -15,22 +17,27 @@ def as_argument(value, dtype):
     allows it (2 or 2.0 where float32 was traced, but not 3.5 where int64 was), so a compiled
     function takes numbers as the traced function did without ever truncating them."""
     if isinstance(value, np.ndarray):
-        return value
+        return value if value.dtype.isnative else value.astype(value.dtype.newbyteorder("="))
     array = np.asarray(value)
     if isinstance(value, (bool, int, float)) and np.can_cast(array.dtype, dtype, "same_kind"):
         try:
             return np.asarray(value, dtype)
         except OverflowError:           # an int too large for the traced integer type
             pass
-    return array
+    return array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="))
 
 
 def check_argument(value, spec, name, function=None):
     """`value` as an array of exactly `spec`, or a ShapeError naming argument `name` (and the
     compiled `function`, when given)."""
-    value = as_argument(value, spec.dtype)
-    if value.shape != spec.shape or value.dtype != spec.dtype:
+    array = as_argument(value, spec.dtype)
+    if array.shape != spec.shape or array.dtype != spec.dtype:
         prefix = f"{function}: " if function else ""
+        try:
+            given = Spec.of(value)
+        except ShapeError as e:         # an object array, an int too large for NumPy
+            raise ShapeError(f"{prefix}argument {name} was traced as {spec}, but this call passes "
+                             f"a value irtoy cannot take: {e}") from None
         raise ShapeError(f"{prefix}argument {name} was traced as {spec}, but this call passes "
-                         f"{Spec.of(value)}; trace again for new shapes or dtypes")
-    return value
+                         f"{given}; trace again for new shapes or dtypes")
+    return array

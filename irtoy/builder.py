@@ -11,12 +11,19 @@ no values, and every operator, ufunc, NumPy function or array method applied to 
 op (irtoy/ops/registry.py), which records a new node through the Tracer's builder. Arrays and
 Python numbers that meet a Tracer become constants; a Python number takes the dtype the op
 would give it next to the other arguments.
+
+A Tracer is immutable, as the node it stands for: item assignment and setting attributes
+are refused, saying what to write instead, and so is an operator irtoy has no op for (`&`,
+`|`, `^`, `~`), naming it: never Python's own TypeError, which names neither the line nor why.
 """
+import math
+
 import numpy as np
 
 from irtoy import numpy_dispatch, ops
-from irtoy.errors import TraceError, located
+from irtoy.errors import ShapeError, TraceError, located
 from irtoy.ir import Spec
+from irtoy.ops.spec import new_array
 from irtoy.source import source_line, user_src
 
 PYTHON_NUMBERS = (bool, int, float)
@@ -51,15 +58,15 @@ class GraphBuilder:
         return self.graph.add_node(op, args, attrs, role=role, spec=spec, src=src, scope=scope)
 
     def constant(self, value, dtype=None):
-        """The node of a constant array or number (a private copy), made once per distinct value."""
+        """The node of a constant array or number (a private copy, in native byte order), made
+        once per distinct value."""
         if isinstance(value, np.ndarray) and value.size > CONSTANTS_BY_VALUE:
-            key = ("array", id(value), np.dtype(dtype or value.dtype).str)     # copied once, below
-            array = None
+            key, array = ("array", id(value), np.dtype(dtype or value.dtype).str), None    # copied once, below
         else:
-            array = np.array(value, dtype=dtype)
+            array = _private_copy(value, dtype)
             key = (array.dtype.str, array.shape, array.tobytes())
         if key not in self._consts:
-            array = np.array(value, dtype=dtype) if array is None else array
+            array = _private_copy(value, dtype) if array is None else array
             _, src, scope = self.provenance()
             n = self.graph.add_node("const", role="const", spec=Spec.of(array), value=array, src=src, scope=scope)
             self._consts[key] = (n, value)
@@ -79,7 +86,8 @@ class GraphBuilder:
 
     def node_of(self, value, weak_dtype=None):
         """The node standing for `value`: its own Tracer's, or a constant (a Python number
-        in `weak_dtype`, when given)."""
+        in `weak_dtype`, when given). Its errors name no line: the op that was given `value`
+        adds the op and the user's line, as tracing does for the results."""
         if isinstance(value, Tracer):
             if value._builder is self:
                 return value.node
@@ -88,15 +96,23 @@ class GraphBuilder:
             return self.constant(value, weak_dtype)
         if isinstance(value, (np.ndarray, np.generic) + PYTHON_NUMBERS):
             return self.constant(value)
-        raise TraceError(f"cannot use a {type(value).__name__} as an array in a traced function"
-                         f"{located(user_src())}")
+        raise TraceError(f"cannot use a {type(value).__name__} as an array in a traced function")
 
     def foreign(self, tracer):
         """The node for a Tracer of another graph (a Trace captures outer ones; here: an error)."""
-        raise TraceError(f"a traced value of another graph ({tracer}) was used here{located(user_src())}")
+        raise TraceError(f"a traced value of another graph ({tracer}) was used here")
 
     def tracer(self, node):
         return Tracer(self, node, self.graph.spec(node))
+
+
+def _private_copy(value, dtype):
+    """`value` as a new array irtoy owns, or a TraceError saying why it cannot be a constant."""
+    try:
+        return new_array(value, dtype)
+    except ShapeError as e:     # an object array, a Python int too large
+        raise TraceError(f"cannot use {type(value).__name__} {_brief(value)} as a constant in a traced "
+                         f"function: {e}") from None
 
 
 class Tracer:
@@ -106,12 +122,14 @@ class Tracer:
     __hash__ = object.__hash__          # usable as dict keys although == builds a node
 
     def __init__(self, builder, node, spec):
-        self._builder, self.node, self.spec = builder, node, spec
+        object.__setattr__(self, "_builder", builder)      # the one place a Tracer is written
+        object.__setattr__(self, "node", node)
+        object.__setattr__(self, "spec", spec)
 
     shape = property(lambda self: self.spec.shape)
     dtype = property(lambda self: self.spec.dtype)
     ndim = property(lambda self: len(self.spec.shape))
-    size = property(lambda self: int(np.prod(self.spec.shape)))
+    size = property(lambda self: math.prod(self.spec.shape))
     T = property(lambda self: ops.transpose(self))
 
     def __repr__(self):
@@ -141,6 +159,31 @@ class Tracer:
     __ne__ = lambda self, o: ops.not_equal(self, o)
     __getitem__ = lambda self, index: ops.getitem(self, index)
 
+    # Operators irtoy has no op for yet: once the registry declares an op for the ufunc, the
+    # operator traces to it, as np.bitwise_and(x, y) would. On boolean masks, `where` does it.
+    __and__ = lambda self, o: _operator("x & y", np.bitwise_and, "np.where(x, y, False)", self, o)
+    __rand__ = lambda self, o: _operator("x & y", np.bitwise_and, "np.where(x, y, False)", o, self)
+    __iand__ = lambda self, o: _operator("x &= y", np.bitwise_and, "np.where(x, y, False)", self, o)
+    __or__ = lambda self, o: _operator("x | y", np.bitwise_or, "np.where(x, True, y)", self, o)
+    __ror__ = lambda self, o: _operator("x | y", np.bitwise_or, "np.where(x, True, y)", o, self)
+    __ior__ = lambda self, o: _operator("x |= y", np.bitwise_or, "np.where(x, True, y)", self, o)
+    __xor__ = lambda self, o: _operator("x ^ y", np.bitwise_xor, "x != y", self, o)
+    __rxor__ = lambda self, o: _operator("x ^ y", np.bitwise_xor, "x != y", o, self)
+    __ixor__ = lambda self, o: _operator("x ^= y", np.bitwise_xor, "x != y", self, o)
+    __invert__ = lambda self: _operator("~x", np.invert, "np.where(x, False, True)", self)
+
+    # Traced values are immutable: a node's value is fixed once recorded.
+    def __setitem__(self, index, value):
+        _refuse("item assignment (x[...] = value) on a traced value: traced arrays are immutable; write the "
+                "new array as a function of the old one: np.where(mask, new, x) to replace elements, or "
+                "np.concatenate of slices and the new part to replace a block")
+
+    def __setattr__(self, name, value):
+        _refuse(f"setting .{name} of a traced value: traced values are immutable; {_NEW_VALUE_INSTEAD}")
+
+    def __delattr__(self, name):
+        _refuse(f"deleting .{name} of a traced value: traced values are immutable; {_NEW_VALUE_INSTEAD}")
+
     def __len__(self):
         if not self.shape:
             raise TraceError(f"len() of a 0-d traced value{located(user_src())}")
@@ -152,12 +195,11 @@ class Tracer:
     # what needs values, which a Tracer does not have
     def _concrete(self, what):
         src = user_src()
-        line = source_line(src)
         raise TraceError(
             f"{what} needs a concrete value, but {self} is traced: its value is only known when the "
             f"compiled function runs. Python `if`/`while`/`and`/`or` cannot branch on it; use "
             f"np.where(cond, a, b) to choose between values, or pass the value as a Python constant."
-            f"{located(src)}" + (f"\n    {line}" if line else ""))
+            f"{located(src)}" + _quoted(src))
 
     __bool__ = lambda self: self._concrete("bool() (a Python branch)")
     __int__ = lambda self: self._concrete("int()")
@@ -173,6 +215,35 @@ class Tracer:
 
     def __array_function__(self, func, types, args, kwargs):
         return numpy_dispatch.apply_function(func, args, kwargs)
+
+
+_NEW_VALUE_INSTEAD = "compute a new value instead: y = x.reshape(...), y = x.astype(...), y = x * 2"
+
+
+def _brief(value):
+    """A value as a short text for errors: numbers whole, arrays by shape and dtype."""
+    return f"of shape {np.shape(value)} and dtype {value.dtype}" if isinstance(value, np.ndarray) else repr(value)
+
+
+def _operator(expression, ufunc, on_masks, *args):
+    """Python's operator `expression` as NumPy's `ufunc`, or a TraceError if irtoy has no op for
+    it yet (saying what computes it on boolean masks: `on_masks`)."""
+    if ufunc not in numpy_dispatch.FUNCTIONS:
+        _refuse(f"{expression} (numpy.{ufunc.__name__}) on a traced value: irtoy has no op for it yet, so it "
+                f"cannot be traced; on boolean masks, {on_masks} computes it")
+    return ufunc(*args)
+
+
+def _refuse(message):
+    """A TraceError: `message`, then the user's line."""
+    src = user_src()
+    raise TraceError(f"{message}{located(src)}" + _quoted(src))
+
+
+def _quoted(src):
+    """The user's line, indented under the `at file:line` of an error, when it can be read."""
+    line = source_line(src)
+    return f"\n    {line}" if line else ""
 
 
 # Array methods (x.sum(axis=1), x.reshape(2, 3), x.astype(...)): those the op records name, and

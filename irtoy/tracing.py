@@ -17,7 +17,7 @@ import numpy as np
 
 from irtoy import pytree
 from irtoy.builder import GraphBuilder, Tracer
-from irtoy.errors import TraceError, located
+from irtoy.errors import ShapeError, TraceError, located
 from irtoy.ir import Graph, Spec
 from irtoy.source import user_src
 
@@ -60,7 +60,7 @@ class Trace(GraphBuilder):
                 self.captures[id(tracer)] = (tracer, inner.node)
             return self.captures[id(tracer)][1]
         raise TraceError("a traced value escaped from the trace that made it "
-                         f"({tracer}); return it from the traced function instead{located(user_src())}")
+                         f"({tracer}); return it from the traced function instead")
 
 
 def current_trace():
@@ -96,16 +96,22 @@ def scope(name, role=None):
 
 # -- tracing a function ------------------------------------------------------------------------
 
-def example_spec(value):
-    """The Spec an example argument stands for: arrays, scalars, Specs and tracers."""
+def example_spec(value, name=None):
+    """The Spec an example argument (named `name` in errors) stands for: arrays, scalars, Specs
+    and tracers."""
+    what = f"example argument {name}" if name else "an example argument"
     if isinstance(value, Spec):
         return value
     if isinstance(value, Tracer):
         return value.spec
     if isinstance(value, (np.ndarray, np.generic, bool, int, float)):
-        return Spec.of(value)
-    raise TraceError(f"cannot trace with an example argument of type {type(value).__name__}: "
-                     "pass NumPy arrays, Python numbers, irtoy.Spec(shape, dtype), or dicts/lists/tuples of them")
+        try:
+            return Spec.of(value)
+        except ShapeError as e:     # an object array, an int too large for NumPy
+            raise TraceError(f"cannot trace with {what}: {e}{located(user_src())}") from None
+    raise TraceError(f"cannot trace with {what} of type {type(value).__name__}: "
+                     "pass NumPy arrays, Python numbers, irtoy.Spec(shape, dtype), or dicts/lists/tuples of them"
+                     f"{located(user_src())}")
 
 
 def argument_names(fn, args, kwargs):
@@ -134,9 +140,9 @@ def trace_function(fn, args, kwargs):
     names = argument_names(fn, args, kwargs)
     tracers = []
     for name, arg in zip(names, list(args) + [kwargs[k] for k in sorted(kwargs)]):   # pytree order
-        leaves, tree = pytree.flatten(arg)
+        leaves, tree = pytree.flatten(arg, name)
         paths = pytree.leaf_paths(arg, name)
-        tracers.append(pytree.unflatten(tree, [trace.input(example_spec(v), p) for v, p in zip(leaves, paths)]))
+        tracers.append(pytree.unflatten(tree, [trace.input(example_spec(v, p), p) for v, p in zip(leaves, paths)]))
     _, in_tree = pytree.flatten((tuple(args), dict(kwargs)))
     targs, tkwargs = tracers[:len(args)], dict(zip(sorted(kwargs), tracers[len(args):]))
     _active().append(trace)
@@ -144,6 +150,14 @@ def trace_function(fn, args, kwargs):
         result = fn(*targs, **tkwargs)
     finally:
         _active().pop()
-    leaves, out_tree = pytree.flatten(result)
-    trace.graph.outputs = [trace.node_of(v) for v in leaves]
+    leaves, out_tree = pytree.flatten(result, "the result")
+    trace.graph.outputs = [result_node(trace, v, p, fn) for v, p in zip(leaves, pytree.leaf_paths(result, "result"))]
     return trace, in_tree, out_tree, names
+
+
+def result_node(trace, value, path, fn):
+    """The node of one result of traced function `fn`; an error names the result, by `path`."""
+    try:
+        return trace.node_of(value)
+    except TraceError as e:
+        raise TraceError(f"{getattr(fn, '__name__', 'fn')} returns {path}: {e}{located(user_src())}") from None

@@ -222,3 +222,136 @@ def test_python_numbers_are_accepted_only_where_they_cast_within_their_kind(back
     assert float(f(True, 1.5)) == 1.5                                    # bool fits int64
     with pytest.raises(irtoy.ShapeError, match=r"argument n was traced as i64\[\], but this call passes f64\[\]"):
         f(3.5, 1.0)                                                      # never truncated to 3
+
+
+def _assign_item(x):
+    x[0] = 1.0
+    return x
+
+
+def _set_shape(x):
+    x.shape = (4, 2)
+    return x
+
+
+def _set_new_attribute(x):
+    x.mask = None
+    return x
+
+
+def _delete_attribute(x):
+    del x.spec
+    return x
+
+
+@pytest.mark.parametrize("fn, message", [
+    (_assign_item, r"item assignment \(x\[...\] = value\) on a traced value: traced arrays are immutable; "
+                   r".*np\.where\(mask, new, x\).*np\.concatenate(?s:.*)x\[0\] = 1\.0"),
+    (_set_shape, r"setting \.shape of a traced value: traced values are immutable(?s:.*)x\.shape = \(4, 2\)"),
+    (_set_new_attribute, r"setting \.mask of a traced value: traced values are immutable(?s:.*)x\.mask = None"),
+    (_delete_attribute, r"deleting \.spec of a traced value: traced values are immutable(?s:.*)del x\.spec"),
+], ids=["item-assignment", "set-shape", "set-new-attribute", "delete-attribute"])
+def test_writing_into_a_traced_value_says_it_is_immutable_and_where(fn, message):
+    with pytest.raises(irtoy.TraceError, match=message) as err:
+        irtoy.trace(fn, X)
+    assert "\n  at " in str(err.value) and "test_tracing.py:" in str(err.value)
+
+
+def _and_in_place(x, y):
+    x &= y
+    return x
+
+
+def _or_in_place(x, y):
+    x |= y
+    return x
+
+
+def _xor_in_place(x, y):
+    x ^= y
+    return x
+
+
+@pytest.mark.parametrize("fn, message", [
+    (lambda x, y: x & y, r"x & y \(numpy\.bitwise_and\).*np\.where\(x, y, False\)"),
+    (lambda x, y: True & y, r"x & y \(numpy\.bitwise_and\)"),
+    (_and_in_place, r"x &= y \(numpy\.bitwise_and\)(?s:.*)x &= y"),
+    (lambda x, y: x | y, r"x \| y \(numpy\.bitwise_or\).*np\.where\(x, True, y\)"),
+    (lambda x, y: False | y, r"x \| y \(numpy\.bitwise_or\)"),
+    (_or_in_place, r"x \|= y \(numpy\.bitwise_or\)(?s:.*)x \|= y"),
+    (lambda x, y: x ^ y, r"x \^ y \(numpy\.bitwise_xor\).*x != y"),
+    (lambda x, y: True ^ y, r"x \^ y \(numpy\.bitwise_xor\)"),
+    (_xor_in_place, r"x \^= y \(numpy\.bitwise_xor\)(?s:.*)x \^= y"),
+    (lambda x, y: ~x, r"~x \(numpy\.invert\).*np\.where\(x, False, True\)"),
+], ids=["and", "rand", "iand", "or", "ror", "ior", "xor", "rxor", "ixor", "invert"])
+def test_bitwise_operators_say_irtoy_has_no_op_for_them_yet(fn, message):
+    masks = np.array([True, False, True]), np.array([True, True, False])
+    with pytest.raises(irtoy.TraceError, match=r"on a traced value: irtoy has no op for it yet, so it cannot be "
+                                               r"traced") as err:
+        irtoy.trace(fn, *masks)
+    err.match(message)
+    err.match(r"\n  at \S*test_tracing\.py:\d+")
+
+
+def test_what_the_bitwise_errors_suggest_computes_the_operators_on_masks():
+    a, b = np.array([True, False, True, False]), np.array([True, True, False, False])
+    f = irtoy.trace(lambda x, y: (np.where(x, y, False), np.where(x, True, y), x != y, np.where(x, False, True)),
+                    a, b).compile()
+    for got, want in zip(f(a, b), (a & b, a | b, a ^ b, ~a)):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("example, reason", [
+    (np.array([1, "a"], dtype=object), r"dtype object is not supported"),
+    (10**30, r"the Python int 10{30} fits no NumPy integer type"),
+    ({"w": np.array([None, None])}, r"dtype object is not supported"),
+], ids=["object-array", "huge-int", "object-array-in-dict"])
+def test_example_arguments_irtoy_cannot_compute_with_are_refused_naming_them(example, reason):
+    name = r"x\['w'\]" if isinstance(example, dict) else "x"
+    with pytest.raises(irtoy.TraceError, match=rf"cannot trace with example argument {name}: {reason}"
+                                               rf".*\n  at \S*test_tracing\.py:\d+"):
+        irtoy.trace(lambda x: x, example)
+
+
+def test_compiled_function_refuses_an_int_no_numpy_type_holds_naming_the_argument():
+    f = irtoy.trace(lambda n, x: x * n, np.int64(2), X).compile("numpy")
+    with pytest.raises(irtoy.ShapeError, match=r"<lambda>: argument n was traced as i64\[\], but this call passes "
+                                               r"a value irtoy cannot take: the Python int 10{30} fits no NumPy "
+                                               r"integer type"):
+        f(10**30, X)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_compiled_function_refuses_object_arrays_naming_the_argument(backend):
+    f = irtoy.trace(lambda n, x: x * n, np.int64(2), X).compile(backend)
+    with pytest.raises(irtoy.ShapeError, match=r"argument x was traced as f32\[2,4\], but this call passes a value "
+                                               r"irtoy cannot take: dtype object is not supported"):
+        f(2, X.astype(object))
+
+
+def test_values_irtoy_cannot_compute_with_are_refused_as_constants_naming_the_op():
+    n = np.arange(3)
+    with pytest.raises(irtoy.TraceError, match=r"add\(i64\[3\], 10{30}\): cannot use int 10{30} as a constant in a "
+                                               r"traced function: the Python int 10{30} does not fit int64"
+                                               r"\n  at \S*test_tracing\.py:\d+$"):
+        irtoy.trace(lambda x: x + 10**30, n)
+    with pytest.raises(irtoy.TraceError, match=r"<lambda> returns result\[1\]: cannot use ndarray of shape \(2,\) "
+                                               r"and dtype object as a constant.*dtype object is not supported.*"
+                                               r"\n  at \S*test_tracing\.py:\d+$"):
+        irtoy.trace(lambda x: (x, np.array([1, "a"], dtype=object)), n)
+    with pytest.raises(irtoy.TraceError, match=r"add\(i64\[3\], 'a'\): cannot use a str as an array in a traced "
+                                               r"function\n  at \S*test_tracing\.py:\d+$"):  # the line named once
+        irtoy.trace(lambda x: x + "a", n)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_big_endian_arrays_are_taken_in_native_byte_order(backend):
+    big_endian = np.arange(8, dtype=">f4").reshape(2, 4)
+    assert not big_endian.dtype.isnative
+    f = irtoy.trace(lambda x, w: x * w + 1, X, big_endian).compile(backend)     # traced as f32 too
+    got = f(big_endian, big_endian)                                              # called with it
+    assert got.dtype == np.float32 and got.dtype.isnative
+    np.testing.assert_array_equal(got, big_endian * big_endian + 1)
+    g = irtoy.trace(lambda x: x * big_endian, X).compile(backend)                # a constant
+    np.testing.assert_array_equal(g(X), X * big_endian)
+    assert str(irtoy.trace(lambda x: x, big_endian)).splitlines()[1].strip() == "%0 f32[2,4] = input x"

@@ -5,6 +5,8 @@ views (`view=True`: a kernel can read through them with index arithmetic); conca
 copies. `scatter` is getitem's transpose: zeros with its argument written at the index.
 """
 import builtins
+import math
+import operator
 
 import numpy as np
 
@@ -17,17 +19,22 @@ from irtoy.ops.spec import Spec
 
 
 def _shape_argument(shape, more=()):
-    """A shape given as an int, a sequence, or (as array methods take it) several ints."""
+    """A shape given as an int, a sequence, or (as array methods take it) several ints; as
+    NumPy, a size that is not an integer (3.0 included) is refused, never truncated."""
     if more:
         shape = (shape,) + tuple(more)
-    return (shape,) if isinstance(shape, (int, np.integer)) else tuple(int(d) for d in shape)
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    try:
+        return tuple(operator.index(d) for d in shape)
+    except TypeError:
+        raise ShapeError(f"sizes must be integers, not {shape}") from None
 
 
 def reshape_rule(specs, shape):
     (x,) = specs
     if any(d < 0 for d in shape):
         raise ShapeError(f"cannot reshape {x} into shape {shape}: sizes are never negative (one may be -1)")
-    if int(np.prod(shape)) != int(np.prod(x.shape)):
+    if math.prod(shape) != math.prod(x.shape):
         raise ShapeError(f"cannot reshape {x} into shape {shape}")
     return Spec(shape, x.dtype)
 
@@ -37,9 +44,9 @@ def reshape(a, shape=None, *more, order="C", newshape=None, copy=None):
     """numpy.reshape (and x.reshape(2, 3)); one dimension may be -1."""
     refuse_options("reshape", order=not_c_order(order))
     shape = _shape_argument(shape if newshape is None else newshape, more)
-    size = int(np.prod(shape_of(a)))
+    size = math.prod(shape_of(a))      # Python ints: exact for any size
     if shape.count(-1) == 1:
-        known = int(np.prod([d for d in shape if d != -1]))
+        known = math.prod(d for d in shape if d != -1)
         if known == 0 or size % known:
             raise ShapeError(f"cannot reshape {shape_of(a)} into {shape}")
         shape = tuple(size // known if d == -1 else d for d in shape)
