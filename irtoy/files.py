@@ -44,12 +44,13 @@ def _remove_stale_temporaries(folder, name):
     """Delete temporaries for `name` left by writers that no longer exist."""
     for tmp in glob.glob(os.path.join(glob.escape(folder), f".tmp-*-*-{glob.escape(name)}")):
         pid = os.path.basename(tmp).split("-")[1]
-        if pid.isdigit() and int(pid) != os.getpid() and not _process_exists(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and not process_exists(int(pid)):
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
 
 
-def _process_exists(pid):
+def process_exists(pid):
+    """Whether process `pid` still runs (on Windows, where that is not asked, assume so)."""
     if os.name != "posix":      # os.kill would end the process on Windows: keep its file
         return True
     try:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 
+import numba
 import numpy as np
 import pytest
 
@@ -56,6 +57,22 @@ def test_machine_code_without_a_manifest_is_not_loaded(tmp_path):
     with pytest.warns(RuntimeWarning, match="deletes machine code"):
         assert run_here(folder)["loaded_from"] == "compiled"
     assert not marker.exists()
+
+
+def test_machine_code_numba_keeps_elsewhere_is_checked_too(tmp_path, monkeypatch):
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path / "numba-cache"))     # NUMBA_CACHE_DIR
+    folder, marker = tmp_path / "cache", tmp_path / "marker"
+    run_here(folder)
+    assert not machine_code(folder)
+    elsewhere = glob.glob(os.path.join(tmp_path, "numba-cache", "**", "irtoy_*.nb[ic]"), recursive=True)
+    assert elsewhere
+    for f in elsewhere:
+        with open(f, "wb") as handle:
+            handle.write(pickle.dumps(Planted(marker)))
+    with pytest.warns(RuntimeWarning, match="deletes machine code it did not write"):
+        assert run_here(folder)["loaded_from"] == "compiled"
+    assert not marker.exists()
+    assert run_here(folder)["loaded_from"] == "disk"
 
 
 def test_a_planted_pyc_is_never_run(tmp_path, monkeypatch):

@@ -43,10 +43,11 @@ import types
 import warnings
 
 import numba
+import numba.core.caching
 import numpy as np
 
 from irtoy.version import __version__ as irtoy_version
-from irtoy.files import atomic_write
+from irtoy.files import atomic_write, process_exists
 
 try:
     import fcntl
@@ -125,9 +126,11 @@ def _check_private(path):
         return
     info = os.stat(path)
     if info.st_uid != os.geteuid():
-        raise _Unusable(f"{path} is owned by another user (uid {info.st_uid})")
+        raise _Unusable(f"{path} is owned by another user (uid {info.st_uid}); remove it or set "
+                        f"IRTOY_CACHE_DIR to a folder of your own")
     if info.st_mode & 0o022:
-        raise _Unusable(f"{path} is writable by group or others (mode {info.st_mode & 0o777:o})")
+        raise _Unusable(f"{path} is writable by group or others (mode {info.st_mode & 0o777:o}); "
+                        f"`chmod go-w` it or remove it")
 
 
 def _private_folder(path):
@@ -141,14 +144,8 @@ def _lock_timeout():
     return float(os.environ.get("IRTOY_CACHE_LOCK_TIMEOUT", 60))
 
 
-def _holder_is_gone(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:             # e.g. PermissionError: it exists, as another user
-        return False
-    return False
+def _who(holder):
+    return f"process {holder}" if holder is not None else "another process"
 
 
 def _holder(handle):
@@ -179,7 +176,7 @@ def _file_lock(path, timeout=None):
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = _holder(handle)
-            if holder is not None and _holder_is_gone(holder) and _same_file(handle, path):
+            if holder is not None and not process_exists(holder) and _same_file(handle, path):
                 warnings.warn(f"irtoy takes over the kernel cache lock {path}: its holder, "
                               f"process {holder}, no longer exists", RuntimeWarning)
                 with contextlib.suppress(FileNotFoundError):
@@ -190,11 +187,11 @@ def _file_lock(path, timeout=None):
             waited = time.monotonic() - started
             if waited >= timeout:
                 handle.close()
-                raise _Unusable(f"the lock {path} is still held by process {holder} after "
+                raise _Unusable(f"the lock {path} is still held by {_who(holder)} after "
                                 f"{timeout:g} s (IRTOY_CACHE_LOCK_TIMEOUT)")
             if notice_at is not None and waited >= notice_at:
                 warnings.warn(f"irtoy is waiting for the kernel cache lock {path}, held by "
-                              f"process {holder} (giving up after {timeout:g} s)", RuntimeWarning)
+                              f"{_who(holder)} (giving up after {timeout:g} s)", RuntimeWarning)
                 notice_at = None
             handle.close()
             handle = None
@@ -243,8 +240,8 @@ def load(source):
             with _file_lock(os.path.join(locks, f"{key}.lock")):
                 module, how = _load_file(os.path.join(folder, f"irtoy_{key}.py"), key, source)
         except _Unusable as e:
-            warnings.warn(f"irtoy refuses its kernel cache: {e}; compiling this kernel without "
-                          f"the disk cache.", RuntimeWarning)
+            warnings.warn(f"irtoy cannot trust or use its kernel cache: {e}; compiling this kernel "
+                          f"without the disk cache.", RuntimeWarning)
             module, how = _load_without_cache(key, source)
         except OSError as e:
             warnings.warn(f"irtoy cannot use its kernel cache in {folder} ({e}); compiling without "
@@ -279,10 +276,24 @@ def _load_file(path, key, source):
     return module, "disk" if stats is not None and not stats.cache_misses else "compiled"
 
 
+def _machine_code_folder(path):
+    """Where Numba keeps the machine code of the module at `path`: `__pycache__` beside it,
+    unless NUMBA_CACHE_DIR or an unwritable folder sends it elsewhere. Asked of Numba's own
+    cache locators, in Numba's order, so irtoy checks the files Numba will load."""
+    for locator in numba.core.caching.CacheImpl._locator_classes:
+        found = locator.from_function(_any_function, path)  # of a function, they read its line
+        if found is not None:
+            return _private_folder(found.get_cache_path())
+    raise _Unusable(f"Numba has no cache folder for {path}")
+
+
+def _any_function():
+    pass
+
+
 def _machine_code_files(path):
-    folder, name = os.path.split(path)
-    stem = os.path.splitext(name)[0]
-    return sorted(glob.glob(os.path.join(glob.escape(folder), "__pycache__", f"{stem}.*.nb[ic]")))
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return sorted(glob.glob(os.path.join(glob.escape(_machine_code_folder(path)), f"{stem}.*.nb[ic]")))
 
 
 def _manifest_path(path):
