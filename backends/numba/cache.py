@@ -271,9 +271,11 @@ def _load_file(path, key, source):
         # Numba's files for this kernel exist but did not load: drop them, compile afresh
         _forget_machine_code(path)
         module = _compile_module(path, key, source)
-    _record_machine_code(path)
     stats = getattr(module.kernel, "stats", None)      # None: NUMBA_DISABLE_JIT=1, plain Python
-    return module, "disk" if stats is not None and not stats.cache_misses else "compiled"
+    if stats is not None and not stats.cache_misses:
+        return module, "disk"                           # Numba wrote nothing: the manifest holds
+    _record_machine_code(path)
+    return module, "compiled"
 
 
 def _machine_code_folder(path):
