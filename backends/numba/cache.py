@@ -171,9 +171,12 @@ def _file_lock(path, timeout=None):
     handle = None
     while handle is None:
         handle = os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, 0o600), "r+b")
-        _check_private(path)
         try:
+            _check_private(path)
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except _Unusable:
+            handle.close()
+            raise
         except BlockingIOError:
             holder = _holder(handle)
             if holder is not None and not process_exists(holder) and _same_file(handle, path):
