@@ -342,6 +342,9 @@ def test_values_irtoy_cannot_compute_with_are_refused_as_constants_naming_the_op
     with pytest.raises(irtoy.TraceError, match=r"add\(i64\[3\], 'a'\): cannot use a str as an array in a traced "
                                                r"function\n  at \S*test_tracing\.py:\d+$"):  # the line named once
         irtoy.trace(lambda x: x + "a", n)
+    with pytest.raises(irtoy.TraceError, match=r"multiply\(i64\[3\], object\[3\]\): cannot use ndarray.*dtype object"
+                                               r".*\n  at \S*test_tracing\.py:\d+$"):
+        irtoy.trace(lambda x: x * np.array([1, "a", 2], dtype=object), n)
 
 
 @pytest.mark.parametrize("backend", ["numpy", "numba"])

@@ -120,7 +120,10 @@ def _call_text(args, kwargs):
         if isinstance(a, (list, tuple)) and any(hasattr(x, "shape") for x in a):
             return "[" + ", ".join(one(x) for x in a) + "]"
         if hasattr(a, "shape") and hasattr(a, "dtype") and not isinstance(a, type):
-            return str(Spec(tuple(a.shape), a.dtype))
+            try:
+                return str(Spec(tuple(a.shape), a.dtype))
+            except ShapeError:          # not an array irtoy takes (object dtype, say): as NumPy shows it
+                return f"{a.dtype}{list(a.shape)}"
         return repr(a)
     return ", ".join([one(a) for a in args] + [f"{k}={one(v)}" for k, v in kwargs.items()])
 
