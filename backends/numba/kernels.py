@@ -268,19 +268,19 @@ class _LoopKernel:
             for k in [k for k in self.loop_axes if k not in axes]:
                 lines.append(Code(depth, f"for i{k} in range(n{k}):"))
                 depth += 1
-            shape, names = self._after_space(members[0])
             for s in self.sinks:
                 if self.level[s] is None and reduced_axes(self.graph, s) == axes:
-                    self.values[s] = self._final_value(s, names)
+                    self.values[s] = self._final_value(s)
             loads, body = [], []
-            for n in members:
+            for n in members:           # each at its own index: with keepdims or without
+                shape, names = self._after_space(n)
                 body += self._member(n, shape, names, ("final", axes), loads)
             lines += _indented(loads + body, depth)
         return lines
 
-    def _final_value(self, s, names):
-        """A reduction's final value at index `names`, once its loop nest has ended."""
-        index = ", ".join(names) or "()"
+    def _final_value(self, s):
+        """A reduction's final value at the current point, once its loop nest has ended."""
+        index = self._out_index(s)
         if s in self.outputs:
             return f"{self.outputs[s]}[{index}]"
         reduction, _, out = self._reduction_parts(s)

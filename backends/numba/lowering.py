@@ -150,6 +150,14 @@ def _math(name, float32_helper=None):
     return emit
 
 
+def _power(args, out, attrs):
+    """Floats: Numba's `**`. Integers: math.int_power, NumPy's rules (see there)."""
+    if out.kind not in "iu":
+        return _arith("{} ** {}", exact=False)(args, out, attrs)
+    x, y = _at(args, out)
+    return convert(f"int_power({x}, {y}, {literal(1, out)})", out)
+
+
 def _compare(symbol):
     def emit(args, out, attrs):
         common = np.result_type(*[d for _, d in args])
@@ -251,7 +259,7 @@ LOWERINGS = {
     "subtract": Scalar(_arith("{} - {}")),
     "multiply": Scalar(_arith("{} * {}", "({} and {})")),
     "divide": Scalar(_arith("{} / {}")),
-    "power": Scalar(_arith("{} ** {}", exact=False)),
+    "power": Scalar(_power),
     "maximum": Scalar(_arith("maximum({}, {})", "({} or {})")),
     "minimum": Scalar(_arith("minimum({}, {})", "({} and {})")),
     "negative": Scalar(_arith("-{}")),
