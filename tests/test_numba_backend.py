@@ -51,7 +51,8 @@ def assert_same(expected, got, scale=1.0):
 
 def fast(traced, **options):
     """The numba backend as users get it: kernels without bounds checks (the test suite
-    otherwise runs in debug mode, which checks every pass and bounds-checks kernels)."""
+    otherwise runs in debug mode, which checks every pass and bounds-checks kernels), unless
+    NUMBA_BOUNDSCHECK=1 turns them on for every kernel (`make test` runs these tests so too)."""
     return traced.compile("numba", debug=False, **options)
 
 
@@ -380,11 +381,11 @@ def test_reductions_with_and_without_keepdims_in_one_kernel_store_at_their_own_s
     final loop computes members of shapes [3] and [1, 3]: each is indexed at its own shape."""
     x, v = np.random.default_rng(0).uniform(-1, 1, (2, 3)), np.array([0.5, 1.0, 2.0])
     traced = irtoy.trace(lambda x, v: np.sum(np.var(x, axis=0) * v), x, v).value_and_grad(wrt=0)
-    compiled = fast(traced)
-    assert re.search(r"o\d+\[0, i1\] = ", compiled.source)
     expected = traced.compile("numpy")(x, v)
-    for _ in range(50):
-        assert_same(expected, compiled(x, v))
+    for compiled in [traced.compile("numba", debug=True), fast(traced)]:   # debug: indices checked
+        assert re.search(r"o\d+\[0, i1\] = ", compiled.source)
+        for _ in range(50):
+            assert_same(expected, compiled(x, v))
 
 
 def test_an_index_outside_its_buffer_is_refused_when_the_kernel_is_generated():
@@ -438,3 +439,20 @@ def test_a_negative_integer_exponent_is_refused_as_numpy_refuses_it(dtype, size)
 def test_zero_dimensional_kernel_results_keep_their_dtype(fn, dtype):
     x = np.arange(1, 7, dtype=dtype).reshape(2, 3)
     assert_same(fn(x), fast(irtoy.trace(fn, x))(x))
+
+
+def integer_ops(x, y):
+    return [x + y, x - y, x * y, x / y, x ** 3, np.maximum(x, y), np.minimum(x, y), x > y, x == y, -x,
+            np.abs(x), np.sign(x), x.sum(0), x.sum(), x.mean(1), x.max(0), x.min(), np.argmax(x, axis=1),
+            np.where(x > 1, x, y), x.astype(np.int8), x.astype(np.uint16), x.astype(np.float32)]
+
+
+@pytest.mark.parametrize("dtype, other", list(zip(INTEGERS, INTEGERS[3:] + INTEGERS[:3])))
+def test_integer_ops_of_every_width_match_the_interpreter(dtype, other):
+    """Each integer dtype, with a second one, negated too (wrapping around when unsigned)."""
+    x = np.array([[0, 1, 2, 127], [5, 3, 4, 100]]).astype(dtype)
+    y = np.array([1, 2, 3, 7]).astype(other)
+    traced = irtoy.trace(integer_ops, x, y)
+    with np.errstate(all="ignore"):
+        assert_same(*on_both(traced, x, y))
+        assert_same(*on_both(irtoy.trace(integer_ops, -x, y), -x, y))

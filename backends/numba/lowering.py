@@ -158,6 +158,14 @@ def _power(args, out, attrs):
     return convert(f"int_power({x}, {y}, {literal(1, out)})", out)
 
 
+def _sign(args, out, attrs):
+    """np.sign; for unsigned integers 0 or 1 (Numba's np.sign gives them -1 wrapped around)."""
+    if out.kind == "u":
+        (x,) = _at(args, out)
+        return cast(f"({x} > 0)", np.bool_, out)
+    return _arith("np.sign({})", exact=False)(args, out, attrs)
+
+
 def _compare(symbol):
     def emit(args, out, attrs):
         common = np.result_type(*[d for _, d in args])
@@ -273,7 +281,7 @@ LOWERINGS = {
     "arctan2": Scalar(_math("arctan2")),
     "hypot": Scalar(_math("hypot")),
     "abs": Scalar(_abs),
-    "sign": Scalar(_arith("np.sign({})", exact=False)),
+    "sign": Scalar(_sign),
     "greater": Scalar(_compare(">")),
     "greater_equal": Scalar(_compare(">=")),
     "less": Scalar(_compare("<")),
