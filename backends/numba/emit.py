@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from irtoy.backends.numba.kernels import Comment
-from irtoy.backends.numba.lowering import call_lowering, lowering
+from irtoy.backends.numba.lowering import call_lowering, lowering, may_raise
 from irtoy.errors import located
 from irtoy.passes import fusion
 
@@ -243,7 +243,7 @@ class _Driver:
         ValueError at a negative exponent (math.int_power), which the driver reports as
         IntegerPowerError naming the power nodes and the user's lines."""
         graph = self.graph
-        powers = [n for n in kernel.nodes if graph[n]["op"] == "power" and np.dtype(graph[n]["dtype"]).kind in "iu"]
+        powers = [n for n in kernel.nodes if may_raise(graph[n])]
         if not powers:
             return [f"    {call}"]
         where = "".join(f"\n  {graph.node_text(n).split('#')[0].strip()}{located(graph[n].get('src'))}"

@@ -17,7 +17,7 @@ after the kernel are written. A reduction keeps a local accumulator when it redu
 innermost axes (declared before the first reduced loop, finished after it, where the
 elementwise ops on its result follow) and an array of accumulators otherwise, which the
 driver passes in. The outer loop is a `prange` when the work is large enough to pay for
-threads and no reduction runs along it.
+threads, no reduction runs along it and nothing in it may raise.
 
 Names inside a kernel are canonical (a0.. inputs, o0.. outputs, acc0.. accumulators, v0..
 values), so kernels that differ only in the graph nodes they came from have the same code
@@ -33,7 +33,7 @@ from typing import NamedTuple
 import numpy as np
 
 from irtoy import ops
-from irtoy.backends.numba.lowering import LoweringError, Scalar, cast, literal, lowering
+from irtoy.backends.numba.lowering import LoweringError, Scalar, cast, literal, lowering, may_raise
 from irtoy.passes import views
 from irtoy.passes.fusion import part_in_kernel, reduced_axes
 
@@ -195,6 +195,8 @@ class _LoopKernel:
         if not self.may_parallelize or not self.loop_axes:
             return False
         if any(self.loop_axes[0] in reduced_axes(self.graph, s) for s in self.sinks):
+            return False
+        if any(may_raise(self.graph[n]) for n in self.members):
             return False
         points = int(np.prod(self.domain))
         per_point = sum(ops.REGISTRY[self.graph[n]["op"]].cost for n in self.members)

@@ -158,6 +158,13 @@ def _power(args, out, attrs):
     return convert(f"int_power({x}, {y}, {literal(1, out)})", out)
 
 
+def may_raise(node):
+    """Does the code of elementwise node `node` raise ValueError on some values? Integer
+    powers do at a negative exponent (math.int_power): the driver reports it (emit.py), and
+    the loop runs serially (Numba runs no loop that can raise in parallel)."""
+    return node["op"] == "power" and np.dtype(node["dtype"]).kind in "iu"
+
+
 def _sign(args, out, attrs):
     """np.sign; for unsigned integers 0 or 1 (Numba's np.sign gives them -1 wrapped around)."""
     if out.kind == "u":
