@@ -1,5 +1,5 @@
 # make demo   set up, then train a small model and write irtoy-report/index.html
-# make test   set up, then run the test suite
+# make test   set up, then run the test suite (and the numba tests again, bounds-checked)
 # make bench  set up, then compare the interpreter, numba and plain NumPy
 
 PYTHON ?= python3
@@ -20,8 +20,17 @@ $(VENV)/.installed: pyproject.toml scripts/install-system-packages.sh
 demo: setup
 	$(BIN)/irtoy demo
 
+# The numba-vs-interpreter tests run a second time with Numba's bounds checks on every
+# kernel (read by Numba at import), so an out-of-bounds index fails a test instead of
+# corrupting memory; their kernels are compiled apart from the unchecked ones.
+BOUNDS_CHECKED_TESTS = tests/test_numba_backend.py tests/test_donation.py tests/test_fusion.py \
+	tests/test_numba_nn_kernels.py
+BOUNDS_CHECKED_CACHE = .pytest_cache/bounds-checked
+
 test: setup
 	$(BIN)/python -m pytest -q
+	NUMBA_BOUNDSCHECK=1 IRTOY_CACHE_DIR=$(BOUNDS_CHECKED_CACHE)/irtoy-kernels \
+		$(BIN)/python -m pytest -q -o cache_dir=$(BOUNDS_CHECKED_CACHE) $(BOUNDS_CHECKED_TESTS)
 
 bench: setup
 	$(BIN)/irtoy bench

@@ -11,6 +11,12 @@ settings.register_profile("irtoy", max_examples=30, deadline=None,
 settings.load_profile("irtoy")
 
 
+def pytest_report_header(config):
+    """Say whether Numba bounds-checks every kernel (NUMBA_BOUNDSCHECK=1: `make test`'s second run)."""
+    from numba import config as numba_config
+    return f"numba bounds checks on every kernel: {'yes' if numba_config.BOUNDSCHECK else 'no'}"
+
+
 @pytest.fixture(scope="module")
 def numba_kernel_cache(pytestconfig):
     """Kernels compiled by a test module live in pytest's cache folder, kept between runs,

@@ -14,7 +14,11 @@ import numpy as np
 from irtoy import ops
 
 FLOATS = [np.dtype(np.float32), np.dtype(np.float64)]
-NUMERIC = FLOATS + [np.dtype(np.int32), np.dtype(np.int64)]
+INTEGERS = [np.dtype(t) for t in (np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64)]
+NUMERIC = FLOATS + INTEGERS
+# NumPy computes exp, log, sqrt, ... of 8-bit integers in float16, which the numba backend
+# refuses (lowering.SUPPORTED_DTYPES): those ops draw the wider integers only
+TO_FLOAT = FLOATS + [d for d in INTEGERS if d.itemsize > 1]
 
 
 @dataclass
@@ -34,7 +38,8 @@ def labelled(fn, label):
 
 
 def array(dtype, shape, lo=-3.0, hi=3.0, away_from_zero=False):
-    """A strategy for arrays with values in [lo, hi] (ints and bools where the dtype says)."""
+    """A strategy for arrays with values in [lo, hi] (ints and bools where the dtype says;
+    integers also within [-5, 5] and the dtype's range)."""
     dtype = np.dtype(dtype)
     if dtype.kind == "f":
         elements = st.floats(lo, hi, allow_nan=False, allow_subnormal=False).map(dtype.type)
@@ -43,7 +48,8 @@ def array(dtype, shape, lo=-3.0, hi=3.0, away_from_zero=False):
     elif dtype.kind == "b":
         elements = st.booleans()
     else:
-        elements = st.integers(-5, 5).filter(lambda v: v != 0 or not away_from_zero)
+        smallest = max(int(np.ceil(lo)), -5, int(np.iinfo(dtype).min))
+        elements = st.integers(smallest, min(int(np.floor(hi)), 5)).filter(lambda v: v != 0 or not away_from_zero)
     return hnp.arrays(dtype, shape, elements=elements)
 
 
@@ -67,7 +73,17 @@ def binary(draw, ufunc, dtypes=FLOATS, lo=-3.0, hi=3.0, y_away_from_zero=False, 
 
 
 @st.composite
-def unary(draw, ufunc, lo=-3.0, hi=3.0, dtypes=FLOATS):
+def integer_power(draw):
+    """x ** y for integers of any widths, with exponents NumPy accepts (0 to 5; a negative
+    one is an error, tested on its own)."""
+    shapes = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=4)).input_shapes
+    x = draw(array(draw(st.sampled_from(INTEGERS)), shapes[0]))
+    y = draw(array(draw(st.sampled_from(INTEGERS)), shapes[1], lo=0))
+    return Case(labelled(lambda x, y: np.power(x, y), "power"), (x, y), False)
+
+
+@st.composite
+def unary(draw, ufunc, lo=-3.0, hi=3.0, dtypes=TO_FLOAT):
     x = draw(array(draw(st.sampled_from(dtypes)), draw(SHAPES), lo, hi))
     smooth = ufunc not in (np.abs, np.sign) or bool(np.all(np.abs(x) > 1e-3))
     return Case(labelled(lambda x: ufunc(x), ufunc.__name__), (x,), smooth)
@@ -76,7 +92,7 @@ def unary(draw, ufunc, lo=-3.0, hi=3.0, dtypes=FLOATS):
 @st.composite
 def where_case(draw):
     shapes = draw(hnp.mutually_broadcastable_shapes(num_shapes=3, min_dims=0, max_dims=3, max_side=4)).input_shapes
-    dtype = draw(st.sampled_from(FLOATS))
+    dtype = draw(st.sampled_from(NUMERIC))
     c = draw(array(np.bool_, shapes[0]))
     x, y = draw(array(dtype, shapes[1])), draw(array(dtype, shapes[2]))
     return Case(labelled(lambda c, x, y: np.where(c, x, y), "where"), (c, x, y))
@@ -84,8 +100,11 @@ def where_case(draw):
 
 @st.composite
 def cast_case(draw):
-    x = draw(array(draw(st.sampled_from(NUMERIC)), draw(SHAPES)))
     to = draw(st.sampled_from(NUMERIC + [np.dtype(np.bool_)]))
+    dtype = draw(st.sampled_from(NUMERIC))
+    # a negative float converted to an unsigned integer is undefined in C (NumPy and Numba
+    # differ): only non-negative floats are cast to unsigned types
+    x = draw(array(dtype, draw(SHAPES), lo=0.0 if dtype.kind == "f" and to.kind == "u" else -3.0))
     return Case(labelled(lambda x: x.astype(to), f"astype[{to}]"), (x,), to.kind == "f" and x.dtype.kind == "f")
 
 
@@ -332,8 +351,8 @@ def random_uniform_case(draw):
 
 CASES = {
     "add": binary(np.add, NUMERIC), "subtract": binary(np.subtract, NUMERIC),
-    "multiply": binary(np.multiply, NUMERIC), "divide": binary(np.divide, FLOATS, y_away_from_zero=True),
-    "power": binary(np.power, FLOATS, lo=0.5, hi=2.0),
+    "multiply": binary(np.multiply, NUMERIC), "divide": binary(np.divide, NUMERIC, y_away_from_zero=True),
+    "power": st.one_of(binary(np.power, FLOATS, lo=0.5, hi=2.0), integer_power()),
     # arctan2 jumps by 2 pi across y = 0 for x < 0; hypot has a cone's tip at the origin
     "arctan2": binary(np.arctan2, smooth_at=lambda y, x: (np.abs(y) > 1e-3) | (x > 1e-3)),
     "hypot": binary(np.hypot, smooth_at=lambda x, y: np.hypot(x, y) > 1e-3),
@@ -341,11 +360,12 @@ CASES = {
     "greater": binary(np.greater, NUMERIC), "greater_equal": binary(np.greater_equal, NUMERIC),
     "less": binary(np.less, NUMERIC), "less_equal": binary(np.less_equal, NUMERIC),
     "equal": binary(np.equal, NUMERIC), "not_equal": binary(np.not_equal, NUMERIC),
-    "negative": unary(np.negative), "exp": unary(np.exp), "log": unary(np.log, 0.1, 5.0),
+    "negative": unary(np.negative, dtypes=NUMERIC), "exp": unary(np.exp), "log": unary(np.log, 0.1, 5.0),
     "sin": unary(np.sin), "cos": unary(np.cos), "tan": unary(np.tan, -1.2, 1.2), "tanh": unary(np.tanh),
-    "sqrt": unary(np.sqrt, 0.1, 5.0), "abs": unary(np.abs), "sign": unary(np.sign),
+    "sqrt": unary(np.sqrt, 0.1, 5.0), "abs": unary(np.abs, dtypes=NUMERIC),
+    "sign": unary(np.sign, dtypes=NUMERIC),
     "where": where_case(), "cast": cast_case(),
-    "sum": reduction(np.sum, "sum", NUMERIC), "mean": reduction(np.mean, "mean"),
+    "sum": reduction(np.sum, "sum", NUMERIC), "mean": reduction(np.mean, "mean", NUMERIC),
     "max": reduction(np.max, "max", NUMERIC), "min": reduction(np.min, "min", NUMERIC),
     "argmax": argmax_case(), "matmul": matmul_case(),
     "reshape": reshape_case(), "transpose": transpose_case(), "broadcast_to": broadcast_to_case(),

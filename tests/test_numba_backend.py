@@ -51,7 +51,8 @@ def assert_same(expected, got, scale=1.0):
 
 def fast(traced, **options):
     """The numba backend as users get it: kernels without bounds checks (the test suite
-    otherwise runs in debug mode, which checks every pass and bounds-checks kernels)."""
+    otherwise runs in debug mode, which checks every pass and bounds-checks kernels), unless
+    NUMBA_BOUNDSCHECK=1 turns them on for every kernel (`make test` runs these tests so too)."""
     return traced.compile("numba", debug=False, **options)
 
 
@@ -371,3 +372,91 @@ def test_a_dtype_the_kernels_lack_is_refused_naming_the_value():
     traced = irtoy.trace(lambda x: x * 2 + 1, np.ones(3, np.float16))
     with pytest.raises(irtoy.IrtoyError, match=r"does not support float16: %0 f16\[3\] = input x\n.*backend='numpy'"):
         traced.compile("numba")
+
+
+# -- kernel safety ---------------------------------------------------------------------------
+
+def test_reductions_with_and_without_keepdims_in_one_kernel_store_at_their_own_shapes():
+    """The gradient of a variance fuses a keepdims sum and a plain sum into one kernel, whose
+    final loop computes members of shapes [3] and [1, 3]: each is indexed at its own shape."""
+    x, v = np.random.default_rng(0).uniform(-1, 1, (2, 3)), np.array([0.5, 1.0, 2.0])
+    traced = irtoy.trace(lambda x, v: np.sum(np.var(x, axis=0) * v), x, v).value_and_grad(wrt=0)
+    expected = traced.compile("numpy")(x, v)
+    for compiled in [traced.compile("numba", debug=True), fast(traced)]:   # debug: indices checked
+        assert re.search(r"o\d+\[0, i1\] = ", compiled.source)
+        for _ in range(50):
+            assert_same(expected, compiled(x, v))
+
+
+def test_an_index_outside_its_buffer_is_refused_when_the_kernel_is_generated():
+    from dataclasses import replace
+    from irtoy.backends.numba.bounds import check_kernel_indices
+    from irtoy.backends.numba.kernels import Code
+    x = np.ones((2, 3))
+    compiled = fast(irtoy.trace(lambda x: np.exp(x) + 1, x))
+    plan = compiled.executable.plan
+    (kernel,) = [k for k in plan.kernels if k.is_loop]
+    code = plan.codes[kernel.id]
+    check_kernel_indices(plan.graph, kernel, code)
+    for wrong, why in [("o0[i0 + 1, i1]", "axis 0 of length 2 is indexed from 1 to 2"),
+                       ("o0[i1]", "1 indices for 2 axes"), ("o0[i0, 3 - i1]", "from 1 to 3")]:
+        body = tuple(Code(line.depth, line.text.replace("o0[i0, i1]", wrong)) if isinstance(line, Code) else line
+                     for line in code.body)
+        with pytest.raises(lowering.LoweringError, match=rf"kernel {kernel.id}.* buffer o0 of shape \[2, 3\].*{why}"):
+            check_kernel_indices(plan.graph, kernel, replace(code, body=body))
+
+
+INTEGERS = [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64]
+
+
+@pytest.mark.parametrize("dtype", INTEGERS)
+def test_integer_powers_wrap_around_as_numpy_does(dtype):
+    x = np.array([0, 1, 2, 3, 7, 100, 3, 2], dtype)
+    y = np.array([0, 5, 7, 3, 9, 3, 40, 63], dtype)
+    fn = lambda x, y: [x ** y, (x ** y).astype(np.float32), x ** 2]
+    assert_same(fn(x, y), fast(irtoy.trace(fn, x, y))(x, y))
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.int64])
+@pytest.mark.parametrize("size", [5, 100_000])       # a small and a large kernel
+def test_a_negative_integer_exponent_is_refused_as_numpy_refuses_it(dtype, size):
+    """NumPy's ValueError from the interpreter; from numba, an IrtoyError that is a ValueError
+    too, naming the node and line. The kernel stays serial: Numba runs no raising loop in parallel."""
+    x, y = np.full(size, 3, dtype), np.ones(size, dtype)
+    y[size // 2] = -1
+    traced = irtoy.trace(lambda x, y: x ** y + 1, x, y)
+    with pytest.raises(ValueError, match="Integers to negative integer powers are not allowed") as numpy_error:
+        traced.compile("numpy")(x, y)
+    assert "test_numba_backend.py" in str(numpy_error.value.__notes__)
+    with pytest.raises(irtoy.IrtoyError, match=r"not allowed, in\n  %\d+ .*= power .*\n  at .*test_numba_backend.py:\d+") \
+            as error:
+        compiled = fast(traced)
+        compiled(x, y)
+    assert isinstance(error.value, ValueError)
+    assert not any(code.parallel for code in compiled.executable.plan.codes.values())
+
+
+@pytest.mark.parametrize("fn", [lambda x: x.sum().reshape(1), lambda x: x.max()[None],
+                                lambda x: x.sum() * np.ones(2, np.float32), lambda x: np.broadcast_to(x.min(), (2,))],
+                         ids=["sum-reshape", "max-newaxis", "sum-broadcast", "min-broadcast_to"])
+@pytest.mark.parametrize("dtype", [np.float32, np.uint8, np.int16])
+def test_zero_dimensional_kernel_results_keep_their_dtype(fn, dtype):
+    x = np.arange(1, 7, dtype=dtype).reshape(2, 3)
+    assert_same(fn(x), fast(irtoy.trace(fn, x))(x))
+
+
+def integer_ops(x, y):
+    return [x + y, x - y, x * y, x / y, x ** 3, np.maximum(x, y), np.minimum(x, y), x > y, x == y, -x,
+            np.abs(x), np.sign(x), x.sum(0), x.sum(), x.mean(1), x.max(0), x.min(), np.argmax(x, axis=1),
+            np.where(x > 1, x, y), x.astype(np.int8), x.astype(np.uint16), x.astype(np.float32)]
+
+
+@pytest.mark.parametrize("dtype, other", list(zip(INTEGERS, INTEGERS[3:] + INTEGERS[:3])))
+def test_integer_ops_of_every_width_match_the_interpreter(dtype, other):
+    """Each integer dtype, with a second one, negated too (wrapping around when unsigned)."""
+    x = np.array([[0, 1, 2, 127], [5, 3, 4, 100]]).astype(dtype)
+    y = np.array([1, 2, 3, 7]).astype(other)
+    traced = irtoy.trace(integer_ops, x, y)
+    with np.errstate(all="ignore"):
+        assert_same(*on_both(traced, x, y))
+        assert_same(*on_both(irtoy.trace(integer_ops, -x, y), -x, y))

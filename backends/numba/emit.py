@@ -7,7 +7,8 @@
 
 The driver is ordinary Python so a reader can follow it line by line: each step is preceded
 by the kernel it runs, each kernel line by the IR node it computes. Values are named after
-their nodes (v7 is node %7). 0-d values travel as scalars. Arrays that only live between
+their nodes (v7 is node %7). 0-d values travel as scalars of their dtype (a
+Python float, int or bool stands for float64, int64 or bool). Arrays that only live between
 kernels come from `buffers`, planned once (buffers.py); outputs are new arrays on
 every call, except those written into the arrays of donated arguments (donation.py),
 and an output that is an argument or a constant is a copy (as the interpreter).
@@ -22,7 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from irtoy.backends.numba.kernels import Comment
-from irtoy.backends.numba.lowering import call_lowering, lowering
+from irtoy.backends.numba.lowering import call_lowering, lowering, may_raise
+from irtoy.errors import located
 from irtoy.passes import fusion
 
 FASTMATH = '{"afn", "arcp", "contract", "reassoc"}'   # no "nnan"/"ninf": NaN and Inf keep their meaning
@@ -41,13 +43,14 @@ KERNEL_IMPORTS = '''\
 import numpy as np
 from numba import njit, prange
 
-from irtoy.backends.numba.math import exp_f32, maximum, minimum, tanh_f32
+from irtoy.backends.numba.math import exp_f32, int_power, maximum, minimum, tanh_f32
 
 OPTIONS = dict(cache=True, nogil=True, boundscheck={boundscheck}, error_model="numpy",
                fastmath={fastmath})
 '''
 
-DRIVER_IMPORTS = "from irtoy.backends.numba.runtime import argument, contiguous, private, scalar_argument\n"
+DRIVER_IMPORTS = ("from irtoy.backends.numba.runtime import IntegerPowerError, argument, contiguous, private, "
+                  "scalar_argument\n")
 
 PY_SCALAR = {"float64": "float", "int64": "int", "bool": "bool"}
 
@@ -228,8 +231,26 @@ class _Driver:
             for r in code.returns:
                 self.names[r] = f"v{r}"
             call = f"{', '.join(f'v{r}' for r in code.returns)} = {call}"
-        body.append(f"    {call}")
+        body += self.calling(call, kernel)
+        for r in code.returns:      # Numba returns Python floats and ints: give back the dtype
+            dtype = np.dtype(graph[r]["dtype"]).name
+            if dtype not in PY_SCALAR:
+                body.append(f"    v{r} = np.{dtype}(v{r})")
         return body
+
+    def calling(self, call, kernel):
+        """The lines calling a loop kernel: a kernel computing integer powers raises
+        ValueError at a negative exponent (math.int_power), which the driver reports as
+        IntegerPowerError naming the power nodes and the user's lines."""
+        graph = self.graph
+        powers = [n for n in kernel.nodes if may_raise(graph[n])]
+        if not powers:
+            return [f"    {call}"]
+        where = "".join(f"\n  {graph.node_text(n).split('#')[0].strip()}{located(graph[n].get('src'))}"
+                        for n in powers)
+        message = f"Integers to negative integer powers are not allowed, in{where}"
+        return ["    try:", f"        {call}", "    except ValueError:",
+                f"        raise IntegerPowerError({message!r}) from None"]
 
     def output(self, o, body, copy):
         """How the driver returns output `o`: arrays it made, or copies of the caller's own

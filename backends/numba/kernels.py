@@ -17,7 +17,7 @@ after the kernel are written. A reduction keeps a local accumulator when it redu
 innermost axes (declared before the first reduced loop, finished after it, where the
 elementwise ops on its result follow) and an array of accumulators otherwise, which the
 driver passes in. The outer loop is a `prange` when the work is large enough to pay for
-threads and no reduction runs along it.
+threads, no reduction runs along it and nothing in it may raise.
 
 Names inside a kernel are canonical (a0.. inputs, o0.. outputs, acc0.. accumulators, v0..
 values), so kernels that differ only in the graph nodes they came from have the same code
@@ -33,7 +33,7 @@ from typing import NamedTuple
 import numpy as np
 
 from irtoy import ops
-from irtoy.backends.numba.lowering import LoweringError, Scalar, cast, literal, lowering
+from irtoy.backends.numba.lowering import LoweringError, Scalar, cast, literal, lowering, may_raise
 from irtoy.passes import views
 from irtoy.passes.fusion import part_in_kernel, reduced_axes
 
@@ -196,6 +196,8 @@ class _LoopKernel:
             return False
         if any(self.loop_axes[0] in reduced_axes(self.graph, s) for s in self.sinks):
             return False
+        if any(may_raise(self.graph[n]) for n in self.members):
+            return False
         points = int(np.prod(self.domain))
         per_point = sum(ops.REGISTRY[self.graph[n]["op"]].cost for n in self.members)
         return points * per_point >= PARALLEL_MIN_WORK
@@ -268,19 +270,19 @@ class _LoopKernel:
             for k in [k for k in self.loop_axes if k not in axes]:
                 lines.append(Code(depth, f"for i{k} in range(n{k}):"))
                 depth += 1
-            shape, names = self._after_space(members[0])
             for s in self.sinks:
                 if self.level[s] is None and reduced_axes(self.graph, s) == axes:
-                    self.values[s] = self._final_value(s, names)
+                    self.values[s] = self._final_value(s)
             loads, body = [], []
-            for n in members:
+            for n in members:           # each at its own index: with keepdims or without
+                shape, names = self._after_space(n)
                 body += self._member(n, shape, names, ("final", axes), loads)
             lines += _indented(loads + body, depth)
         return lines
 
-    def _final_value(self, s, names):
-        """A reduction's final value at index `names`, once its loop nest has ended."""
-        index = ", ".join(names) or "()"
+    def _final_value(self, s):
+        """A reduction's final value at the current point, once its loop nest has ended."""
+        index = self._out_index(s)
         if s in self.outputs:
             return f"{self.outputs[s]}[{index}]"
         reduction, _, out = self._reduction_parts(s)

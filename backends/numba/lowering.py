@@ -150,6 +150,29 @@ def _math(name, float32_helper=None):
     return emit
 
 
+def _power(args, out, attrs):
+    """Floats: Numba's `**`. Integers: math.int_power, NumPy's rules (see there)."""
+    if out.kind not in "iu":
+        return _arith("{} ** {}", exact=False)(args, out, attrs)
+    x, y = _at(args, out)
+    return convert(f"int_power({x}, {y}, {literal(1, out)})", out)
+
+
+def may_raise(node):
+    """Does the code of elementwise node `node` raise ValueError on some values? Integer
+    powers do at a negative exponent (math.int_power): the driver reports it (emit.py), and
+    the loop runs serially (Numba runs no loop that can raise in parallel)."""
+    return node["op"] == "power" and np.dtype(node["dtype"]).kind in "iu"
+
+
+def _sign(args, out, attrs):
+    """np.sign; for unsigned integers 0 or 1 (Numba's np.sign gives them -1 wrapped around)."""
+    if out.kind == "u":
+        (x,) = _at(args, out)
+        return cast(f"({x} > 0)", np.bool_, out)
+    return _arith("np.sign({})", exact=False)(args, out, attrs)
+
+
 def _compare(symbol):
     def emit(args, out, attrs):
         common = np.result_type(*[d for _, d in args])
@@ -251,7 +274,7 @@ LOWERINGS = {
     "subtract": Scalar(_arith("{} - {}")),
     "multiply": Scalar(_arith("{} * {}", "({} and {})")),
     "divide": Scalar(_arith("{} / {}")),
-    "power": Scalar(_arith("{} ** {}", exact=False)),
+    "power": Scalar(_power),
     "maximum": Scalar(_arith("maximum({}, {})", "({} or {})")),
     "minimum": Scalar(_arith("minimum({}, {})", "({} and {})")),
     "negative": Scalar(_arith("-{}")),
@@ -265,7 +288,7 @@ LOWERINGS = {
     "arctan2": Scalar(_math("arctan2")),
     "hypot": Scalar(_math("hypot")),
     "abs": Scalar(_abs),
-    "sign": Scalar(_arith("np.sign({})", exact=False)),
+    "sign": Scalar(_sign),
     "greater": Scalar(_compare(">")),
     "greater_equal": Scalar(_compare(">=")),
     "less": Scalar(_compare("<")),

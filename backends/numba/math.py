@@ -106,3 +106,21 @@ def maximum(a, b):
 def minimum(a, b):
     """np.minimum for scalars: nan if either is nan."""
     return a if (a < b or a != a) else b
+
+
+@njit(cache=True, inline="always")
+def int_power(base, exponent, one):
+    """base ** exponent for integers (all three of one dtype), as NumPy computes it: by
+    repeated squaring, wrapping around on overflow (the caller converts the result to the
+    dtype, which wraps it as NumPy's arithmetic in that dtype would). Numba's own `**` on
+    integers crashes under fastmath for 32 bits or fewer and gives 0 for negative exponents;
+    NumPy refuses those, and so does this (the driver names the node: emit.py)."""
+    if exponent < one - one:
+        raise ValueError("Integers to negative integer powers are not allowed.")
+    result = one
+    while exponent:
+        if exponent & one:
+            result = result * base
+        base = base * base
+        exponent = exponent >> one
+    return result

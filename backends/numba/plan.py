@@ -18,6 +18,7 @@ import numpy as np
 from irtoy import ops
 from irtoy.backends.numba.buffers import BufferPlan, Lifetime, plan_buffers
 from irtoy.backends.numba.donation import in_place_outputs
+from irtoy.backends.numba.bounds import check_kernel_indices
 from irtoy.backends.numba.kernels import loop_kernel
 from irtoy.backends.numba.lowering import call_lowering
 from irtoy.backends.numba.runtime import Recycler
@@ -75,6 +76,8 @@ def make_plan(graph, debug=False, profile=False):
         if kernel.is_loop:
             mine = {o: d for o, d in overwrites.items() if o in kernel.outputs}
             code = loop_kernel(graph, kernel, resolved, may_parallelize=not blas, overwrites=mine)
+            if debug:
+                check_kernel_indices(graph, kernel, code)
             codes[kernel.id] = code
             names[kernel.id] = name_of_code.setdefault(code.key, f"k{len(name_of_code)}")
     calls = tuple(k.nodes[0] for k in kernels if not k.is_loop or k.head is not None)

@@ -13,7 +13,13 @@ import sys
 import numpy as np
 
 from irtoy.arguments import check_argument
+from irtoy.errors import IrtoyError
 from irtoy.ir import Spec
+
+
+class IntegerPowerError(IrtoyError, ValueError):
+    """An integer raised to a negative integer power: NumPy's ValueError (which the
+    interpreter raises), as an IrtoyError naming the node and the user's line."""
 
 
 def argument(value, name, shape, dtype):
