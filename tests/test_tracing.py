@@ -313,12 +313,14 @@ def test_example_arguments_irtoy_cannot_compute_with_are_refused_naming_them(exa
         irtoy.trace(lambda x: x, example)
 
 
-def test_compiled_function_refuses_an_int_no_numpy_type_holds_naming_the_argument():
-    f = irtoy.trace(lambda n, x: x * n, np.int64(2), X).compile("numpy")
-    with pytest.raises(irtoy.ShapeError, match=r"<lambda>: argument n was traced as i64\[\], but this call passes "
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_compiled_function_refuses_an_int_no_numpy_type_holds_naming_the_argument(backend):
+    f = irtoy.trace(lambda n, x: x * n, np.int64(2), X).compile(backend)
+    with pytest.raises(irtoy.ShapeError, match=r"argument n was traced as i64\[\], but this call passes "
                                                r"a value irtoy cannot take: the Python int 10{30} fits no NumPy "
                                                r"integer type"):
         f(10**30, X)
+    np.testing.assert_array_equal(f(2**62, X), X * 2**62)
 
 
 @pytest.mark.parametrize("backend", ["numpy", "numba"])

@@ -162,7 +162,8 @@ class _Driver:
         v = f"v{n}"
         if spec.shape == ():
             kind = PY_SCALAR.get(spec.dtype.name, f"np.{spec.dtype.name}")
-            return [f"    if type({v}) is not {kind}:",
+            fits = f" or not {-2 ** 63} <= {v} < {2 ** 63}" if kind == "int" else ""    # a Python int is unbounded
+            return [f"    if type({v}) is not {kind}{fits}:",
                     f"        {v} = scalar_argument({v}, {name!r}, {spec.dtype.name.upper()})"]
         strides = tuple(int(s) for s in np.empty(spec.shape, spec.dtype).strides)
         return [f"    if type({v}) is not np.ndarray or {v}.shape != {spec.shape} or {v}.strides != {strides} "
