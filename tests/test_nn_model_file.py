@@ -161,3 +161,15 @@ def test_saving_onto_a_folder_or_under_a_file_is_refused_naming_the_path(saved, 
     (tmp_path / "file.txt").write_text("a file")
     with pytest.raises(IrtoyError, match=r"cannot save the model to .*file.txt/model.npz"):
         model.save(tmp_path / "file.txt" / "model.npz")
+
+
+def test_a_forged_input_shape_a_layer_sizes_its_weights_by_is_refused(tmp_path):
+    """BatchNorm takes its size from the input: a forged input_shape must not escape as MemoryError."""
+    first = lambda: nn.Sequential([nn.BatchNorm(), nn.Dense(2, 3)])
+    model = nn.Model(first(), loss=nn.SoftmaxCrossEntropy(), optimizer=nn.SGD(0.1), backend="numpy")
+    model.fit(X, Y, epochs=1, batch_size=8, verbose=False)
+    path = tmp_path / "model.npz"
+    model.save(path)
+    rewrite(path, path.read_bytes(), changed_metadata(path.read_bytes(), input_shape=[10 ** 12]))
+    with pytest.raises(IrtoyError, match=r"model\.npz: the saved input_shape \[1000000000000\] asks for weights"):
+        nn.Model.load(path, first(), backend="numpy")

@@ -318,6 +318,9 @@ class Model:
         except (ValueError, TypeError, IndexError) as e:
             raise IrtoyError(f"{path}: this network cannot be built for the saved input_shape "
                              f"{meta['input_shape']}: {e}") from None
+        except MemoryError:     # a forged input_shape that a layer sizes its weights by (BatchNorm)
+            raise IrtoyError(f"{path}: the saved input_shape {meta['input_shape']} asks for weights larger than "
+                             f"this machine's memory; the file holds none so large") from None
         for name, tree in (("params", model.params), ("state", model.state), ("optimizer", model.opt_state)):
             expected = _flatten(name, tree)
             for key, value in expected.items():
