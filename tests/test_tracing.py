@@ -360,3 +360,17 @@ def test_big_endian_arrays_are_taken_in_native_byte_order(backend):
     g = irtoy.trace(lambda x: x * big_endian, X).compile(backend)                # a constant
     np.testing.assert_array_equal(g(X), X * big_endian)
     assert str(irtoy.trace(lambda x: x, big_endian)).splitlines()[1].strip() == "%0 f32[2,4] = input x"
+
+
+@pytest.mark.parametrize("fn, message", [
+    (lambda x: x.reshape(), r"reshape\(f32\[2,4\]\): sizes must be integers, not None"),
+    (lambda x: x.transpose("a"), r"transpose\(f32\[2,4\], 'a'\): axes must be integers"),
+    (lambda x: x.transpose(1), r"transpose\(f32\[2,4\]\): axes \(1,\) are not a permutation"),
+    (lambda x: x.sum(axis="a"), r"sum\(f32\[2,4\], axis='a'\): axes must be integers, not 'a'"),
+    (lambda x: x.astype("foo"), r"cast\(f32\[2,4\], 'foo'\): 'foo' is not a dtype"),
+    (lambda x: irtoy.ops.concatenate([]), r"concatenate\(\[\]\): needs at least one array"),
+], ids=["reshape-nothing", "transpose-string", "transpose-one-axis", "sum-axis-string", "astype-unknown",
+        "concatenate-nothing"])
+def test_malformed_op_arguments_are_shape_errors_naming_the_op_and_line(fn, message):
+    with pytest.raises(irtoy.ShapeError, match=r"(?s)" + message + r".*\n  at \S*test_tracing\.py:\d+"):
+        irtoy.trace(fn, X)

@@ -103,4 +103,8 @@ def _cast(x, dtype):
 @declare("cast", "elementwise", cast_rule, _cast, 1, methods=("astype",), doc="x.astype(dtype)")
 def cast(x, dtype, order="K", casting="unsafe", subok=True, copy=True):
     """x.astype(dtype)."""
-    return bind("cast", x, dtype=np.dtype(dtype).name)
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError as e:
+        raise ShapeError(f"{dtype!r} is not a dtype: {e}") from None
+    return bind("cast", x, dtype=dtype.name)

@@ -6,13 +6,12 @@ copies. `scatter` is getitem's transpose: zeros with its argument written at the
 """
 import builtins
 import math
-import operator
 
 import numpy as np
 
 from irtoy.errors import ShapeError
 from irtoy.ops.elementwise import broadcast_shapes
-from irtoy.ops.normalize import (check_axes, format_index, ndim_of, normalize_axes, normalize_index, not_c_order,
+from irtoy.ops.normalize import (check_axes, format_index, int_tuple, ndim_of, normalize_axes, normalize_index, not_c_order,
                                  numpy_index, refuse_options, shape_of)
 from irtoy.ops.registry import bind, declare
 from irtoy.ops.spec import Spec
@@ -21,13 +20,7 @@ from irtoy.ops.spec import Spec
 def _shape_argument(shape, more=()):
     """A shape given as an int, a sequence, or (as array methods take it) several ints; as
     NumPy, a size that is not an integer (3.0 included) is refused, never truncated."""
-    if more:
-        shape = (shape,) + tuple(more)
-    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
-    try:
-        return tuple(operator.index(d) for d in shape)
-    except TypeError:
-        raise ShapeError(f"sizes must be integers, not {shape}") from None
+    return int_tuple((shape,) + tuple(more) if more else shape, "sizes")
 
 
 def reshape_rule(specs, shape):
@@ -67,7 +60,8 @@ def transpose(a, axes=None, *more):
     ndim = ndim_of(a)
     if more:
         axes = (axes,) + more
-    if axes is None or axes == ():
+    axes = () if axes is None else int_tuple(axes, "axes")
+    if axes == ():
         axes = tuple(reversed(range(ndim)))
     elif not all(-ndim <= k < ndim for k in axes):
         raise ShapeError(f"axes {tuple(axes)} are out of range for a {ndim}-d array")
@@ -182,4 +176,6 @@ def concatenate(arrays, axis=0, out=None, dtype=None, casting=None):
     """numpy.concatenate along an existing axis."""
     refuse_options("concatenate", out=out, dtype=dtype, casting=None if casting in (None, "same_kind") else casting)
     arrays = list(arrays)
+    if not arrays:
+        raise ShapeError("needs at least one array to concatenate")
     return bind("concatenate", *arrays, axis=normalize_axes(axis, ndim_of(arrays[0]))[0])

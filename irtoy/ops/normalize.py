@@ -6,6 +6,7 @@ sorted tuples of non-negative ints, a basic index a tuple with one entry per axi
 or stride an (h, w) pair of ints. Options irtoy cannot honour are refused, never ignored.
 """
 import builtins
+import operator
 
 import numpy as np
 
@@ -21,11 +22,21 @@ def shape_of(x):
     return tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
 
 
+def int_tuple(value, what):
+    """An int or a sequence of ints as a tuple of Python ints; anything else (None, a string, a
+    float, even 3.0, as NumPy) is a ShapeError naming `what`."""
+    try:
+        items = (value,) if not hasattr(value, "__iter__") or isinstance(value, str) else tuple(value)
+        return tuple(operator.index(v) for v in items)
+    except TypeError:
+        raise ShapeError(f"{what} must be integers, not {value!r}") from None
+
+
 def normalize_axes(axis, ndim):
     """None -> all axes; int or tuple -> sorted tuple of non-negative ints."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    axes = int_tuple(axis, "axes")
     out = []
     for a in axes:
         if not -ndim <= a < ndim:
