@@ -8,6 +8,7 @@ import functools
 import numpy as np
 
 from irtoy.errors import ShapeError
+from irtoy.ops.elementwise import cast
 from irtoy.ops.normalize import check_axes, ndim_of, normalize_axes, refuse_options
 from irtoy.ops.registry import bind, declare
 from irtoy.ops.spec import Spec
@@ -43,7 +44,7 @@ def _reduction(name, numpy_fns, doc):
     def reduce(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
         refuse_options(name, out=out, initial=initial, where=where)
         result = bind(name, a, axis=normalize_axes(axis, ndim_of(a)), keepdims=bool(keepdims))
-        return result if dtype is None else bind("cast", result, dtype=np.dtype(dtype).name)
+        return result if dtype is None else cast(result, dtype)
     reduce.__name__ = reduce.__qualname__ = name
     reduce.__doc__ = f"numpy.{name}(a, axis, dtype, keepdims), traced as the `{name}` reduction."
     return reduce
