@@ -22,9 +22,10 @@ demo: setup
 
 # The numba-vs-interpreter tests run a second time with Numba's bounds checks on every
 # kernel (read by Numba at import), so an out-of-bounds index fails a test instead of
-# corrupting memory; their kernels are compiled apart from the unchecked ones.
+# corrupting memory; their kernels are compiled apart from the unchecked ones. The
+# tests/test_numpy_*.py files check NumPy functions on numba too, so they run again as well.
 BOUNDS_CHECKED_TESTS = tests/test_numba_backend.py tests/test_donation.py tests/test_fusion.py \
-	tests/test_numba_nn_kernels.py
+	tests/test_numba_nn_kernels.py $(wildcard tests/test_numpy_*.py)
 BOUNDS_CHECKED_CACHE = .pytest_cache/bounds-checked
 
 test: setup

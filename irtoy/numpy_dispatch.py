@@ -3,92 +3,24 @@
 NumPy hands a traced value to `__array_ufunc__` (np.exp, np.maximum, ...) or
 `__array_function__` (np.sum, np.reshape, ...). The tables here answer both: each op's
 record names the NumPy callables and array methods that trace to its public function, and
-COMPOSITES adds the NumPy functions that are short compositions of ops (np.var, np.stack,
-...). A NumPy function missing from both raises a TraceError naming it.
+the records of compositions (irtoy.ops.COMPOSITES: np.var, np.stack, ...) do the same for
+functions written with ops. A NumPy function missing from both raises a TraceError naming it.
 """
 import numpy as np
 
 from irtoy import ops
 from irtoy.errors import TraceError, located
-from irtoy.ops.normalize import normalize_axes, not_c_order, refuse_options
+from irtoy.ops.normalize import refuse_options
 from irtoy.source import user_src
 
 
-# -- compositions of ops -------------------------------------------------------------------------
-
-@ops.checked_arguments("var")
-def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-    refuse_options("var", out=out, dtype=dtype)
-    centred = a - ops.mean(a, axis, keepdims=True)
-    n = int(np.prod([np.shape(a)[i] for i in normalize_axes(axis, np.ndim(a))]))
-    return ops.sum(centred * centred, axis, keepdims=keepdims) / (n - ddof)
-
-
-def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-    return ops.sqrt(var(a, axis, dtype, out, ddof, keepdims))
-
-
-@ops.checked_arguments("stack")
-def stack(arrays, axis=0):
-    arrays = list(arrays)
-    axis = normalize_axes(axis, np.ndim(arrays[0]) + 1)[0]
-    return ops.concatenate([ops.expand_dims(a, axis) for a in arrays], axis)
-
-
-def dot(a, b):
-    if np.ndim(a) > 2 or np.ndim(b) > 2:
-        raise TraceError(f"numpy.dot of arrays with more than 2 dimensions: use np.matmul{located(user_src())}")
-    if np.ndim(a) == 0 or np.ndim(b) == 0:
-        return ops.multiply(a, b)
-    return ops.matmul(a, b)
-
-
-def clip(a, a_min=None, a_max=None, out=None, **kwargs):
-    refuse_options("clip", out=out, **kwargs)
-    if a_min is not None:
-        a = ops.maximum(a, a_min)
-    return a if a_max is None else ops.minimum(a, a_max)
-
-
-def _full_like(fill, name):
-    def like(a, *args, dtype=None, order=None, subok=None, shape=None, device=None):
-        refuse_options(name, order=order if order != "K" else None, shape=shape, device=device)
-        value = args[0] if fill is None else fill
-        return ops.broadcast_to(np.asarray(value, dtype or np.result_type(a)), np.shape(a))
-    return like
-
-
-def ravel(a, order="C"):
-    refuse_options("ravel", order=not_c_order(order))
-    return ops.reshape(a, (-1,))
-
-
-@ops.checked_arguments("transpose")
-def swapaxes(a, axis1, axis2):
-    ndim = np.ndim(a)
-    i, j = (normalize_axes(k, ndim)[0] for k in (axis1, axis2))
-    axes = list(range(ndim))
-    axes[i], axes[j] = axes[j], axes[i]
-    return ops.transpose(a, tuple(axes))
-
-
-COMPOSITES = {
-    np.var: var, np.std: std, np.stack: stack, np.dot: dot, np.clip: clip, np.ravel: ravel, np.swapaxes: swapaxes,
-    np.zeros_like: _full_like(0, "zeros_like"), np.ones_like: _full_like(1, "ones_like"),
-    np.full_like: _full_like(None, "full_like"),
-    np.positive: lambda x: x,
-    np.square: lambda x: ops.multiply(x, x),
-    np.reciprocal: lambda x: ops.divide(1, x),
-    # questions about the type, answered without recording anything
+# NumPy's questions about the type, answered without recording anything
+QUESTIONS = {
     np.shape: lambda a: a.shape,
     np.ndim: lambda a: a.ndim,
     np.size: lambda a, axis=None: a.size if axis is None else a.shape[axis],
     np.result_type: lambda *args: np.result_type(*[getattr(a, "dtype", a) for a in args]),
 }
-
-# array methods that are compositions too (the others come from the op records)
-COMPOSITE_METHODS = {"flatten": ravel, "ravel": ravel, "dot": dot, "var": var, "std": std, "clip": clip,
-                     "swapaxes": swapaxes}
 
 # ufunc.reduce: np.add.reduce(x, axis=0) and the like
 REDUCE_METHODS = {np.add: ops.sum, np.maximum: ops.max, np.minimum: ops.min}
@@ -96,21 +28,13 @@ REDUCE_METHODS = {np.add: ops.sum, np.maximum: ops.max, np.minimum: ops.min}
 
 # -- the tables derived from the registry ---------------------------------------------------------
 
-def _from_registry():
-    functions = {}
-    for op in ops.REGISTRY.values():
-        for numpy_callable in op.numpy:
-            functions[numpy_callable] = op.function
-    return functions
-
-
-FUNCTIONS = {**_from_registry(), **COMPOSITES}
+RECORDS = [*ops.REGISTRY.values(), *ops.COMPOSITES.values()]   # ops and compositions of ops
+FUNCTIONS = {**{f: r.function for r in RECORDS for f in r.numpy}, **QUESTIONS}
 
 
 def array_methods():
     """{method name: function of (array, *args)} for the traced values' array methods."""
-    methods = {m: op.function for op in ops.REGISTRY.values() for m in op.methods}
-    return {**methods, **COMPOSITE_METHODS}
+    return {m: r.function for r in RECORDS for m in r.methods}
 
 
 # -- NumPy's protocols -----------------------------------------------------------------------------

@@ -44,13 +44,27 @@ def test_array_methods_trace_to_their_op(name):
         assert getattr(Tracer, method) is op.function, method
 
 
-def test_each_numpy_callable_belongs_to_one_op_or_composition():
-    seen = {}
-    for op in ops.REGISTRY.values():
-        for f in op.numpy:
-            assert f not in seen, f"{f} traces to both {seen[f]} and {op.name}"
-            assert f not in numpy_dispatch.COMPOSITES, f"{f} is both an op and a composition"
-            seen[f] = op.name
+def test_each_numpy_callable_and_method_belongs_to_one_op_or_composition():
+    seen, methods = {}, {}
+    for record in [*ops.REGISTRY.values(), *ops.COMPOSITES.values()]:
+        for f in record.numpy:
+            assert f not in seen, f"{f} traces to both {seen[f]} and {record.name}"
+            seen[f] = record.name
+        for m in record.methods:
+            assert m not in methods, f"x.{m}() traces to both {methods[m]} and {record.name}"
+            methods[m] = record.name
+
+
+@pytest.mark.parametrize("name", sorted(ops.COMPOSITES))
+def test_every_composition_record_is_complete(name):
+    record = ops.COMPOSITES[name]
+    assert name not in ops.REGISTRY, f"{name} is both an op and a composition"
+    assert getattr(ops, name) is record.function, f"irtoy.ops.{name} is not the composition's function"
+    assert record.doc, f"{name} has no docstring"
+    for f in record.numpy:
+        assert numpy_dispatch.FUNCTIONS[f] is record.function, f
+    for m in record.methods:
+        assert getattr(Tracer, m) is record.function, m
 
 
 @pytest.mark.parametrize("name", [n for n in OPS if ops.REGISTRY[n].commutative])

@@ -136,7 +136,7 @@ def test_shape_errors_name_op_shapes_and_line():
     (lambda x: x.reshape(-2, -4), r"reshape\(f32\[2,4\]\): .*sizes are never negative"),
     (lambda x: x.transpose(0, 5), r"transpose\(f32\[2,4\], 0, 5\): axes \(0, 5\) are out of range"),
     (lambda x: x[5], r"getitem\(f32\[2,4\], 5\): index 5 is out of bounds for axis 0 of size 2"),
-    (lambda x: np.swapaxes(x, 0, 5), r"transpose\(f32\[2,4\], 0, 5\): axis 5 is out of range"),
+    (lambda x: np.swapaxes(x, 0, 5), r"swapaxes\(f32\[2,4\], 0, 5\): axis 5 is out of range"),
     (lambda x: np.concatenate([x, x], axis=2), r"concatenate\(\[f32\[2,4\], f32\[2,4\]\].*\): axis 2 is out"),
 ], ids=["sum-axis", "reshape", "negative-reshape", "transpose", "getitem", "swapaxes", "concatenate"])
 def test_argument_errors_name_op_shapes_and_line(fn, message):

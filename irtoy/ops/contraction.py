@@ -1,9 +1,10 @@
 """Contractions: sums of products over shared axes. The matrix product, batched as NumPy's."""
 import numpy as np
 
-from irtoy.errors import ShapeError
+from irtoy.errors import ShapeError, TraceError
 from irtoy.ops.elementwise import broadcast_shapes
-from irtoy.ops.registry import bind, declare
+from irtoy.ops.elementwise import multiply
+from irtoy.ops.registry import bind, composite, declare
 from irtoy.ops.spec import Spec
 
 
@@ -25,3 +26,13 @@ def matmul_rule(specs):
 def matmul(a, b):
     """numpy.matmul: batched, with NumPy's rules for 1-d operands."""
     return bind("matmul", a, b)
+
+
+@composite("dot", numpy=(np.dot,), methods=("dot",))
+def dot(a, b, out=None):
+    """numpy.dot for arrays of at most 2 dimensions (a product with a scalar, else matmul)."""
+    if np.ndim(a) > 2 or np.ndim(b) > 2:
+        raise TraceError("numpy.dot of arrays with more than 2 dimensions: use np.matmul")
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return multiply(a, b)
+    return matmul(a, b)

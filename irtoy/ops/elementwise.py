@@ -10,7 +10,8 @@ import functools
 import numpy as np
 
 from irtoy.errors import ShapeError
-from irtoy.ops.registry import bind, declare
+from irtoy.ops.normalize import refuse_options
+from irtoy.ops.registry import bind, composite, declare
 from irtoy.ops.spec import Spec
 
 
@@ -108,3 +109,32 @@ def cast(x, dtype, order="K", casting="unsafe", subok=True, copy=True):
     except TypeError as e:
         raise ShapeError(f"{dtype!r} is not a dtype: {e}") from None
     return bind("cast", x, dtype=dtype.name)
+
+
+# -- compositions ----------------------------------------------------------------------------
+
+@composite("clip", numpy=(np.clip,), methods=("clip",))
+def clip(a, a_min=None, a_max=None, out=None, **kwargs):
+    """numpy.clip: maximum with a_min, then minimum with a_max (either may be None)."""
+    refuse_options("clip", out=out, **kwargs)
+    if a_min is not None:
+        a = maximum(a, a_min)
+    return a if a_max is None else minimum(a, a_max)
+
+
+@composite("positive", numpy=(np.positive,))
+def positive(x):
+    """numpy.positive: the value itself."""
+    return x
+
+
+@composite("square", numpy=(np.square,))
+def square(x):
+    """numpy.square: x * x."""
+    return multiply(x, x)
+
+
+@composite("reciprocal", numpy=(np.reciprocal,))
+def reciprocal(x):
+    """numpy.reciprocal: 1 / x."""
+    return divide(1, x)

@@ -13,7 +13,7 @@ from irtoy.errors import ShapeError
 from irtoy.ops.elementwise import broadcast_shapes
 from irtoy.ops.normalize import (check_axes, format_index, int_tuple, ndim_of, normalize_axes, normalize_index, not_c_order,
                                  numpy_index, refuse_options, shape_of)
-from irtoy.ops.registry import bind, declare
+from irtoy.ops.registry import bind, composite, declare
 from irtoy.ops.spec import Spec
 
 
@@ -179,3 +179,33 @@ def concatenate(arrays, axis=0, out=None, dtype=None, casting=None):
     if not arrays:
         raise ShapeError("needs at least one array to concatenate")
     return bind("concatenate", *arrays, axis=normalize_axes(axis, ndim_of(arrays[0]))[0])
+
+
+# -- compositions ----------------------------------------------------------------------------
+
+@composite("stack", numpy=(np.stack,))
+def stack(arrays, axis=0, out=None, dtype=None, casting=None):
+    """numpy.stack: join arrays along a new axis."""
+    refuse_options("stack", out=out, dtype=dtype, casting=None if casting in (None, "same_kind") else casting)
+    arrays = list(arrays)
+    if not arrays:
+        raise ShapeError("needs at least one array to stack")
+    axis = normalize_axes(axis, ndim_of(arrays[0]) + 1)[0]
+    return concatenate([expand_dims(a, axis) for a in arrays], axis)
+
+
+@composite("ravel", numpy=(np.ravel,), methods=("ravel", "flatten"))
+def ravel(a, order="C"):
+    """numpy.ravel (and x.flatten()): the entries as a 1-d array, in C order."""
+    refuse_options("ravel", order=not_c_order(order))
+    return reshape(a, (-1,))
+
+
+@composite("swapaxes", numpy=(np.swapaxes,), methods=("swapaxes",))
+def swapaxes(a, axis1, axis2):
+    """numpy.swapaxes: exchange two axes."""
+    ndim = ndim_of(a)
+    i, j = (normalize_axes(k, ndim)[0] for k in (axis1, axis2))
+    axes = list(range(ndim))
+    axes[i], axes[j] = axes[j], axes[i]
+    return transpose(a, tuple(axes))

@@ -8,9 +8,9 @@ import functools
 import numpy as np
 
 from irtoy.errors import ShapeError
-from irtoy.ops.elementwise import cast
+from irtoy.ops.elementwise import cast, sqrt
 from irtoy.ops.normalize import check_axes, ndim_of, normalize_axes, refuse_options
-from irtoy.ops.registry import bind, declare
+from irtoy.ops.registry import bind, composite, declare
 from irtoy.ops.spec import Spec
 
 
@@ -80,3 +80,20 @@ def argmax(a, axis=None, out=None, keepdims=False):
     if axis is not None:
         axis = normalize_axes(axis, ndim_of(a))[0]
     return bind("argmax", a, axis=axis, keepdims=bool(keepdims))
+
+
+# -- compositions ----------------------------------------------------------------------------
+
+@composite("var", numpy=(np.var,), methods=("var",))
+def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    """numpy.var: the mean squared deviation from the mean, divided by n - ddof."""
+    refuse_options("var", out=out, dtype=dtype)
+    centred = a - mean(a, axis, keepdims=True)
+    n = int(np.prod([np.shape(a)[i] for i in normalize_axes(axis, np.ndim(a))]))
+    return sum(centred * centred, axis, keepdims=keepdims) / (n - ddof)
+
+
+@composite("std", numpy=(np.std,), methods=("std",))
+def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    """numpy.std: the square root of var."""
+    return sqrt(var(a, axis, dtype, out, ddof, keepdims))

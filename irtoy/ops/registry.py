@@ -9,6 +9,10 @@ is computed from these records. What belongs to one pass or backend lives there,
 keyed by op name: the gradient rules in passes/autodiff.py, the Numba lowerings in
 backends/numba/ (as JAX keeps its primitive tables).
 
+A NumPy function that is a short composition of ops (np.var, np.stack, np.einsum, ...) is a
+`Composite`: its public function, the NumPy callables and array methods that trace to it.
+It needs no rule anywhere else: its gradient, shapes and code come from the ops it uses.
+
 `bind(op, *args, **attrs)` applies an op: on traced values it records a node in the graph
 being built; on ordinary arrays it runs the reference code.
 """
@@ -51,7 +55,18 @@ class Op:
     doc: str = ""
 
 
+@dataclass(frozen=True)
+class Composite:
+    """A NumPy function traced as a composition of ops: `function` is irtoy.ops.<name>."""
+    name: str
+    function: Callable
+    numpy: tuple = ()           # NumPy functions and ufuncs that trace to `function`
+    methods: tuple = ()         # array methods that trace to `function`
+    doc: str = ""
+
+
 REGISTRY: dict = {}
+COMPOSITES: dict = {}
 
 
 def declare(name, kind, infer, impl, arity, **facts):
@@ -66,6 +81,20 @@ def declare(name, kind, infer, impl, arity, **facts):
         REGISTRY[name] = dataclasses.replace(REGISTRY[name], function=checked)
         return checked
     return public
+
+
+def composite(name, numpy=(), methods=(), doc=""):
+    """Register the decorated function as the composition `name`: irtoy.ops.<name>, and what
+    the NumPy callables `numpy` and the array methods `methods` trace to on traced values."""
+    if name in REGISTRY:
+        raise ValueError(f"composition {name!r}: an op of that name exists")
+
+    def register(fn):
+        checked = checked_arguments(name)(fn)
+        summary = doc or (fn.__doc__ or "").strip().split("\n")[0]
+        COMPOSITES[name] = Composite(name, checked, tuple(numpy), tuple(methods), summary)
+        return checked
+    return register
 
 
 def bind(op, *args, **attrs):
