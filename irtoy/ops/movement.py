@@ -209,3 +209,27 @@ def swapaxes(a, axis1, axis2):
     axes = list(range(ndim))
     axes[i], axes[j] = axes[j], axes[i]
     return transpose(a, tuple(axes))
+
+
+@composite("diagonal", numpy=(np.diagonal,), methods=("diagonal",))
+def diagonal(a, offset=0, axis1=0, axis2=1):
+    """numpy.diagonal: the entries a[..., i, i + offset] of the two axes, as a last axis.
+
+    The two axes are moved last and flattened into one of n * m entries, in which the
+    diagonal is every (m + 1)-th entry from its first: a strided slice, so its gradient is
+    the slice's own (a scatter) and no new op is needed.
+    """
+    ndim = ndim_of(a)
+    if ndim < 2:
+        raise ShapeError("diagonal needs an array of at least 2 dimensions")
+    i, j = (normalize_axes(k, ndim)[0] for k in (axis1, axis2))
+    if i == j:
+        raise ShapeError(f"axis1 and axis2 are the same axis ({i})")
+    x = transpose(a, tuple(k for k in range(ndim) if k not in (i, j)) + (i, j))
+    *batch, n, m = shape_of(x)
+    offset = int_tuple(offset, "offset")[0]
+    row, column = (0, offset) if offset >= 0 else (-offset, 0)
+    count = builtins.max(0, builtins.min(n - row, m - column))
+    flat = reshape(x, tuple(batch) + (n * m,))
+    start = row * m + column
+    return getitem(flat, (Ellipsis, slice(start, start + count * (m + 1) if count else start, m + 1)))
