@@ -97,6 +97,16 @@ def run_render(args):
     return 0
 
 
+def add_ops_options(parser):
+    parser.add_argument("--markdown", action="store_true", help="print the Markdown page docs/numpy.md")
+
+
+def run_ops(args):
+    from irtoy import supported
+    print(supported.markdown() if args.markdown else supported.text(), end="\n" * (not args.markdown))
+    return 0
+
+
 COMMANDS = {
     "demo": ("train a small model, print the speed table and write the compile report",
              add_demo_options, run_demo),
@@ -104,6 +114,8 @@ COMMANDS = {
                add_report_options, run_report),
     "render": ("draw one stage of FILE.py:FUNCTION with graphviz", add_render_options, run_render),
     "bench": ("time the built-in cases on NumPy, the interpreter and numba", add_bench_options, run_bench),
+    "ops": ("list every NumPy function irtoy traces, and the op or composition it becomes", add_ops_options,
+            run_ops),
 }
 
 

@@ -59,7 +59,40 @@ def apply_function(func, args, kwargs):
     """What the NumPy function `func(*args, **kwargs)` means on traced values."""
     impl = FUNCTIONS.get(func)
     if impl is None:
-        name = f"{func.__module__}.{func.__name__}".replace("numpy.lib._", "numpy.")
-        raise TraceError(f"{name} has no irtoy op, so it cannot be traced; "
-                         f"write it with the ops irtoy has (see irtoy.ops){located(user_src())}")
+        name = numpy_name(func)
+        raise TraceError(f"{name} has no irtoy op, so it cannot be traced; {rewrite(name)}{located(user_src())}")
     return impl(*args, **kwargs)
+
+
+# -- what to write instead -------------------------------------------------------------------------
+
+NAMESPACES = {"numpy": np, "numpy.linalg": np.linalg, "numpy.fft": np.fft, "numpy.random": np.random}
+
+_DATA_DEPENDENT = ("its result's shape depends on the values, and traced shapes are fixed: select with "
+                   "np.where(condition, x, y), or multiply by the mask, instead")
+_COMPLEX = "complex numbers are not supported: traced arrays are real (bool, integer or floating point)"
+_WHOLE_ARRAYS = "write the function with whole-array operations instead (np.where for its branches)"
+
+# The rewrite to suggest for a NumPy function irtoy refuses, by name ("numpy.fft" for all of it).
+REWRITES = {
+    **dict.fromkeys(["numpy.nonzero", "numpy.argwhere", "numpy.flatnonzero", "numpy.extract", "numpy.compress",
+                     "numpy.unique", "numpy.trim_zeros", "numpy.delete", "numpy.insert"], _DATA_DEPENDENT),
+    **dict.fromkeys(["numpy.fft", "numpy.real", "numpy.imag", "numpy.angle", "numpy.iscomplex",
+                     "numpy.iscomplexobj", "numpy.real_if_close"], _COMPLEX),
+    **dict.fromkeys(["numpy.apply_along_axis", "numpy.apply_over_axes", "numpy.piecewise"], _WHOLE_ARRAYS),
+    "numpy.searchsorted": "count the edges below each value instead: np.sum(x[..., None] >= edges, axis=-1)",
+}
+
+
+def numpy_name(func):
+    """The name NumPy documents a function by: numpy.linalg.norm, not numpy.linalg._linalg.norm."""
+    for space_name, space in NAMESPACES.items():
+        if getattr(space, getattr(func, "__name__", ""), None) is func:
+            return f"{space_name}.{func.__name__}"
+    return f"{getattr(func, '__module__', None) or 'numpy'}.{getattr(func, '__name__', func)}"
+
+
+def rewrite(name):
+    """What to write instead of the refused NumPy function `name`."""
+    hint = REWRITES.get(name) or REWRITES.get(name.rpartition(".")[0])
+    return hint or "write it with the functions irtoy traces (`irtoy ops` lists them)"

@@ -63,6 +63,7 @@ class Composite:
     numpy: tuple = ()           # NumPy functions and ufuncs that trace to `function`
     methods: tuple = ()         # array methods that trace to `function`
     doc: str = ""
+    differentiable: bool = True     # False where its result is integer or piecewise constant
 
 
 REGISTRY: dict = {}
@@ -83,7 +84,7 @@ def declare(name, kind, infer, impl, arity, **facts):
     return public
 
 
-def composite(name, numpy=(), methods=(), doc=""):
+def composite(name, numpy=(), methods=(), doc="", differentiable=True):
     """Register the decorated function as the composition `name`: irtoy.ops.<name>, and what
     the NumPy callables `numpy` and the array methods `methods` trace to on traced values."""
     if name in REGISTRY:
@@ -92,7 +93,7 @@ def composite(name, numpy=(), methods=(), doc=""):
     def register(fn):
         checked = checked_arguments(name)(fn)
         summary = doc or (fn.__doc__ or "").strip().split("\n")[0]
-        COMPOSITES[name] = Composite(name, checked, tuple(numpy), tuple(methods), summary)
+        COMPOSITES[name] = Composite(name, checked, tuple(numpy), tuple(methods), summary, differentiable)
         return checked
     return register
 
