@@ -1,0 +1,85 @@
+"""ONNX's own node tests (1,884 one-op models with expected outputs) on irtoy's interpreter.
+
+Every test either gives ONNX's expected outputs (values within the test's tolerance, same
+shapes and dtypes) or is in tests/onnx_expected_failures.py, grouped by reason, and is then
+checked to be refused with an IrtoyError saying that reason: a wrong answer fails either way.
+The counts are printed at the end of every run ("ONNX node tests: ...").
+"""
+import collections
+
+import numpy as np
+import onnx
+import onnx.backend.test
+import pytest
+from onnx.backend.test.loader import load_model_tests
+
+import irtoy
+import irtoy.onnx
+from onnx_expected_failures import EXPECTED_FAILURES
+
+NODE_TESTS = {case.name: case for case in load_model_tests(kind="node")}
+REASON_OF = {name: reason for reason, (_, names) in EXPECTED_FAILURES.items() for name in names}
+OUTCOMES = collections.Counter()        # "passed", or the reason of an expected failure
+
+
+def run_case(case):
+    rep = irtoy.onnx.Backend.prepare(case.model)
+    for inputs, expected in case.data_sets:
+        inputs = [onnx.numpy_helper.to_array(a) if isinstance(a, onnx.TensorProto) else a for a in inputs]
+        expected = [onnx.numpy_helper.to_array(a) if isinstance(a, onnx.TensorProto) else a for a in expected]
+        outputs = rep.run(inputs)
+        assert len(outputs) == len(expected)
+        for got, want in zip(outputs, expected):
+            assert got.shape == want.shape and got.dtype == want.dtype, (got.shape, got.dtype, want.shape, want.dtype)
+            np.testing.assert_allclose(got, want, rtol=case.rtol, atol=case.atol)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("name", sorted(NODE_TESTS))
+def test_node(name):
+    reason = REASON_OF.get(name)
+    if reason is None:
+        run_case(NODE_TESTS[name])
+        OUTCOMES["passed"] += 1
+        return
+    with pytest.raises(irtoy.IrtoyError, match=EXPECTED_FAILURES[reason][0]):
+        run_case(NODE_TESTS[name])
+    OUTCOMES[reason] += 1
+
+
+def test_the_expected_failures_name_real_tests_once():
+    listed = [name for _, names in EXPECTED_FAILURES.values() for name in names]
+    assert len(listed) == len(set(listed))
+    assert set(listed) <= set(NODE_TESTS), set(listed) - set(NODE_TESTS)
+
+
+def test_onnx_own_runner_runs_on_both_backends():
+    """onnx.backend.test.BackendTest takes irtoy.onnx.Backend and NumbaBackend as they are."""
+    import unittest
+    for backend in (irtoy.onnx.Backend, irtoy.onnx.NumbaBackend):
+        runner = onnx.backend.test.BackendTest(backend, __name__)
+        runner.include(r"^test_(relu|gemm_default_matrix_bias|softmax_axis_1)_cpu$")
+        suite = unittest.TestSuite(unittest.defaultTestLoader.loadTestsFromTestCase(case)
+                                   for case in runner.test_cases.values())
+        result = unittest.TextTestRunner(verbosity=0).run(suite)
+        ran = result.testsRun - len(result.skipped)         # the runner skips what `include` leaves out
+        assert ran == 3 and result.wasSuccessful(), (result.errors, result.failures)
+
+
+class NodeTestSummary:
+    """Prints the node tests' counts at the end of the run, passes and refusals by reason."""
+
+    def pytest_terminal_summary(self, terminalreporter):
+        if not OUTCOMES:
+            return
+        failures = {reason: n for reason, n in OUTCOMES.items() if reason != "passed"}
+        terminalreporter.write_line(f"ONNX node tests: {OUTCOMES['passed']} passed, {sum(failures.values())} "
+                                    f"expected failures by reason (of {len(NODE_TESTS)}):")
+        for reason, n in sorted(failures.items(), key=lambda item: -item[1]):
+            terminalreporter.write_line(f"  {n:4d}  {reason}")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def print_the_counts(request):
+    if not request.config.pluginmanager.has_plugin("onnx-node-test-summary"):
+        request.config.pluginmanager.register(NodeTestSummary(), "onnx-node-test-summary")
