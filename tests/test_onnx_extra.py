@@ -35,7 +35,9 @@ import numpy as np, irtoy, irtoy.onnx
 
 @pytest.mark.parametrize("use", [
     "irtoy.onnx.load('model.onnx')",
+    "irtoy.onnx.export(irtoy.trace(np.exp, np.ones(2)), 'model.onnx')",
     "irtoy.onnx.Backend",
+    "irtoy.trace(np.exp, np.ones(2)).compile(backend='onnxruntime')",
 ])
 def test_without_the_extra_each_use_says_what_to_install(use):
     out = run_python(WITHOUT_THE_EXTRA + f"""

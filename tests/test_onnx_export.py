@@ -1,0 +1,146 @@
+"""irtoy.onnx.export and backend="onnxruntime": every op, its gradient graph and a whole
+training step exported, checked by onnx.checker (full_check) and run in onnxruntime against
+the interpreter; where onnxruntime has no kernel for an op and dtype, ONNX's reference
+evaluator runs the model instead."""
+import numpy as np
+import onnx
+import onnx.reference
+import onnxruntime
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import irtoy
+import irtoy.onnx
+from irtoy import ops, pytree
+from irtoy.onnx.export_ops import EXPORTERS, NOT_EXPORTED
+from op_cases import CASES
+
+FEW = settings(max_examples=4, derandomize=True, deadline=None)
+TOLERANCE = {np.dtype(np.float32): (1e-5, 1e-6), np.dtype(np.float64): (1e-10, 1e-12)}
+
+
+def run_onnx(model, args):
+    """The model's outputs for flat `args`: onnxruntime's, or (no kernel for an op and dtype)
+    ONNX's reference evaluator's."""
+    feed = {v.name: np.asarray(a) for v, a in zip(model.graph.input, args)}
+    try:
+        session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    except onnxruntime.capi.onnxruntime_pybind11_state.NotImplemented:
+        return onnx.reference.ReferenceEvaluator(model).run(None, feed)
+    return session.run(None, feed)
+
+
+def assert_exports_exactly(traced, *args, **kwargs):
+    """Export `traced`, check the model in full, and compare onnxruntime with the interpreter."""
+    compiled = traced.compile(backend="numpy")
+    model = irtoy.onnx.export(compiled)
+    onnx.checker.check_model(model, full_check=True)
+    expected, _ = pytree.flatten(compiled(*args, **kwargs))
+    flat, _ = pytree.flatten((args, kwargs))
+    got = run_onnx(model, flat)
+    assert len(got) == len(expected)
+    for e, g in zip(expected, got):
+        e = np.asarray(e)
+        assert g.shape == e.shape and g.dtype == e.dtype, (g.shape, g.dtype, e.shape, e.dtype)
+        rtol, atol = TOLERANCE.get(e.dtype, (0, 0))
+        np.testing.assert_allclose(g, e, rtol=rtol, atol=atol)
+    return model
+
+
+def test_every_op_has_an_export_rule_or_a_reason():
+    ops_ = {name for name, op in ops.REGISTRY.items() if op.kind != "source"}
+    assert ops_ - set(EXPORTERS) == set(NOT_EXPORTED), ops_ - set(EXPORTERS) - set(NOT_EXPORTED)
+    assert not set(EXPORTERS) & set(NOT_EXPORTED)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("op", sorted(set(CASES) - set(NOT_EXPORTED)))
+@FEW
+@given(data=st.data())
+def test_every_op_runs_in_onnx_as_on_the_interpreter(op, data):
+    case = data.draw(CASES[op])
+    traced = irtoy.trace(case.fn, *case.args)
+    assert op in traced.graph.count_ops()
+    model = assert_exports_exactly(traced, *case.args)
+    assert model.graph.node
+
+
+DIFFERENTIABLE = sorted(name for name in set(CASES) - set(NOT_EXPORTED) if ops.REGISTRY[name].differentiable)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("op", DIFFERENTIABLE)
+@settings(max_examples=2, derandomize=True, deadline=None)
+@given(data=st.data())
+def test_every_gradient_graph_runs_in_onnx(op, data):
+    case = data.draw(CASES[op])
+    args = [a.astype(np.float64) if a.dtype.kind == "f" else a for a in case.args]
+    if not any(a.dtype.kind == "f" for a in args):
+        return
+    wrt = tuple(i for i, a in enumerate(args) if a.dtype.kind == "f")
+    traced = irtoy.trace(lambda *xs: np.sum(case.fn(*xs)), *args).value_and_grad(wrt=wrt)
+    assert_exports_exactly(traced, *args)
+
+
+def loss(params, x, y):
+    h = np.tanh(x @ params["w1"] + params["b1"])
+    logits = h @ params["w2"]
+    z = logits - logits.max(axis=1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    return -(logp * y).sum() / x.shape[0]
+
+
+def train_step(params, x, y):
+    value, grads = irtoy.value_and_grad(loss)(params, x, y)
+    return value, {k: params[k] - 0.1 * grads[k] for k in params}
+
+
+def mlp_data():
+    rng = np.random.default_rng(0)
+    params = {"w1": rng.normal(size=(4, 8)).astype(np.float32), "b1": np.zeros(8, np.float32),
+              "w2": rng.normal(size=(8, 3)).astype(np.float32)}
+    x = rng.normal(size=(5, 4)).astype(np.float32)
+    y = np.eye(3, dtype=np.float32)[[0, 1, 2, 0, 1]]
+    return params, x, y
+
+
+def test_a_whole_training_step_exports_with_shapes_names_and_source_lines(tmp_path):
+    params, x, y = mlp_data()
+    traced = irtoy.trace(train_step, params, x, y)
+    model = assert_exports_exactly(traced, params, x, y)
+    irtoy.onnx.export(traced.compile(), tmp_path / "step.onnx")
+    assert onnx.load(tmp_path / "step.onnx") == model
+    assert [v.name for v in model.graph.input] == ["params['b1']", "params['w1']", "params['w2']", "x", "y"]
+    with_shapes = {v.name for v in model.graph.value_info} | {v.name for v in model.graph.input} | \
+        {v.name for v in model.graph.output} | {t.name for t in model.graph.initializer}
+    for node in model.graph.node:
+        assert set(node.output) <= with_shapes, node
+    lines = {node.doc_string for node in model.graph.node}
+    assert any(line.endswith(f"test_onnx_export.py:{loss.__code__.co_firstlineno + 1}") for line in lines)
+
+
+def test_export_refuses_an_op_without_onnx_form_naming_it_and_the_line():
+    traced = irtoy.trace(lambda seed: ops.random_uniform(seed, (3,)), np.int64(1))
+    with pytest.raises(irtoy.IrtoyError, match=r"random_uniform.*no ONNX op\n  at \S*test_onnx_export.py:\d+"):
+        irtoy.onnx.export(traced)
+
+
+def test_the_onnxruntime_backend_comes_through_its_entry_point():
+    from irtoy import backends
+    assert "onnxruntime" not in backends.BUILTIN and "onnxruntime" in backends.available()
+    params, x, y = mlp_data()
+    traced = irtoy.trace(train_step, params, x, y)
+    expected = traced.compile("numpy")(params, x, y)
+    got = traced.compile("onnxruntime", donate="params")(params, x, y)
+    np.testing.assert_allclose(got[0], expected[0], rtol=1e-5)
+    for k in params:
+        np.testing.assert_allclose(got[1][k], expected[1][k], rtol=1e-5, atol=1e-6)
+
+
+def test_an_exported_graph_imports_back_and_computes_the_same():
+    params, x, y = mlp_data()
+    compiled = irtoy.trace(loss, params, x, y).compile()
+    back = irtoy.onnx.load(irtoy.onnx.export(compiled))
+    assert back.arg_names == ["params['b1']", "params['w1']", "params['w2']", "x", "y"]
+    (value,) = back.compile()(params["b1"], params["w1"], params["w2"], x, y)
+    np.testing.assert_allclose(value, compiled(params, x, y), rtol=1e-6)
