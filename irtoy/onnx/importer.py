@@ -41,55 +41,74 @@ def load(model_or_path, input_shapes=None, initializers="constants", static_inpu
     ({input name: array}) fixes inputs to values known now: they become constants, and the
     traced function no longer takes them (a model that computes a shape from an input needs it).
     """
-    onnx = require("onnx")
-    model = read_model(model_or_path)
-    if initializers not in ("constants", "inputs"):
-        raise IrtoyError(f"initializers={initializers!r}: give 'constants' or 'inputs'")
-    opset = check_opsets(model)
-    if model.functions:                 # functions defined in the model: inline them first
-        model = require("onnx.inliner").inline_local_functions(model)
-    graph = model.graph
-    weights = {t.name: tensor_array(t, f"initializer {t.name!r}") for t in graph.initializer}
-    static = {name: np.asarray(value) for name, value in (static_inputs or {}).items()}
-    unknown = set(static) - {v.name for v in graph.input if v.name not in weights}
-    if unknown:
-        raise IrtoyError(f"static_inputs names {sorted(unknown)}, which are not inputs of the model")
-    for v in graph.input:
-        if v.name in static:        # checked as an argument would be
-            spec = input_spec(v, static[v.name].shape)
-            if static[v.name].dtype != spec.dtype:
-                raise IrtoyError(f"static_inputs gives input {v.name!r} as {static[v.name].dtype}, but the model "
-                                 f"declares {spec.dtype}")
-    weights.update(static)
-    inputs = [v for v in graph.input if v.name not in weights]
-    specs = [input_spec(v, (input_shapes or {}).get(v.name)) for v in inputs]
-    check_outputs(graph)
-    unknown = set(input_shapes or {}) - {v.name for v in inputs}
+    fn = function(model_or_path, initializers, static_inputs)
+    unknown = set(input_shapes or {}) - {v.name for v in fn.inputs}
     if unknown:
         raise IrtoyError(f"input_shapes names {sorted(unknown)}, which are not inputs of the model; its inputs are "
-                         f"{[v.name for v in inputs]}")
+                         f"{[v.name for v in fn.inputs]}")
+    specs = [input_spec(v, (input_shapes or {}).get(v.name)) for v in fn.inputs]
 
-    def run(*args):
-        values = dict(weights)
-        if initializers == "inputs":
-            *args, trainable = args
-            values.update(trainable)
-        values.update(zip([v.name for v in inputs], args))
-        for name, value in values.items():        # name the input nodes as the model does
-            if is_traced(value) and value._builder.graph[value.node]["op"] == "input":
-                value._builder.graph[value.node]["name"] = name
-        run_nodes(graph.node, values, opset, onnx)
-        missing = [o.name for o in graph.output if o.name not in values]
+    def named_inputs(*args):
+        for name, value in fn.arguments(args).items():     # name the input nodes as the model does
+            value._builder.graph[value.node]["name"] = name
+        return fn(*args)
+
+    traced = api.trace(named_inputs, *specs, *([fn.weights] if initializers == "inputs" else []))
+    traced.arg_names = [v.name for v in fn.inputs] + (["initializers"] if initializers == "inputs" else [])
+    traced.name = fn.name
+    return traced
+
+
+def function(model_or_path, initializers="constants", static_inputs=None):
+    """The ONNX model as a Python function of its inputs (then of a dict of its weights, with
+    initializers="inputs"), returning its outputs as a tuple. On arrays it computes with
+    NumPy; on traced values it records irtoy ops, so it composes with irtoy.grad and other
+    code inside irtoy.trace (a model in a loss function, say)."""
+    return ModelFunction(read_model(model_or_path), initializers, static_inputs or {})
+
+
+class ModelFunction:
+    """An ONNX model, callable on arrays and traced values (see `function`)."""
+
+    def __init__(self, model, initializers, static_inputs):
+        self.onnx = require("onnx")
+        if initializers not in ("constants", "inputs"):
+            raise IrtoyError(f"initializers={initializers!r}: give 'constants' or 'inputs'")
+        self.opset = check_opsets(model)
+        if model.functions:                 # functions defined in the model: inline them first
+            model = require("onnx.inliner").inline_local_functions(model)
+        self.graph, self.name, self.trainable = model.graph, model.graph.name or "onnx_model", initializers == "inputs"
+        self.weights = {t.name: tensor_array(t, f"initializer {t.name!r}") for t in self.graph.initializer}
+        self.static = {name: np.asarray(value) for name, value in static_inputs.items()}
+        graph_inputs = [v for v in self.graph.input if v.name not in self.weights]
+        unknown = set(self.static) - {v.name for v in graph_inputs}
+        if unknown:
+            raise IrtoyError(f"static_inputs names {sorted(unknown)}, which are not inputs of the model")
+        for v in graph_inputs:
+            if v.name in self.static:       # checked as an argument would be
+                spec = input_spec(v, self.static[v.name].shape)
+                if self.static[v.name].dtype != spec.dtype:
+                    raise IrtoyError(f"static_inputs gives input {v.name!r} as {self.static[v.name].dtype}, but "
+                                     f"the model declares {spec.dtype}")
+        self.inputs = [v for v in graph_inputs if v.name not in self.static]
+        check_value_types(self.graph)
+
+    def arguments(self, args):
+        """{model input or weight name: value} for the arguments of a call."""
+        args = list(args)
+        trainable = args.pop() if self.trainable else {}
+        if len(args) != len(self.inputs):
+            raise IrtoyError(f"the model takes {len(self.inputs)} input(s) "
+                             f"({', '.join(v.name for v in self.inputs)}), not {len(args)}")
+        return {**dict(zip([v.name for v in self.inputs], args)), **trainable}
+
+    def __call__(self, *args):
+        values = {**self.weights, **self.static, **self.arguments(args)}
+        run_nodes(self.graph.node, values, self.opset, self.onnx)
+        missing = [o.name for o in self.graph.output if o.name not in values]
         if missing:
             raise IrtoyError(f"the model's outputs {missing} are computed by no node")
-        return tuple(values[o.name] for o in graph.output)
-
-    args = specs + ([{k: v for k, v in weights.items()}] if initializers == "inputs" else [])
-    traced = api.trace(run, *args)
-    traced.arg_names = [v.name for v in inputs] + (["initializers"] if initializers == "inputs" else [])
-    traced.name = graph.name or "onnx_model"
-    traced.onnx_opset = opset
-    return traced
+        return tuple(values[o.name] for o in self.graph.output)
 
 
 # -- reading and checking the model ----------------------------------------------------------
@@ -162,8 +181,9 @@ def input_spec(value_info, shape=None):
         shape = tuple(int(d) for d in shape)
         if tensor.HasField("shape") and (len(shape) != len(declared) or
                                          any(d is not None and d != s for d, s in zip(declared, shape))):
-            raise IrtoyError(f"input_shapes gives {what} the shape {shape}, but the model declares "
-                             f"{tuple(d if d is not None else '?' for d in declared)}")
+            shown = ", ".join(str(d.dim_value) if d.HasField("dim_value") else d.dim_param or "?"
+                              for d in tensor.shape.dim)
+            raise IrtoyError(f"input_shapes gives {what} the shape {shape}, but the model declares ({shown})")
         return Spec(shape, dtype)
     if not tensor.HasField("shape"):
         raise IrtoyError(f"{what} has no declared shape; give it in input_shapes={{{value_info.name!r}: (...)}}")

@@ -1,0 +1,63 @@
+"""Models as torch.onnx.export writes them (tests/onnx_models.py) import into irtoy and agree
+with onnxruntime on the interpreter and on numba; the import keeps the model's names and
+structure, folds its shape arithmetic, and can make the weights trainable inputs."""
+import numpy as np
+import onnxruntime
+import pytest
+
+import irtoy
+import irtoy.onnx
+import onnx_models
+
+pytestmark = pytest.mark.usefixtures("numba_kernel_cache")
+RNG = np.random.default_rng(0)
+MODELS = {
+    "resnet_cnn": (onnx_models.resnet_cnn, {"input": RNG.normal(size=(2, 3, 8, 8)).astype(np.float32)}),
+    "gelu_mlp": (onnx_models.gelu_mlp, {"input": RNG.normal(size=(3, 5, 16)).astype(np.float32)}),
+    "transformer_encoder": (onnx_models.transformer_encoder, {"input_ids": RNG.integers(0, 20, (2, 6))}),
+}
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_a_torch_like_model_agrees_with_onnxruntime(name, backend):
+    build, inputs = MODELS[name]
+    model = build()
+    expected = onnxruntime.InferenceSession(model.SerializeToString()).run(None, inputs)
+    traced = irtoy.onnx.load(model, input_shapes={k: v.shape for k, v in inputs.items()})
+    assert traced.arg_names == list(inputs)
+    got = traced.compile(backend=backend)(*inputs.values())
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        assert g.shape == e.shape and g.dtype == e.dtype
+        np.testing.assert_allclose(g, e, rtol=1e-5, atol=2e-6)
+
+
+def test_the_model_names_its_inputs_nodes_and_scopes_and_its_shape_arithmetic_folds():
+    traced = irtoy.onnx.load(onnx_models.resnet_cnn(), input_shapes={"input": (2, 3, 8, 8)})
+    graph = traced.graph
+    nodes = [graph[n] for n in graph.nx]
+    assert [graph[n]["name"] for n in graph.inputs] == ["input"]
+    assert "/layer1/0/Add_output_0" in {node.get("name") for node in nodes}
+    conv_scopes = {node["scope"] for node in nodes if node["op"] == "conv2d"}
+    assert conv_scopes == {"stem/conv/Conv", "layer1/0/a/conv/Conv", "layer1/0/b/conv/Conv"}
+    # Shape -> Gather -> Unsqueeze -> Concat -> Reshape became one reshape to a constant shape
+    assert all(node["dtype"] == np.float32 for node in nodes)
+    assert [node["attrs"]["shape"] for node in nodes if node["op"] == "reshape"] == [(2, 8)]
+
+
+def test_weights_imported_as_inputs_can_be_trained():
+    inputs = MODELS["gelu_mlp"][1]["input"]
+    model = onnx_models.gelu_mlp()
+    traced = irtoy.onnx.load(model, input_shapes={"input": inputs.shape}, initializers="inputs")
+    assert traced.arg_names == ["input", "initializers"]
+    weights = {t.name: irtoy.onnx.tensors.tensor_array(t, t.name) for t in model.graph.initializer}
+    mlp = irtoy.onnx.function(model, initializers="inputs")
+    step = irtoy.trace(lambda x, w: np.sum(mlp(x, w)[0]), inputs, weights).value_and_grad(wrt="w")
+    value, grads = step.compile()(inputs, weights)
+    np.testing.assert_allclose(grads["fc2.bias"], np.full(4, 15.0), rtol=1e-6)     # 3 x 5 rows use each bias
+    bumped = dict(weights, **{"norm.weight": weights["norm.weight"] + np.float32(1e-2) * np.eye(32, dtype=np.float32)[0]})
+    (out,) = traced.compile()(inputs, bumped)
+    np.testing.assert_allclose((out.sum() - value) / 1e-2, grads["norm.weight"][0], rtol=2e-2)
+    (on_arrays,) = mlp(inputs, weights)         # the same function computes with NumPy on arrays
+    np.testing.assert_allclose(on_arrays.sum(), value, rtol=1e-5)
