@@ -119,10 +119,19 @@ def test_a_whole_training_step_exports_with_shapes_names_and_source_lines(tmp_pa
     assert any(line.endswith(f"test_onnx_export.py:{loss.__code__.co_firstlineno + 1}") for line in lines)
 
 
-def test_export_refuses_an_op_without_onnx_form_naming_it_and_the_line():
-    traced = irtoy.trace(lambda seed: ops.random_uniform(seed, (3,)), np.int64(1))
-    with pytest.raises(irtoy.IrtoyError, match=r"random_uniform.*no ONNX op\n  at \S*test_onnx_export.py:\d+"):
+def test_export_refuses_an_op_without_a_rule_naming_it_and_the_line(monkeypatch):
+    monkeypatch.delitem(EXPORTERS, "exp")
+    traced = irtoy.trace(lambda x: np.exp(x) + 1, np.ones(3, np.float32))
+    with pytest.raises(irtoy.IrtoyError, match=r"\(exp\) to ONNX: irtoy has no ONNX rule for the op 'exp'\n"
+                                                r"  at \S*test_onnx_export.py:\d+"):
         irtoy.onnx.export(traced)
+
+
+def test_random_numbers_export_bit_for_bit():
+    traced = irtoy.trace(lambda seed: ops.random_uniform(seed, (3, 4), stream=5) * 2, np.int64(7))
+    model = assert_exports_exactly(traced, np.int64(7))
+    expected = traced.compile()(np.int64(9))
+    np.testing.assert_array_equal(run_onnx(model, [np.int64(9)])[0], expected)
 
 
 def test_the_onnxruntime_backend_comes_through_its_entry_point():

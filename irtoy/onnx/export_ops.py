@@ -263,6 +263,32 @@ def avg_pool2d_grad(w, node, args, specs):
     w.emit("ConvTranspose", [args[0], kernel], group=channels, strides=[sh, sw], output_padding=extra, final=True)
 
 
+def random_uniform(w, node, args, specs):
+    """irtoy's counter-based generator (irtoy/ops/random.py) in ONNX's uint64 arithmetic, which
+    wraps modulo 2**64 as NumPy's does: the same numbers as every other backend."""
+    from irtoy.ops.random import SPLITMIX_GAMMA, SPLITMIX_MULTIPLIERS, SPLITMIX_SHIFTS
+    attrs, u64 = node["attrs"], np.uint64
+
+    def mix64(z):
+        for shift, multiplier in zip(SPLITMIX_SHIFTS[:2], SPLITMIX_MULTIPLIERS):
+            z = w.emit("Mul", [w.emit("BitwiseXor", [z, w.emit("BitShift", [z, w.const(u64(shift))],
+                                                                direction="RIGHT")]), w.const(u64(multiplier))])
+        return w.emit("BitwiseXor", [z, w.emit("BitShift", [z, w.const(u64(SPLITMIX_SHIFTS[2]))], direction="RIGHT")])
+    seed = w.emit("Cast", args, to=w.onnx.TensorProto.UINT64)
+    with np.errstate(over="ignore"):
+        stream_offset = u64(attrs["stream"]) * u64(SPLITMIX_GAMMA)
+        size = int(np.prod(attrs["shape"]))
+        steps = np.arange(1, size + 1, dtype=u64) * u64(SPLITMIX_GAMMA)
+    key = mix64(w.emit("Add", [mix64(seed), w.const(stream_offset)]))
+    bits = mix64(w.emit("Add", [key, w.const(steps, "counters")]))
+    dtype = np.dtype(attrs["dtype"])
+    drop, spacing = (40, 2.0 ** -24) if dtype == np.float32 else (11, 2.0 ** -53)
+    top = w.emit("BitShift", [bits, w.const(u64(drop))], direction="RIGHT")
+    values = w.emit("Mul", [w.emit("Cast", [top], to=w.onnx.helper.np_dtype_to_tensor_dtype(dtype)),
+                            w.const(np.asarray(spacing, dtype))])
+    w.emit("Reshape", [values, w.ints(attrs["shape"])], final=True)
+
+
 EXPORTERS = {
     **{name: arithmetic(op_type) for name, op_type in {
         "add": "Add", "subtract": "Sub", "multiply": "Mul", "divide": "Div", "maximum": "Max",
@@ -281,9 +307,8 @@ EXPORTERS = {
     "conv2d": conv2d, "conv_transpose2d": conv_transpose2d, "conv2d_weight_grad": conv2d_weight_grad,
     "max_pool2d": max_pool2d, "avg_pool2d": avg_pool2d, "max_pool2d_grad": max_pool2d_grad,
     "max_pool2d_pick": max_pool2d_pick, "avg_pool2d_grad": avg_pool2d_grad,
+    "random_uniform": random_uniform,
 }
 
 # Ops that have no ONNX form, and why (export refuses a graph holding one, naming it).
-NOT_EXPORTED = {
-    "random_uniform": "irtoy's counter-based random numbers (SplitMix64 on uint64) have no ONNX op",
-}
+NOT_EXPORTED = {}
