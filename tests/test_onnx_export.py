@@ -153,3 +153,21 @@ def test_an_exported_graph_imports_back_and_computes_the_same():
     assert back.arg_names == ["params['b1']", "params['w1']", "params['w2']", "x", "y"]
     (value,) = back.compile()(params["b1"], params["w1"], params["w2"], x, y)
     np.testing.assert_allclose(value, compiled(params, x, y), rtol=1e-6)
+
+
+def test_an_nn_model_training_step_exports_whole():
+    """Conv, batch norm, dropout, pooling, dense, softmax cross-entropy and Adam's update: one
+    graph, run in onnxruntime as on the interpreter. (No batch norm right after a convolution:
+    the convolution's bias then has a zero gradient made of rounding errors, which Adam scales
+    up to a full step, in onnxruntime and NumPy differently.)"""
+    from irtoy import nn
+    net = nn.Sequential([nn.Conv2D(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2D(2), nn.BatchNorm(), nn.Dropout(0.25),
+                         nn.Flatten(), nn.Dense(4 * 4 * 4, 3)])
+    model = nn.Model(net, loss=nn.SoftmaxCrossEntropy(), optimizer=nn.Adam(1e-2), backend="numpy")
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(6, 1, 8, 8)).astype(np.float32), rng.integers(0, 3, 6)
+    compiled = model.compiled_step(x, y)
+    args = model._train_args(x, model.targets(y))
+    exported = assert_exports_exactly(compiled.traced, *args)
+    ops_used = {node.op_type for node in exported.graph.node}
+    assert {"Conv", "MaxPool", "ScatterElements", "BitwiseXor"} <= ops_used     # forward, backward, dropout
