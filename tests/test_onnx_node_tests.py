@@ -83,3 +83,17 @@ class NodeTestSummary:
 def print_the_counts(request):
     if not request.config.pluginmanager.has_plugin("onnx-node-test-summary"):
         request.config.pluginmanager.register(NodeTestSummary(), "onnx-node-test-summary")
+
+
+def test_run_node_and_run_model_on_both_backends():
+    node = onnx.helper.make_node("Gemm", ["a", "b", "c"], ["y"], transB=1, alpha=2.0)
+    a, b, c = np.ones((2, 3), np.float32), np.arange(12, dtype=np.float32).reshape(4, 3), np.float32(1.0)
+    for backend in (irtoy.onnx.Backend, irtoy.onnx.NumbaBackend):
+        (y,) = backend.run_node(node, [a, b, c])
+        np.testing.assert_allclose(y, 2 * a @ b.T + 1)
+    model = NODE_TESTS["test_relu"].model
+    x = np.linspace(-1, 1, 60, dtype=np.float32).reshape(3, 4, 5)
+    (y,) = irtoy.onnx.Backend.run_model(model, [x])
+    np.testing.assert_array_equal(y, np.maximum(x, 0))
+    with pytest.raises(irtoy.IrtoyError, match="irtoy has no import rule for the ONNX op TopK"):
+        irtoy.onnx.Backend.run_node(onnx.helper.make_node("TopK", ["x", "k"], ["v", "i"]), [x, np.array([2])])
