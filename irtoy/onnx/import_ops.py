@@ -155,11 +155,36 @@ def power(node, a, b):
 
 
 def mod(node, a, b):
-    if node.attr("fmod", 0):
-        return np.fmod(a, b)
-    if a.dtype.kind == "f":
+    """ONNX's Mod: the remainder with the divisor's sign (Python's %), or with fmod=1 the
+    dividend's (C's fmod). Integers up to 32 bits are divided exactly in float64."""
+    truncated = node.attr("fmod", 0)
+    if a.dtype.kind == "f" and not truncated:
         node.refuse("Mod of floating-point numbers needs fmod=1")
-    return np.mod(a, b)
+    fn = np.fmod if truncated else np.mod
+    if not is_traced(a) and not is_traced(b) or fn in _traceable() or a.dtype.kind == "f" or a.dtype.itemsize > 4:
+        return fn(a, b)         # traced: refused by irtoy's tracing until an op for `fn` exists
+    wide_a, wide_b = cast_to(a, np.int64), cast_to(b, np.int64)
+    quotient = np.divide(wide_a, wide_b).astype(np.int64)      # rounded toward zero
+    remainder = wide_a - quotient * wide_b
+    if not truncated:       # toward minus infinity: a nonzero remainder takes the divisor's sign
+        differs = np.where(remainder != 0, (remainder < 0) != (wide_b < 0), False)
+        remainder = np.where(differs, remainder + wide_b, remainder)
+    return cast_to(remainder, a.dtype)
+
+
+def dequantize_linear(node, x, scale, zero_point=None):
+    """(x - zero_point) * scale, with one scale per entry of `axis` when the scale is 1-d."""
+    if node.attr("block_size", 0):
+        node.refuse("blocked DequantizeLinear is not supported")
+    axis = node.attr("axis", 1)
+    dtype = scale.dtype if node.attr("output_dtype", 0) == 0 else onnx_dtype(node.attr("output_dtype"), "output_dtype")
+    if scale.ndim == 1 and x.ndim > 1:
+        along_axis = [-1 if k == axis % x.ndim else 1 for k in range(x.ndim)]
+        scale = np.reshape(scale, along_axis)
+        zero_point = None if zero_point is None else np.reshape(zero_point, along_axis)
+    shift = cast_to(x, np.int64) - (0 if zero_point is None else cast_to(zero_point, np.int64))
+    wide = np.float32 if scale.dtype == np.float16 else scale.dtype
+    return cast_to(cast_to(shift, wide) * cast_to(scale, wide), dtype)
 
 
 def bit_shift(node, x, y):
@@ -792,12 +817,13 @@ def pool(kind):
                 node.refuse("AveragePool with ceil_mode=1 is not supported")
             pads = [(b, a + ceil_extra(size, k, s, b + a)) for size, k, s, (b, a) in
                     zip(x.shape[2:], kernel, strides, pads)]
-        x2 = as_2d(x)
+        exact_in_float = x.dtype.kind in "iu" and x.dtype.itemsize <= 2 and kind == "max"
+        x2 = as_2d(cast_to(x, np.float32) if exact_in_float else x)       # irtoy pools floats
         pads2 = ([(0, 0)] if one_d else []) + list(pads)
         window, stride = pair(kernel, one_d, 1), pair(strides, one_d, 1)
         if kind == "max":
-            low = np.asarray(-np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min, x.dtype)
-            y = ops.max_pool2d(padded(x2, pads2, low), window, stride)
+            y = ops.max_pool2d(padded(x2, pads2, np.asarray(-np.inf, x2.dtype)), window, stride)
+            y = cast_to(y, x.dtype)
         elif node.attr("count_include_pad", 0) or not any(b or a for b, a in pads):
             y = ops.avg_pool2d(padded(x2, pads2, 0), window, stride)
         else:                       # the mean over each window's entries that are not padding
@@ -856,6 +882,7 @@ IMPORTERS = {
     "Shape": shape, "Size": size, "Constant": constant, "ConstantOfShape": constant_of_shape,
     "Reshape": reshape, "Flatten": flatten, "Transpose": transpose, "Squeeze": squeeze, "Unsqueeze": unsqueeze,
     "Concat": concat, "Split": split, "Slice": slice_, "Expand": expand, "Tile": tile, "Pad": pad,
+    "DequantizeLinear": dequantize_linear,
     "Gather": gather, "GatherElements": gather_elements, "OneHot": one_hot, "EyeLike": eye_like, "Trilu": trilu,
     "CumSum": cumsum, "LpNormalization": lp_normalization, "Range": range_, "DepthToSpace": depth_to_space, "SpaceToDepth": space_to_depth,
     # contractions
