@@ -23,7 +23,7 @@ import numpy as np
 from irtoy import api, tracing
 from irtoy.errors import IrtoyError
 from irtoy.onnx import import_ops
-from irtoy.onnx.import_ops import is_traced
+from irtoy.onnx.nodes import Node
 from irtoy.onnx.tensors import onnx_dtype, tensor_array
 from irtoy.onnx.engine import require
 
@@ -220,7 +220,7 @@ def run_nodes(nodes, values, opset, onnx, prefix=""):
     """Apply each node to `values` ({ONNX value name: Tracer or array}), adding its outputs."""
     for position, proto in enumerate(nodes):
         name = proto.name or f"{proto.op_type}_{position}"
-        node = import_ops.Node(proto, f"{prefix}{name}", opset, onnx)
+        node = Node(proto, f"{prefix}{name}", opset, onnx)
         try:
             args = [lookup(values, i, node) for i in proto.input]
             with tracing.scope(node.name.strip("/") or node.op_type):

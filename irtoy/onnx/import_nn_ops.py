@@ -1,0 +1,263 @@
+"""Import rules of ONNX's neural-network ops (import_ops.py has the rest): matrix products,
+softmax, normalisation, dropout, convolution and pooling, as NumPy-style code and irtoy.ops."""
+import math
+
+import numpy as np
+
+from irtoy import ops
+from irtoy.errors import IrtoyError
+from irtoy.onnx.nodes import cast_to, pad_axis
+
+
+# -- contractions ------------------------------------------------------------------------------
+
+
+def gemm(node, a, b, c=None):
+    alpha, beta = node.attr("alpha", 1.0), node.attr("beta", 1.0)
+    a = np.transpose(a) if node.attr("transA", 0) else a
+    b = np.transpose(b) if node.attr("transB", 0) else b
+    y = np.matmul(a, b)
+    if alpha != 1.0:
+        y = y * np.asarray(alpha, y.dtype)
+    if c is not None and beta != 0.0:
+        y = y + (c if beta == 1.0 else c * np.asarray(beta, c.dtype))
+    return y
+
+
+def einsum(node, *xs):
+    return np.einsum(node.attr("equation"), *xs)
+
+
+# -- normalisation and softmax -----------------------------------------------------------------
+
+
+def softmax_like(kind):
+    """Softmax, LogSoftmax, Hardmax: on one axis from opset 13, on the flattened trailing axes
+    before (ONNX's older definition)."""
+    def apply(node, x):
+        old = node.opset < 13
+        axis = node.attr("axis", 1 if old else -1) % max(x.ndim, 1)
+        shape = x.shape
+        if old:
+            x = np.reshape(x, (math.prod(shape[:axis]), math.prod(shape[axis:])))
+            axis = 1
+        if kind == "hardmax":
+            best = np.expand_dims(np.argmax(x, axis=axis), axis)
+            positions = np.reshape(np.arange(x.shape[axis]), [-1 if i == axis else 1 for i in range(x.ndim)])
+            y = cast_to(best == positions, x.dtype)
+        else:
+            z = x - np.max(x, axis=axis, keepdims=True)
+            total = np.sum(np.exp(z), axis=axis, keepdims=True)
+            y = z - np.log(total) if kind == "log" else np.exp(z) / total
+        return np.reshape(y, shape)
+    return apply
+
+
+def normalize(x, axes, epsilon):
+    """(x - mean) / sqrt(var + eps) over `axes`, with the mean and 1 / sqrt(var + eps)."""
+    mean = np.mean(x, axis=axes, keepdims=True)
+    centred = x - mean
+    inverse = np.ones((), x.dtype) / np.sqrt(np.mean(centred * centred, axis=axes, keepdims=True)
+                                             + np.asarray(epsilon, x.dtype))
+    return centred * inverse, mean, inverse
+
+
+def channel_shape(x):
+    return (1, -1) + (1,) * (x.ndim - 2)
+
+
+def batch_norm(node, x, scale, bias, mean, var, *more):
+    if node.attr("training_mode", 0) or len(node.proto.output) > 1:
+        node.refuse("BatchNormalization in training mode is not supported (only inference)")
+    node.attr("momentum")
+    node.attr("spatial")
+    node.attr("is_test")
+    eps = np.asarray(node.attr("epsilon", 1e-5), x.dtype)
+    shaped = lambda v: np.reshape(cast_to(v, x.dtype), channel_shape(x))    # noqa: E731
+    return (x - shaped(mean)) / np.sqrt(shaped(var) + eps) * shaped(scale) + shaped(bias)
+
+
+def instance_norm(node, x, scale, bias):
+    y, _, _ = normalize(x, tuple(range(2, x.ndim)), node.attr("epsilon", 1e-5))
+    return y * np.reshape(scale, channel_shape(x)) + np.reshape(bias, channel_shape(x))
+
+
+def layer_norm(node, x, scale, bias=None):
+    axis = node.attr("axis", -1) % x.ndim
+    stash = node.attr("stash_type", 1)
+    wide = cast_to(x, np.float32) if stash == 1 and x.dtype == np.float16 else x
+    y, mean, inverse = normalize(wide, tuple(range(axis, x.ndim)), node.attr("epsilon", 1e-5))
+    y = cast_to(y, x.dtype) * scale
+    y = y if bias is None else y + bias
+    return (y, mean, inverse)[:len(node.proto.output)]
+
+
+def lp_normalization(node, x):
+    axis, p = node.attr("axis", -1), node.attr("p", 2)
+    if p not in (1, 2):
+        node.refuse(f"LpNormalization with p={p} (only 1 and 2)")
+    norm = np.sum(np.abs(x), axis=axis, keepdims=True) if p == 1 else \
+        np.sqrt(np.sum(x * x, axis=axis, keepdims=True))
+    return np.where(norm == np.zeros((), norm.dtype), np.zeros((), x.dtype), x / norm)
+
+
+def dropout(node, x, ratio=None, training=None):
+    node.attr("seed")
+    training = node.static(training, "training_mode")
+    if training is not None and bool(training) and float(node.static(ratio, "ratio") if ratio is not None else 0.5):
+        node.refuse("Dropout in training mode draws ONNX's random numbers, which irtoy cannot reproduce")
+    node.attr("ratio")              # opset < 12: an attribute, used in training only
+    node.attr("is_test")
+    return (x, np.ones(x.shape, bool)) if len(node.proto.output) > 1 else x
+
+
+# -- convolution and pooling -------------------------------------------------------------------
+
+
+def spatial_pads(node, x, window, strides):
+    """The (before, after) padding of each spatial axis, from pads or auto_pad."""
+    spatial = x.shape[2:]
+    auto = node.attr("auto_pad", "NOTSET")
+    if auto in ("SAME_UPPER", "SAME_LOWER"):
+        pads = []
+        for size, k, s in zip(spatial, window, strides):
+            total = max((-(-size // s) - 1) * s + k - size, 0)
+            small = total // 2
+            pads.append((small, total - small) if auto == "SAME_UPPER" else (total - small, small))
+        return pads
+    if auto == "VALID":
+        return [(0, 0)] * len(spatial)
+    given = node.attr("pads") or [0] * (2 * len(spatial))
+    return list(zip(given[:len(spatial)], given[len(spatial):]))
+
+
+def as_2d(x):
+    """A 1-d image (N, C, L) as a 2-d one (N, C, 1, L); 2-d images as they are."""
+    if x.ndim == 3:
+        return np.expand_dims(x, 2)
+    if x.ndim != 4:
+        raise IrtoyError(f"irtoy convolves and pools 1-d and 2-d images, not {x.ndim - 2}-d ones")
+    return x
+
+
+def pair(values, one_d, fill):
+    return (fill,) + tuple(values) if one_d else tuple(values)
+
+
+def window_attrs(node, x, kernel):
+    strides = tuple(node.attr("strides") or [1] * len(kernel))
+    dilations = tuple(node.attr("dilations") or [1] * len(kernel))
+    if any(d != 1 for d in dilations):
+        node.refuse(f"dilations {list(dilations)} are not supported (only 1)")
+    return strides, spatial_pads(node, x, kernel, strides)
+
+
+def padded(x, pads, value):
+    for k, (before, after) in enumerate(pads):
+        x = pad_axis(x, 2 + k, before, after, "constant", value)
+    return x
+
+
+def conv(node, x, w, bias=None):
+    kernel = tuple(node.attr("kernel_shape") or w.shape[2:])
+    strides, pads = window_attrs(node, x, kernel)
+    one_d, groups = x.ndim == 3, node.attr("group", 1)
+    x, w = as_2d(x), as_2d(w)
+    symmetric = all(a == b for a, b in pads)
+    if not symmetric:
+        x = padded(x, pads, 0)
+    padding = pair([a for a, _ in pads], one_d, 0) if symmetric else (0, 0)
+    stride = pair(strides, one_d, 1)
+    step_in, step_out = x.shape[1] // groups, w.shape[0] // groups
+    y = np.concatenate([ops.conv2d(x[:, g * step_in:(g + 1) * step_in], w[g * step_out:(g + 1) * step_out],
+                                   stride=stride, padding=padding) for g in range(groups)], axis=1) \
+        if groups > 1 else ops.conv2d(x, w, stride=stride, padding=padding)
+    if bias is not None:
+        y = y + np.reshape(bias, (1, -1, 1, 1))
+    return y[:, :, 0] if one_d else y
+
+
+def conv_transpose(node, x, w, bias=None):
+    kernel = tuple(node.attr("kernel_shape") or w.shape[2:])
+    strides = tuple(node.attr("strides") or [1] * len(kernel))
+    if node.attr("group", 1) != 1 or any(d != 1 for d in node.attr("dilations") or []):
+        node.refuse("ConvTranspose with groups or dilations is not supported")
+    one_d = x.ndim == 3
+    x, w = as_2d(x), as_2d(w)
+    extra = tuple(node.attr("output_padding") or [0] * len(kernel))
+    full_size = [(i - 1) * s + k + e for i, s, k, e in zip(x.shape[2 + one_d:], strides, kernel, extra)]
+    target = node.attr("output_shape")
+    auto = node.attr("auto_pad", "NOTSET")
+    spatial = x.shape[2 + one_d:]
+    if target is not None or auto in ("SAME_UPPER", "SAME_LOWER"):
+        target = list(target)[-len(kernel):] if target is not None else [i * s for i, s in zip(spatial, strides)]
+        totals = [f - t for f, t in zip(full_size, target)]
+        pads = [(t // 2, t - t // 2) if auto == "SAME_UPPER" else (t - t // 2, t // 2) for t in totals]
+    else:
+        given = node.attr("pads") or [0] * (2 * len(kernel))
+        pads = list(zip(given[:len(kernel)], given[len(kernel):]))
+    stride = pair(strides, one_d, 1)
+    if all(b == a >= 0 for b, a in pads) and not any(extra):
+        y = ops.conv_transpose2d(x, w, stride=stride, padding=pair([b for b, _ in pads], one_d, 0),
+                                 image_size=pair([f - b - a for f, (b, a) in zip(full_size, pads)], one_d, 1))
+    else:       # the whole result, then cropped (or widened with zeros) as the pads say
+        y = ops.conv_transpose2d(x, w, stride=stride, padding=0, image_size=pair(full_size, one_d, 1))
+        for k, (before, after) in enumerate(pads):
+            y = pad_axis(y, 2 + one_d + k, -before, -after, "constant", 0)
+    if bias is not None:
+        y = y + np.reshape(bias, (1, -1, 1, 1))
+    return y[:, :, 0] if one_d else y
+
+
+def pool(kind):
+    def apply(node, x):
+        if len(node.proto.output) > 1:
+            node.refuse("MaxPool's Indices output is not supported")
+        kernel = tuple(node.attr("kernel_shape"))
+        strides, pads = window_attrs(node, x, kernel)
+        node.attr("storage_order")
+        one_d = x.ndim == 3
+        if node.attr("ceil_mode", 0):
+            if kind != "max":
+                node.refuse("AveragePool with ceil_mode=1 is not supported")
+            pads = [(b, a + ceil_extra(size, k, s, b + a)) for size, k, s, (b, a) in
+                    zip(x.shape[2:], kernel, strides, pads)]
+        exact_in_float = x.dtype.kind in "iu" and x.dtype.itemsize <= 2 and kind == "max"
+        x2 = as_2d(cast_to(x, np.float32) if exact_in_float else x)       # irtoy pools floats
+        pads2 = ([(0, 0)] if one_d else []) + list(pads)
+        window, stride = pair(kernel, one_d, 1), pair(strides, one_d, 1)
+        if kind == "max":
+            y = ops.max_pool2d(padded(x2, pads2, np.asarray(-np.inf, x2.dtype)), window, stride)
+            y = cast_to(y, x.dtype)
+        elif node.attr("count_include_pad", 0) or not any(b or a for b, a in pads):
+            y = ops.avg_pool2d(padded(x2, pads2, 0), window, stride)
+        else:                       # the mean over each window's entries that are not padding
+            ones = np.ones((1, 1) + x2.shape[2:], x.dtype)
+            y = ops.avg_pool2d(padded(x2, pads2, 0), window, stride) / \
+                ops.avg_pool2d(padded(ones, pads2, 0), window, stride)
+        return y[:, :, 0] if one_d else y
+    return apply
+
+
+def ceil_extra(size, k, s, total_pad):
+    """Padding to add after an axis so that the window count rounds up (ceil_mode), keeping
+    the last window starting inside the input or its left padding."""
+    floor_count = (size + total_pad - k) // s + 1
+    ceil_count = -(-(size + total_pad - k) // s) + 1
+    if (ceil_count - 1) * s >= size + total_pad - (total_pad - total_pad // 2) and ceil_count > floor_count:
+        ceil_count -= 1
+    return max((ceil_count - 1) * s + k - size - total_pad, 0)
+
+
+def global_pool(fn):
+    return lambda node, x: fn(x, axis=tuple(range(2, x.ndim)), keepdims=True)
+
+
+NN_IMPORTERS = {
+    "MatMul": lambda node, a, b: np.matmul(a, b), "Gemm": gemm, "Einsum": einsum,
+    "Softmax": softmax_like("softmax"), "LogSoftmax": softmax_like("log"), "Hardmax": softmax_like("hardmax"),
+    "BatchNormalization": batch_norm, "InstanceNormalization": instance_norm, "LayerNormalization": layer_norm,
+    "LpNormalization": lp_normalization, "Dropout": dropout,
+    "Conv": conv, "ConvTranspose": conv_transpose, "MaxPool": pool("max"), "AveragePool": pool("average"),
+    "GlobalAveragePool": global_pool(np.mean), "GlobalMaxPool": global_pool(np.max),
+}
