@@ -253,11 +253,74 @@ def global_pool(fn):
     return lambda node, x: fn(x, axis=tuple(range(2, x.ndim)), keepdims=True)
 
 
+
+def resize(node, x, roi=None, scales=None, sizes=None):
+    """Resize, one axis at a time: along each resized axis the result is a fixed linear map of
+    the input (plus a constant where tf_crop_and_resize extrapolates), so it is a matrix
+    product. The matrix and constant are ONNX's own reference Resize applied to an identity
+    matrix (and to zeros), at import."""
+    if node.opset < 11:
+        node.refuse("Resize before opset 11 is not supported")
+    if x.dtype.kind != "f":
+        node.refuse(f"Resize of {x.dtype} is not supported (floating-point only)")
+    roi, scales, sizes = (node.static(v, what) for v, what in ((roi, "roi"), (scales, "scales"), (sizes, "sizes")))
+    axes = [a % x.ndim for a in node.attr("axes") or range(x.ndim)]
+    policy = node.attr("keep_aspect_ratio_policy", "stretch")
+    per_axis = {}                   # axis -> (scale, size, roi start, roi end)
+    for k, axis in enumerate(axes):
+        n = x.shape[axis]
+        if scales is not None and scales.size:
+            scale = float(scales[k])
+            per_axis[axis] = [scale, int(math.floor(n * scale))]
+        else:
+            per_axis[axis] = [float(sizes[k]) / n, int(sizes[k])]
+        has_roi = roi is not None and roi.size
+        per_axis[axis] += [float(roi[k]), float(roi[len(axes) + k])] if has_roi else [0.0, 1.0]
+    if policy != "stretch" and (scales is None or not scales.size):
+        common = (min if policy == "not_larger" else max)(s for s, _, _, _ in per_axis.values())
+        for axis, values in per_axis.items():
+            values[:2] = [common, int(x.shape[axis] * common + 0.5)]
+    options = {key: node.attr(key) for key in ("mode", "coordinate_transformation_mode", "cubic_coeff_a",
+                                               "exclude_outside", "extrapolation_value", "nearest_mode", "antialias")}
+    for axis, (scale, size, start, end) in per_axis.items():
+        if size == x.shape[axis] and scale == 1.0 and options["coordinate_transformation_mode"] != "tf_crop_and_resize":
+            continue
+        by_sizes = policy == "stretch" and sizes is not None and sizes.size
+        matrix, offset = resize_matrix(x.shape[axis], size, scale if not by_sizes else None, (start, end),
+                                       node.opset, {k: v for k, v in options.items() if v is not None})
+        moved = [k for k in range(x.ndim) if k != axis] + [axis]
+        y = np.matmul(np.transpose(x, moved), matrix.astype(x.dtype)) + offset.astype(x.dtype)
+        x = np.transpose(y, list(np.argsort(moved)))
+    return x
+
+
+def resize_matrix(n, size, scale, roi, opset, options):
+    """(matrix (n, size), offset (size,)): ONNX's reference Resize of one axis of length n to
+    `size`, as y = x @ matrix + offset (by `scale`, or by `size` when scale is None)."""
+    import onnx
+    import onnx.reference
+    helper = onnx.helper
+    inputs = ["X", "roi", "scales", ""] if scale is not None else ["X", "roi", "", "sizes"]
+    node = helper.make_node("Resize", inputs, ["Y"], **options)
+    graph = helper.make_graph([node], "probe", [helper.make_tensor_value_info("X", onnx.TensorProto.DOUBLE, [n, n])],
+                              [helper.make_tensor_value_info("Y", onnx.TensorProto.DOUBLE, None)], [
+        onnx.numpy_helper.from_array(np.array([0, roi[0], 1, roi[1]], np.float32), "roi"),
+        onnx.numpy_helper.from_array(np.array([1.0, scale or 1.0], np.float32), "scales"),
+        onnx.numpy_helper.from_array(np.array([n, size], np.int64), "sizes")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    evaluator = onnx.reference.ReferenceEvaluator(model)
+    offset = evaluator.run(None, {"X": np.zeros((n, n))})[0]
+    if offset.shape != (n, size):
+        raise IrtoyError(f"Resize of an axis of {n} to {size} entries by a scale that gives {offset.shape[1]} is "
+                         f"not supported")
+    return evaluator.run(None, {"X": np.eye(n)})[0] - offset, offset[0]
+
+
 NN_IMPORTERS = {
     "MatMul": lambda node, a, b: np.matmul(a, b), "Gemm": gemm, "Einsum": einsum,
     "Softmax": softmax_like("softmax"), "LogSoftmax": softmax_like("log"), "Hardmax": softmax_like("hardmax"),
     "BatchNormalization": batch_norm, "InstanceNormalization": instance_norm, "LayerNormalization": layer_norm,
     "LpNormalization": lp_normalization, "Dropout": dropout,
     "Conv": conv, "ConvTranspose": conv_transpose, "MaxPool": pool("max"), "AveragePool": pool("average"),
-    "GlobalAveragePool": global_pool(np.mean), "GlobalMaxPool": global_pool(np.max),
+    "GlobalAveragePool": global_pool(np.mean), "GlobalMaxPool": global_pool(np.max), "Resize": resize,
 }
