@@ -1,5 +1,6 @@
 """Import rules of ONNX's neural-network ops (import_ops.py has the rest): matrix products,
-softmax, normalisation, dropout, convolution and pooling, as NumPy-style code and irtoy.ops."""
+softmax, normalisation, dropout, convolution, pooling, Resize and the recurrent layers, as
+NumPy-style code and irtoy.ops."""
 import math
 
 import numpy as np
@@ -316,6 +317,91 @@ def resize_matrix(n, size, scale, roi, opset, options):
     return evaluator.run(None, {"X": np.eye(n)})[0] - offset, offset[0]
 
 
+
+# -- recurrent layers: unrolled over the (static) sequence -----------------------------------
+
+ACTIVATIONS = {
+    "Tanh": np.tanh,
+    "Sigmoid": lambda v: np.ones((), v.dtype) / (np.ones((), v.dtype) + np.exp(-v)),
+    "Relu": lambda v: np.maximum(v, np.zeros((), v.dtype)),
+}
+GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
+DEFAULT_ACTIVATIONS = {"RNN": ["Tanh"], "GRU": ["Sigmoid", "Tanh"], "LSTM": ["Sigmoid", "Tanh", "Tanh"]}
+
+
+def recurrent(kind):
+    """RNN, GRU and LSTM (ONNX's equations and gate orders: GRU z r h, LSTM i o f c), one step
+    of irtoy ops per time step and direction."""
+    def apply(node, x, w, r, b=None, lengths=None, h0=None, c0=None, peepholes=None):
+        directions = {"forward": [False], "reverse": [True], "bidirectional": [False, True]}[
+            node.attr("direction", "forward")]
+        names = node.attr("activations") or DEFAULT_ACTIVATIONS[kind] * len(directions)
+        if any(name not in ACTIVATIONS for name in names) or node.attr("activation_alpha") or \
+                node.attr("activation_beta"):
+            node.refuse(f"activations {names} are not supported (only Tanh, Sigmoid and Relu)")
+        if lengths is not None:
+            lengths = node.static(lengths, "sequence_lens")
+            if np.any(lengths != x.shape[1 - node.attr("layout", 0)]):
+                node.refuse("sequences of different lengths (sequence_lens) are not supported")
+        if node.attr("input_forget", 0):
+            node.refuse("LSTM's input_forget is not supported")
+        batch_first = node.attr("layout", 0) == 1
+        if batch_first:                                         # -> (steps, batch, features)
+            x = np.transpose(x, (1, 0, 2))
+            h0, c0 = (None if v is None else np.transpose(v, (1, 0, 2)) for v in (h0, c0))
+        hidden, clip = node.attr("hidden_size"), node.attr("clip")
+        before_reset = node.attr("linear_before_reset", 0)
+        per_direction = len(names) // len(directions)
+        ys, hs, cs = [], [], []
+        for d, backward in enumerate(directions):
+            act = [ACTIVATIONS[n] for n in names[d * per_direction:(d + 1) * per_direction]]
+            gates = GATES[kind]
+            zeros = np.zeros((x.shape[1], hidden), x.dtype)
+            h = zeros if h0 is None else h0[d]
+            c = zeros if c0 is None else c0[d]
+            bias = np.zeros(2 * gates * hidden, x.dtype) if b is None else b[d]
+            w_bias, r_bias = bias[:gates * hidden], bias[gates * hidden:]
+
+            def part(v, k):
+                return v[..., k * hidden:(k + 1) * hidden]
+
+            def clipped(v):
+                return v if clip is None else np.clip(v, np.asarray(-clip, v.dtype), np.asarray(clip, v.dtype))
+            outputs = []
+            steps = range(x.shape[0] - 1, -1, -1) if backward else range(x.shape[0])
+            for t in steps:
+                xw = np.matmul(x[t], np.transpose(w[d])) + w_bias
+                if kind == "RNN":
+                    h = act[0](clipped(xw + np.matmul(h, np.transpose(r[d])) + r_bias))
+                elif kind == "GRU":
+                    hr = np.matmul(h, np.transpose(r[d]))
+                    z = act[0](clipped(part(xw, 0) + part(hr, 0) + part(r_bias, 0)))
+                    reset = act[0](clipped(part(xw, 1) + part(hr, 1) + part(r_bias, 1)))
+                    if before_reset:
+                        candidate = part(xw, 2) + reset * (part(hr, 2) + part(r_bias, 2))
+                    else:
+                        recurrent_h = np.transpose(r[d][2 * hidden:3 * hidden])
+                        candidate = part(xw, 2) + np.matmul(reset * h, recurrent_h) + part(r_bias, 2)
+                    h = (np.ones((), x.dtype) - z) * act[1](clipped(candidate)) + z * h
+                else:
+                    pre = xw + np.matmul(h, np.transpose(r[d])) + r_bias
+                    p = [None] * 3 if peepholes is None else [part(peepholes[d], k) for k in range(3)]
+                    peep = (lambda v, k: v if p[k] is None else v + p[k] * c)     # noqa: E731
+                    i = act[0](clipped(peep(part(pre, 0), 0)))
+                    f = act[0](clipped(peep(part(pre, 2), 2)))
+                    c = f * c + i * act[1](clipped(part(pre, 3)))
+                    o = act[0](clipped(peep(part(pre, 1), 1)))
+                    h = o * act[2](c)
+                outputs.append(h)
+            ys.append(np.stack(outputs[::-1] if backward else outputs))      # (steps, batch, hidden)
+            hs.append(h)
+            cs.append(c)
+        y, y_h, y_c = np.stack(ys, axis=1), np.stack(hs), np.stack(cs)      # (steps, dirs, batch, hidden)
+        if batch_first:
+            y, y_h, y_c = np.transpose(y, (2, 0, 1, 3)), np.transpose(y_h, (1, 0, 2)), np.transpose(y_c, (1, 0, 2))
+        return (y, y_h, y_c)[:len(node.proto.output)]
+    return apply
+
 NN_IMPORTERS = {
     "MatMul": lambda node, a, b: np.matmul(a, b), "Gemm": gemm, "Einsum": einsum,
     "Softmax": softmax_like("softmax"), "LogSoftmax": softmax_like("log"), "Hardmax": softmax_like("hardmax"),
@@ -323,4 +409,5 @@ NN_IMPORTERS = {
     "LpNormalization": lp_normalization, "Dropout": dropout,
     "Conv": conv, "ConvTranspose": conv_transpose, "MaxPool": pool("max"), "AveragePool": pool("average"),
     "GlobalAveragePool": global_pool(np.mean), "GlobalMaxPool": global_pool(np.max), "Resize": resize,
+    "RNN": recurrent("RNN"), "GRU": recurrent("GRU"), "LSTM": recurrent("LSTM"),
 }
