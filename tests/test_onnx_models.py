@@ -8,6 +8,7 @@ import pytest
 import irtoy
 import irtoy.onnx
 import onnx_models
+from irtoy.onnx import import_ops
 
 pytestmark = pytest.mark.usefixtures("numba_kernel_cache")
 RNG = np.random.default_rng(0)
@@ -61,3 +62,17 @@ def test_weights_imported_as_inputs_can_be_trained():
     np.testing.assert_allclose((out.sum() - value) / 1e-2, grads["norm.weight"][0], rtol=2e-2)
     (on_arrays,) = mlp(inputs, weights)         # the same function computes with NumPy on arrays
     np.testing.assert_allclose(on_arrays.sum(), value, rtol=1e-5)
+
+
+def test_an_expanded_function_op_is_scoped_under_its_node(monkeypatch):
+    """Without its rule, LayerNormalization-17 is imported from ONNX's function body, each of
+    the body's nodes in a scope inside the model's node."""
+    inputs = MODELS["gelu_mlp"][1]["input"]
+    expected = irtoy.onnx.load(onnx_models.gelu_mlp(), input_shapes={"input": inputs.shape}).compile()(inputs)
+    monkeypatch.delitem(import_ops.IMPORTERS, "LayerNormalization")
+    traced = irtoy.onnx.load(onnx_models.gelu_mlp(), input_shapes={"input": inputs.shape})
+    scopes = {traced.graph[n]["scope"] for n in traced.graph.nx if traced.graph[n]["op"] == "sqrt"}
+    assert len(scopes) == 1
+    outer, _, inner = scopes.pop().partition("/LayerNormalization/")
+    assert outer == "norm" and inner and "LayerNormalization" not in inner, inner
+    np.testing.assert_allclose(traced.compile()(inputs)[0], expected[0], rtol=1e-5, atol=1e-6)

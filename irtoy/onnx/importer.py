@@ -223,7 +223,7 @@ def run_nodes(nodes, values, opset, onnx, prefix=""):
         node = Node(proto, f"{prefix}{name}", opset, onnx)
         try:
             args = [lookup(values, i, node) for i in proto.input]
-            with tracing.scope(node.name.strip("/") or node.op_type):
+            with tracing.scope(name.strip("/") or node.op_type):      # nested in the caller's, in a body
                 results = apply_node(node, args, values, opset, onnx)
         except IrtoyError as e:
             if getattr(e, "onnx_node", False):
