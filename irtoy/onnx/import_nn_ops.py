@@ -179,10 +179,20 @@ def conv(node, x, w, bias=None):
 
 
 def conv_transpose(node, x, w, bias=None):
+    groups = node.attr("group", 1)
+    if groups > 1:          # each group of input channels with its own weights, results side by side
+        step = x.shape[1] // groups
+        return np.concatenate([ungrouped_conv_transpose(node, x[:, g * step:(g + 1) * step], w[g * step:(g + 1) * step],
+                                                        None if bias is None else bias[g * (w.shape[1]):(g + 1) * w.shape[1]])
+                               for g in range(groups)], axis=1)
+    return ungrouped_conv_transpose(node, x, w, bias)
+
+
+def ungrouped_conv_transpose(node, x, w, bias):
     kernel = tuple(node.attr("kernel_shape") or w.shape[2:])
     strides = tuple(node.attr("strides") or [1] * len(kernel))
-    if node.attr("group", 1) != 1 or any(d != 1 for d in node.attr("dilations") or []):
-        node.refuse("ConvTranspose with groups or dilations is not supported")
+    if any(d != 1 for d in node.attr("dilations") or []):
+        node.refuse("ConvTranspose with dilations is not supported")
     one_d = x.ndim == 3
     x, w = as_2d(x), as_2d(w)
     extra = tuple(node.attr("output_padding") or [0] * len(kernel))
@@ -318,6 +328,19 @@ def resize_matrix(n, size, scale, roi, opset, options):
 
 
 
+
+def local_response_norm(node, x):
+    """x / (bias + alpha / size * (sum of x**2 over `size` neighbouring channels)) ** beta."""
+    size = node.attr("size")
+    alpha, beta, bias = (np.asarray(node.attr(k, d), x.dtype) for k, d in (("alpha", 1e-4), ("beta", 0.75),
+                                                                              ("bias", 1.0)))
+    before, after = (size - 1) // 2, size - 1 - (size - 1) // 2
+    squares = pad_axis(x * x, 1, before, after, "constant", 0)
+    total = squares[:, 0:x.shape[1]]
+    for k in range(1, size):
+        total = total + squares[:, k:k + x.shape[1]]
+    return x / (bias + alpha / np.asarray(size, x.dtype) * total) ** beta
+
 # -- recurrent layers: unrolled over the (static) sequence -----------------------------------
 
 ACTIVATIONS = {
@@ -341,7 +364,7 @@ def recurrent(kind):
             node.refuse(f"activations {names} are not supported (only Tanh, Sigmoid and Relu)")
         if lengths is not None:
             lengths = node.static(lengths, "sequence_lens")
-            if np.any(lengths != x.shape[1 - node.attr("layout", 0)]):
+            if np.any(lengths != x.shape[node.attr("layout", 0)]):       # the steps axis
                 node.refuse("sequences of different lengths (sequence_lens) are not supported")
         if node.attr("input_forget", 0):
             node.refuse("LSTM's input_forget is not supported")
@@ -406,7 +429,7 @@ NN_IMPORTERS = {
     "MatMul": lambda node, a, b: np.matmul(a, b), "Gemm": gemm, "Einsum": einsum,
     "Softmax": softmax_like("softmax"), "LogSoftmax": softmax_like("log"), "Hardmax": softmax_like("hardmax"),
     "BatchNormalization": batch_norm, "InstanceNormalization": instance_norm, "LayerNormalization": layer_norm,
-    "LpNormalization": lp_normalization, "Dropout": dropout,
+    "LpNormalization": lp_normalization, "LRN": local_response_norm, "Dropout": dropout,
     "Conv": conv, "ConvTranspose": conv_transpose, "MaxPool": pool("max"), "AveragePool": pool("average"),
     "GlobalAveragePool": global_pool(np.mean), "GlobalMaxPool": global_pool(np.max), "Resize": resize,
     "RNN": recurrent("RNN"), "GRU": recurrent("GRU"), "LSTM": recurrent("LSTM"),
