@@ -13,8 +13,8 @@ depends on the model's inputs is refused, naming it.
 
 An op irtoy has no entry for is expanded from the function body ONNX declares for it
 (LayerNormalization, the loss ops, ...) when it has one; otherwise it is refused. Each ONNX
-node's nodes are traced inside `irtoy.scope(node name)`, and the node producing an ONNX value
-is named after it, so drawings and the report show the model's own structure.
+node's nodes are traced inside `irtoy.scope(node name)`, and the irtoy node computing its
+output is named after it, so drawings and the report show the model's own structure.
 """
 import os
 
@@ -237,10 +237,10 @@ def run_nodes(nodes, values, opset, onnx, prefix=""):
             error.onnx_node = True
             raise error from None
         results = results if isinstance(results, tuple) else (results,)
-        for out_name, value in zip(proto.output, results):
+        for k, (out_name, value) in enumerate(zip(proto.output, results)):
             if out_name:
                 values[out_name] = value
-                name_value(value, out_name)
+                name_value(value, node.name if len(proto.output) == 1 else f"{node.name}:{k}")
 
 
 def lookup(values, name, node):
@@ -323,7 +323,8 @@ def bind_attributes(inner, caller, defaults, onnx):
 # -- names -----------------------------------------------------------------------------------
 
 def name_value(value, name):
-    """Name the irtoy node computing the ONNX value `name` after it (arrays are not nodes)."""
+    """Name the irtoy node computing an ONNX node's output after that node (its k-th output
+    `node:k` when it has several); arrays computed at import are no nodes."""
     builder = getattr(value, "_builder", None)
     if builder is not None and "name" not in builder.graph[value.node]:
         builder.graph[value.node]["name"] = name
