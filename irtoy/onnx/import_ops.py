@@ -398,6 +398,67 @@ def gather_elements(node, data, indices):
     return cast_to(np.sum(np.where(hits, values, np.zeros((), values.dtype)), axis=-1), data.dtype)
 
 
+def scatter_elements(node, data, indices, updates):
+    """data with updates[i, j, k] written at [i, indices[i, j, k], k] (axis 1), or combined with
+    what is there (reduction add, max, min): over a one-hot comparison of the indices."""
+    axis = node.attr("axis", 0) % data.ndim
+    reduction = node.attr("reduction", "none")
+    if any(a != b for k, (a, b) in enumerate(zip(indices.shape, data.shape)) if k != axis):
+        node.refuse("indices smaller than the data on other axes than `axis` are not supported")
+    n = data.shape[axis]
+    indices = np.where(indices < 0, indices + np.asarray(n, indices.dtype), indices)
+    hits = np.expand_dims(indices, -1) == np.arange(n, dtype=indices.dtype)      # indices.shape + (n,)
+    spread = np.expand_dims(updates, -1)
+    if reduction in ("none", "add"):
+        placed = np.sum(np.where(hits, spread, np.zeros((), data.dtype)), axis=axis)
+        combined = data + move_axis(placed, -1, axis) if reduction == "add" else None
+    elif reduction in ("max", "min"):
+        fn, identity = (np.max, -np.inf) if reduction == "max" else (np.min, np.inf)
+        if data.dtype.kind != "f":
+            node.refuse(f"ScatterElements with reduction {reduction!r} of {data.dtype} is not supported")
+        placed = fn(np.where(hits, spread, np.asarray(identity, data.dtype)), axis=axis)
+        combined = (np.maximum if reduction == "max" else np.minimum)(data, move_axis(placed, -1, axis))
+    else:
+        node.refuse(f"ScatterElements with reduction {reduction!r} is not supported")
+    written = move_axis(np.max(cast_to(hits, np.uint8), axis=axis), -1, axis) > 0
+    return np.where(written, move_axis(placed, -1, axis) if combined is None else combined, data)
+
+
+def flat_positions(node, data, indices):
+    """For indices (..., k) into data's first k axes: the flat position of each in those axes."""
+    k = indices.shape[-1]
+    if node.attr("batch_dims", 0):
+        node.refuse("batch_dims is not supported")
+    strides = np.cumprod((data.shape[1:k] + (1,))[::-1])[::-1].astype(np.int64)
+    wrapped = np.where(indices < 0, cast_to(indices, np.int64) + np.asarray(data.shape[:k], np.int64),
+                       cast_to(indices, np.int64))
+    return np.sum(wrapped * strides, axis=-1), k
+
+
+def gather_nd(node, data, indices):
+    positions, k = flat_positions(node, data, indices)
+    flat = np.reshape(data, (int(np.prod(data.shape[:k])),) + data.shape[k:])
+    return take(flat, positions, 0)
+
+
+def scatter_nd(node, data, indices, updates):
+    """data with updates written (or added, reduction add) at the index tuples `indices`."""
+    reduction = node.attr("reduction", "none")
+    if reduction not in ("none", "add"):
+        node.refuse(f"ScatterND with reduction {reduction!r} is not supported")
+    positions, k = flat_positions(node, data, indices)
+    n, rest = int(np.prod(data.shape[:k])), data.shape[k:]
+    positions = np.reshape(positions, (-1,))
+    hits = np.expand_dims(positions, -1) == np.arange(n, dtype=np.int64)                 # (m, n)
+    hits = np.reshape(hits, hits.shape + (1,) * len(rest))
+    spread = np.expand_dims(np.reshape(updates, (-1,) + rest), 1)                         # (m, 1) + rest
+    placed = np.sum(np.where(hits, spread, np.zeros((), data.dtype)), axis=0)            # (n,) + rest
+    if reduction == "add":
+        return data + np.reshape(placed, data.shape)
+    written = np.max(cast_to(hits, np.uint8), axis=0) > 0
+    return np.reshape(np.where(written, placed, np.reshape(data, (n,) + rest)), data.shape)
+
+
 def one_hot(node, indices, depth, values):
     depth = int(node.static(depth, "depth").reshape(()))
     axis = node.attr("axis", -1)
@@ -490,7 +551,8 @@ IMPORTERS = {
     "Shape": shape, "Size": size, "Constant": constant, "ConstantOfShape": constant_of_shape,
     "Reshape": reshape, "Flatten": flatten, "Transpose": transpose, "Squeeze": squeeze, "Unsqueeze": unsqueeze,
     "Concat": concat, "Split": split, "Slice": slice_, "Expand": expand, "Tile": tile, "Pad": pad,
-    "Gather": gather, "GatherElements": gather_elements, "OneHot": one_hot, "EyeLike": eye_like, "Trilu": trilu,
+    "Gather": gather, "GatherElements": gather_elements, "GatherND": gather_nd, "ScatterND": scatter_nd,
+    "ScatterElements": scatter_elements, "Scatter": scatter_elements, "OneHot": one_hot, "EyeLike": eye_like, "Trilu": trilu,
     "Range": range_, "DepthToSpace": depth_to_space, "SpaceToDepth": space_to_depth,
     # products, softmax, normalisation, convolution and pooling: import_nn_ops.py
     **NN_IMPORTERS,
