@@ -1,5 +1,5 @@
 """The importer's view of one ONNX node (`Node`: its attributes and static inputs) and the
-helpers the import rules share: casts, constants, axes, padding and gathering."""
+functions the import rules share: casts, constants, axes, padding and gathering."""
 import networkx as nx
 import numpy as np
 
