@@ -230,7 +230,7 @@ def pool(kind):
         one_d = x.ndim == 3
         if node.attr("ceil_mode", 0):
             if kind != "max":
-                node.refuse("AveragePool with ceil_mode=1 is not supported")
+                node.refuse(f"{node.op_type} with ceil_mode=1 is not supported")
             pads = [(b, a + ceil_extra(size, k, s, b + a)) for size, k, s, (b, a) in
                     zip(x.shape[2:], kernel, strides, pads)]
         exact_in_float = x.dtype.kind in "iu" and x.dtype.itemsize <= 2 and kind == "max"
@@ -240,6 +240,12 @@ def pool(kind):
         if kind == "max":
             y = ops.max_pool2d(padded(x2, pads2, np.asarray(-np.inf, x2.dtype)), window, stride)
             y = cast_to(y, x.dtype)
+        elif kind == "lp":          # (sum of |x| ** p over the window) ** (1 / p)
+            p = node.attr("p", 2)
+            powered = x2 * x2 if p == 2 else np.power(np.abs(x2), np.asarray(p, x2.dtype))
+            total = ops.avg_pool2d(padded(powered, pads2, 0), window, stride) * np.asarray(window[0] * window[1],
+                                                                                             x2.dtype)
+            y = np.sqrt(total) if p == 2 else np.power(total, np.asarray(1 / p, x2.dtype))
         elif node.attr("count_include_pad", 0) or not any(b or a for b, a in pads):
             y = ops.avg_pool2d(padded(x2, pads2, 0), window, stride)
         else:                       # the mean over each window's entries that are not padding
@@ -431,6 +437,7 @@ NN_IMPORTERS = {
     "BatchNormalization": batch_norm, "InstanceNormalization": instance_norm, "LayerNormalization": layer_norm,
     "LpNormalization": lp_normalization, "LRN": local_response_norm, "Dropout": dropout,
     "Conv": conv, "ConvTranspose": conv_transpose, "MaxPool": pool("max"), "AveragePool": pool("average"),
+    "LpPool": pool("lp"),
     "GlobalAveragePool": global_pool(np.mean), "GlobalMaxPool": global_pool(np.max), "Resize": resize,
     "RNN": recurrent("RNN"), "GRU": recurrent("GRU"), "LSTM": recurrent("LSTM"),
 }
