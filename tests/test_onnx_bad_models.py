@@ -119,3 +119,12 @@ def test_external_data_in_the_model_folder_is_read(tmp_path):
     (path.parent / "weights.bin").write_bytes(np.array([1.0, 2.0], np.float32).tobytes())
     (y,) = irtoy.onnx.load(str(path)).compile()(np.zeros(2, np.float32))
     np.testing.assert_array_equal(y, [1.0, 2.0])
+
+
+def test_a_constant_too_large_to_compute_is_refused_naming_the_node():
+    shape = numpy_helper.from_array(np.array([2 ** 40, 2 ** 20], np.int64), "shape")
+    node = helper.make_node("ConstantOfShape", ["shape"], ["y"], name="/huge/ConstantOfShape")
+    graph = helper.make_graph([node], "huge", [], [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [shape])
+    message = refusal(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    assert message.startswith("ONNX node '/huge/ConstantOfShape' (ConstantOfShape): computing it at import failed")

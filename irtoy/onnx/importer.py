@@ -232,8 +232,9 @@ def run_nodes(nodes, values, opset, onnx, prefix=""):
             error.onnx_node = True
             error.needs_static_value = getattr(e, "needs_static_value", ())
             raise error from None
-        except (ValueError, TypeError, IndexError, ArithmeticError) as e:     # NumPy, computing at import
-            error = IrtoyError(f"ONNX node {node.name!r} ({node.op_type}): computing it at import failed: {e}")
+        except (ValueError, TypeError, IndexError, ArithmeticError, MemoryError) as e:   # NumPy, at import
+            why = "it needs more memory than there is" if isinstance(e, MemoryError) else e
+            error = IrtoyError(f"ONNX node {node.name!r} ({node.op_type}): computing it at import failed: {why}")
             error.onnx_node = True
             raise error from None
         results = results if isinstance(results, tuple) else (results,)
