@@ -171,3 +171,14 @@ def test_an_nn_model_training_step_exports_whole():
     exported = assert_exports_exactly(compiled.traced, *args)
     ops_used = {node.op_type for node in exported.graph.node}
     assert {"Conv", "MaxPool", "ScatterElements", "BitwiseXor"} <= ops_used     # forward, backward, dropout
+
+
+def test_export_takes_an_opset_from_18_and_refuses_older():
+    traced = irtoy.trace(lambda x: np.sum(np.exp(x), axis=0), np.ones((2, 3), np.float32))
+    model = irtoy.onnx.export(traced, opset=21)
+    assert [(o.domain, o.version) for o in model.opset_import] == [("", 21)]
+    onnx.checker.check_model(model, full_check=True)
+    with pytest.raises(irtoy.IrtoyError, match="opset=13: irtoy exports ONNX opsets 18 to"):
+        irtoy.onnx.export(traced, opset=13)
+    with pytest.raises(irtoy.IrtoyError, match="no stage 'fused'"):
+        irtoy.onnx.export(traced, stage="fused")
