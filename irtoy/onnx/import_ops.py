@@ -459,6 +459,26 @@ def scatter_nd(node, data, indices, updates):
     return np.reshape(np.where(written, placed, np.reshape(data, (n,) + rest)), data.shape)
 
 
+def top_k(node, x, k):
+    """The k largest (or smallest) entries along `axis` and their indices, ties to the lower
+    index: each entry's rank is how many entries come before it (larger, or equal and earlier),
+    and the r-th result is the entry of rank r."""
+    k = int(node.static(k, "k").reshape(-1)[0])
+    axis, largest = node.attr("axis", -1) % x.ndim, node.attr("largest", 1)
+    node.attr("sorted")                 # the results come sorted either way
+    moved = move_axis(x, axis, -1)
+    n = moved.shape[-1]
+    row, column = np.expand_dims(moved, -1), np.expand_dims(moved, -2)       # entry i against entry j
+    before = column > row if largest else column < row
+    earlier = np.tril(np.ones((n, n), bool), -1)                             # j < i
+    ties = np.where(earlier, column == row, False)
+    rank = np.sum(cast_to(before, np.int64), axis=-1) + np.sum(cast_to(ties, np.int64), axis=-1)
+    hits = np.expand_dims(rank, -2) == np.reshape(np.arange(k, dtype=np.int64), (k, 1))    # (..., k, n)
+    values = np.sum(np.where(hits, np.expand_dims(moved, -2), np.zeros((), x.dtype)), axis=-1)
+    indices = np.sum(np.where(hits, np.arange(n, dtype=np.int64), np.zeros((), np.int64)), axis=-1)
+    return move_axis(cast_to(values, x.dtype), -1, axis), move_axis(indices, -1, axis)
+
+
 def one_hot(node, indices, depth, values):
     depth = int(node.static(depth, "depth").reshape(()))
     axis = node.attr("axis", -1)
@@ -546,7 +566,7 @@ IMPORTERS = {
     "ReduceMin": reduction(np.min), "ReduceProd": reduction(np.prod), "ReduceSumSquare": reduction(sum_of_squares),
     "ReduceL1": reduction(sum_of_abs), "ReduceL2": reduction(sum_of_squares, np.sqrt),
     "ReduceLogSum": reduction(np.sum, np.log), "ReduceLogSumExp": reduction(log_sum_exp),
-    "ArgMax": arg_extreme(1), "ArgMin": arg_extreme(-1), "CumSum": cumsum,
+    "ArgMax": arg_extreme(1), "ArgMin": arg_extreme(-1), "CumSum": cumsum, "TopK": top_k,
     # shapes and movement
     "Shape": shape, "Size": size, "Constant": constant, "ConstantOfShape": constant_of_shape,
     "Reshape": reshape, "Flatten": flatten, "Transpose": transpose, "Squeeze": squeeze, "Unsqueeze": unsqueeze,
