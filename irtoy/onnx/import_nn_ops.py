@@ -178,6 +178,18 @@ def conv(node, x, w, bias=None):
     return y[:, :, 0] if one_d else y
 
 
+def conv_integer(node, x, w, x_zero=None, w_zero=None):
+    """Conv of 8-bit integers less their zero points, in int32: computed in float64, exact
+    while every sum stays below 2**53 (it does for 8-bit entries)."""
+    if x.dtype.itemsize > 1 or w.dtype.itemsize > 1:
+        node.refuse("ConvInteger of integers wider than 8 bits is not supported")
+    if w_zero is not None and w_zero.ndim == 1:         # one zero point per output channel
+        w_zero = np.reshape(w_zero, (-1,) + (1,) * (w.ndim - 1))
+    shifted = [cast_to(v, np.float64) - (0 if z is None else cast_to(z, np.float64))
+               for v, z in ((x, x_zero), (w, w_zero))]
+    return cast_to(conv(node, *shifted), np.int32)
+
+
 def conv_transpose(node, x, w, bias=None):
     groups = node.attr("group", 1)
     if groups > 1:          # each group of input channels with its own weights, results side by side
@@ -436,7 +448,7 @@ NN_IMPORTERS = {
     "Softmax": softmax_like("softmax"), "LogSoftmax": softmax_like("log"), "Hardmax": softmax_like("hardmax"),
     "BatchNormalization": batch_norm, "InstanceNormalization": instance_norm, "LayerNormalization": layer_norm,
     "LpNormalization": lp_normalization, "LRN": local_response_norm, "Dropout": dropout,
-    "Conv": conv, "ConvTranspose": conv_transpose, "MaxPool": pool("max"), "AveragePool": pool("average"),
+    "Conv": conv, "ConvInteger": conv_integer, "ConvTranspose": conv_transpose, "MaxPool": pool("max"), "AveragePool": pool("average"),
     "LpPool": pool("lp"),
     "GlobalAveragePool": global_pool(np.mean), "GlobalMaxPool": global_pool(np.max), "Resize": resize,
     "RNN": recurrent("RNN"), "GRU": recurrent("GRU"), "LSTM": recurrent("LSTM"),

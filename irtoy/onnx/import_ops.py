@@ -479,6 +479,31 @@ def top_k(node, x, k):
     return move_axis(cast_to(values, x.dtype), -1, axis), move_axis(indices, -1, axis)
 
 
+def reverse_sequence(node, x, lengths):
+    """Each batch entry's first `length` steps reversed, the rest as they are (lengths known)."""
+    time_axis, batch_axis = node.attr("time_axis", 0), node.attr("batch_axis", 1)
+    lengths = node.ints(lengths, "sequence_lens")
+    rows = []
+    for b, length in enumerate(lengths):
+        row = x[along(batch_axis, x.ndim, slice(b, b + 1))]
+        head = row[along(time_axis, x.ndim, slice(length - 1, None, -1) if length else slice(0, 0))]
+        tail = row[along(time_axis, x.ndim, slice(length, None))]
+        rows.append(np.concatenate([part for part in (head, tail) if part.shape[time_axis]], axis=time_axis))
+    return np.concatenate(rows, axis=batch_axis)
+
+
+def without_zero_point(x, zero_point):
+    """x - zero_point in int32, as the integer ops compute."""
+    x = cast_to(x, np.int32)
+    return x if zero_point is None else x - cast_to(zero_point, np.int32)
+
+
+def matmul_integer(node, a, b, a_zero=None, b_zero=None):
+    if a_zero is not None and a_zero.ndim == 1:         # one zero point per row of a
+        a_zero = np.reshape(a_zero, (-1, 1))
+    return np.matmul(without_zero_point(a, a_zero), without_zero_point(b, b_zero))
+
+
 def one_hot(node, indices, depth, values):
     depth = int(node.static(depth, "depth").reshape(()))
     axis = node.attr("axis", -1)
@@ -573,6 +598,7 @@ IMPORTERS = {
     "Concat": concat, "Split": split, "Slice": slice_, "Expand": expand, "Tile": tile, "Pad": pad,
     "Gather": gather, "GatherElements": gather_elements, "GatherND": gather_nd, "ScatterND": scatter_nd,
     "ScatterElements": scatter_elements, "Scatter": scatter_elements, "OneHot": one_hot, "EyeLike": eye_like, "Trilu": trilu,
+    "ReverseSequence": reverse_sequence, "MatMulInteger": matmul_integer,
     "Range": range_, "DepthToSpace": depth_to_space, "SpaceToDepth": space_to_depth,
     # products, softmax, normalisation, convolution and pooling: import_nn_ops.py
     **NN_IMPORTERS,
