@@ -257,9 +257,8 @@ EXPECTED_FAILURES = {
             'test_flexattention_score_mod', 'test_flexattention_soft_cap', 'test_momentum', 'test_momentum_multiple',
             'test_nesterov_momentum',
         ]),
-    "options irtoy's ops lack (dilations, 3-d windows, ceil_mode averages, training-mode BatchNormalization, MaxPool indices, float Mod with fmod=0, max over an empty axis, ...)": (
+    "options irtoy's ops lack (dilations, 3-d windows, training-mode BatchNormalization, MaxPool indices, float Mod with fmod=0, max over an empty axis, ...)": (
         'not supported|needs fmod=1|1-d and 2-d images|over an empty axis', [
-            'test_averagepool_2d_ceil', 'test_averagepool_2d_ceil_last_window_starts_on_pad',
             'test_averagepool_2d_dilations', 'test_averagepool_3d_default',
             'test_averagepool_3d_dilations_large_count_include_pad_is_0_ceil_mode_is_False',
             'test_averagepool_3d_dilations_large_count_include_pad_is_0_ceil_mode_is_True',

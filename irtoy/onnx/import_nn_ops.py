@@ -240,14 +240,15 @@ def pool(kind):
         strides, pads = window_attrs(node, x, kernel)
         node.attr("storage_order")
         one_d = x.ndim == 3
+        extension = [0] * len(kernel)       # more padding after each axis, so windows round up
         if node.attr("ceil_mode", 0):
-            if kind != "max":
-                node.refuse(f"{node.op_type} with ceil_mode=1 is not supported")
-            pads = [(b, a + ceil_extra(size, k, s, b + a)) for size, k, s, (b, a) in
-                    zip(x.shape[2:], kernel, strides, pads)]
+            if kind == "lp":
+                node.refuse("LpPool with ceil_mode=1 is not supported")
+            extension = [ceil_extra(size, k, s, b + a) for size, k, s, (b, a) in zip(x.shape[2:], kernel, strides, pads)]
+        explicit = ([(0, 0)] if one_d else []) + list(pads)
+        pads2 = ([(0, 0)] if one_d else []) + [(b, a + e) for (b, a), e in zip(pads, extension)]
         exact_in_float = x.dtype.kind in "iu" and x.dtype.itemsize <= 2 and kind == "max"
         x2 = as_2d(cast_to(x, np.float32) if exact_in_float else x)       # irtoy pools floats
-        pads2 = ([(0, 0)] if one_d else []) + list(pads)
         window, stride = pair(kernel, one_d, 1), pair(strides, one_d, 1)
         if kind == "max":
             y = ops.max_pool2d(padded(x2, pads2, np.asarray(-np.inf, x2.dtype)), window, stride)
@@ -258,12 +259,12 @@ def pool(kind):
             total = ops.avg_pool2d(padded(powered, pads2, 0), window, stride) * np.asarray(window[0] * window[1],
                                                                                              x2.dtype)
             y = np.sqrt(total) if p == 2 else np.power(total, np.asarray(1 / p, x2.dtype))
-        elif node.attr("count_include_pad", 0) or not any(b or a for b, a in pads):
-            y = ops.avg_pool2d(padded(x2, pads2, 0), window, stride)
-        else:                       # the mean over each window's entries that are not padding
-            ones = np.ones((1, 1) + x2.shape[2:], x.dtype)
-            y = ops.avg_pool2d(padded(x2, pads2, 0), window, stride) / \
-                ops.avg_pool2d(padded(ones, pads2, 0), window, stride)
+        elif not any(b or a for b, a in pads2):
+            y = ops.avg_pool2d(x2, window, stride)
+        else:       # the mean over each window's input entries (and explicit pads, with count_include_pad)
+            counted = padded(np.ones((1, 1) + x2.shape[2:], x2.dtype), explicit, int(node.attr("count_include_pad", 0)))
+            counted = padded(counted, [(0, e) for e in ([0] if one_d else []) + extension], 0)
+            y = ops.avg_pool2d(padded(x2, pads2, 0), window, stride) / ops.avg_pool2d(counted, window, stride)
         return y[:, :, 0] if one_d else y
     return apply
 
