@@ -141,7 +141,8 @@ EXPECTED_FAILURES = {
             'test_linear_attention_prefill_with_past_expanded', 'test_loop11', 'test_scan9_multi_state',
             'test_scan9_scalar', 'test_scan9_sum', 'test_scan_sum',
         ]),
-    'a NumPy function irtoy has no op for yet (floor, rint, bitwise ops, cumsum, prod, einsum, det, ...)': (
+    ('a NumPy function irtoy has no op for yet (floor, rint, bitwise ops, cumsum, prod, einsum, '
+     'det, ...)'): (
         'has no irtoy op, so it cannot be traced', [
             'test_acos', 'test_acos_example', 'test_acosh', 'test_acosh_example', 'test_asin', 'test_asin_example',
             'test_asinh', 'test_asinh_example', 'test_atan', 'test_atan_example', 'test_atanh', 'test_atanh_example',
@@ -178,7 +179,8 @@ EXPECTED_FAILURES = {
             'test_reduce_prod_negative_axes_keepdims_example', 'test_reduce_prod_negative_axes_keepdims_random',
             'test_round', 'test_sinh', 'test_sinh_example',
         ]),
-    'an ONNX op with no import rule and no function body to expand (GridSample, DFT, QuantizeLinear, BitCast, ...)': (
+    ('an ONNX op with no import rule and no function body to expand (GridSample, DFT, '
+     'QuantizeLinear, BitCast, ...)'): (
         'no import rule for the ONNX op', [
             'test_basic_deform_conv_with_padding', 'test_basic_deform_conv_without_padding',
             'test_bitcast_2d_float32_to_int32', 'test_bitcast_bool_to_uint8', 'test_bitcast_float32_to_int32',
@@ -257,7 +259,8 @@ EXPECTED_FAILURES = {
             'test_flexattention_score_mod', 'test_flexattention_soft_cap', 'test_momentum', 'test_momentum_multiple',
             'test_nesterov_momentum',
         ]),
-    "options irtoy's ops lack (dilations, 3-d windows, training-mode BatchNormalization, MaxPool indices, float Mod with fmod=0, max over an empty axis, ...)": (
+    ("options irtoy's ops lack (dilations, 3-d windows, training-mode BatchNormalization, "
+     'MaxPool indices, float Mod with fmod=0, max over an empty axis, ...)'): (
         'not supported|needs fmod=1|1-d and 2-d images|over an empty axis', [
             'test_averagepool_2d_dilations', 'test_averagepool_3d_default',
             'test_averagepool_3d_dilations_large_count_include_pad_is_0_ceil_mode_is_False',

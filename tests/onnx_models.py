@@ -14,7 +14,8 @@ class TorchLikeGraph:
         self.rng = np.random.default_rng(seed)
 
     def weight(self, name, shape, scale=0.3):
-        self.initializers.append(numpy_helper.from_array((self.rng.normal(size=shape) * scale).astype(np.float32), name))
+        values = (self.rng.normal(size=shape) * scale).astype(np.float32)
+        self.initializers.append(numpy_helper.from_array(values, name))
         return name
 
     def const(self, name, value):

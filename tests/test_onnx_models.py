@@ -57,7 +57,8 @@ def test_weights_imported_as_inputs_can_be_trained():
     step = irtoy.trace(lambda x, w: np.sum(mlp(x, w)[0]), inputs, weights).value_and_grad(wrt="w")
     value, grads = step.compile()(inputs, weights)
     np.testing.assert_allclose(grads["fc2.bias"], np.full(4, 15.0), rtol=1e-6)     # 3 x 5 rows use each bias
-    bumped = dict(weights, **{"norm.weight": weights["norm.weight"] + np.float32(1e-2) * np.eye(32, dtype=np.float32)[0]})
+    bump = np.float32(1e-2) * np.eye(32, dtype=np.float32)[0]
+    bumped = dict(weights, **{"norm.weight": weights["norm.weight"] + bump})
     (out,) = traced.compile()(inputs, bumped)
     np.testing.assert_allclose((out.sum() - value) / 1e-2, grads["norm.weight"][0], rtol=2e-2)
     (on_arrays,) = mlp(inputs, weights)         # the same function computes with NumPy on arrays

@@ -36,7 +36,8 @@ def export(traced_or_compiled, path=None, stage=None, opset=OLDEST_OPSET):
 def pick_stage(traced_or_compiled, stage):
     stages = getattr(traced_or_compiled, "stages", None)
     if stages is None:
-        raise IrtoyError(f"irtoy.onnx.export takes a Traced or Compiled function, not {type(traced_or_compiled).__name__}")
+        raise IrtoyError(f"irtoy.onnx.export takes a Traced or Compiled function, "
+                         f"not {type(traced_or_compiled).__name__}")
     if stage is None:
         stage = "optimized" if "optimized" in stages else list(stages)[-1]
     if stage not in stages:

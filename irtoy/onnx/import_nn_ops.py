@@ -193,9 +193,9 @@ def conv_integer(node, x, w, x_zero=None, w_zero=None):
 def conv_transpose(node, x, w, bias=None):
     groups = node.attr("group", 1)
     if groups > 1:          # each group of input channels with its own weights, results side by side
-        step = x.shape[1] // groups
+        step, out = x.shape[1] // groups, w.shape[1]
         return np.concatenate([ungrouped_conv_transpose(node, x[:, g * step:(g + 1) * step], w[g * step:(g + 1) * step],
-                                                        None if bias is None else bias[g * (w.shape[1]):(g + 1) * w.shape[1]])
+                                                        None if bias is None else bias[g * out:(g + 1) * out])
                                for g in range(groups)], axis=1)
     return ungrouped_conv_transpose(node, x, w, bias)
 
@@ -244,7 +244,8 @@ def pool(kind):
         if node.attr("ceil_mode", 0):
             if kind == "lp":
                 node.refuse("LpPool with ceil_mode=1 is not supported")
-            extension = [ceil_extra(size, k, s, b + a) for size, k, s, (b, a) in zip(x.shape[2:], kernel, strides, pads)]
+            extension = [ceil_extra(size, k, s, b + a)
+                         for size, k, s, (b, a) in zip(x.shape[2:], kernel, strides, pads)]
         explicit = ([(0, 0)] if one_d else []) + list(pads)
         pads2 = ([(0, 0)] if one_d else []) + [(b, a + e) for (b, a), e in zip(pads, extension)]
         exact_in_float = x.dtype.kind in "iu" and x.dtype.itemsize <= 2 and kind == "max"
@@ -449,7 +450,8 @@ NN_IMPORTERS = {
     "Softmax": softmax_like("softmax"), "LogSoftmax": softmax_like("log"), "Hardmax": softmax_like("hardmax"),
     "BatchNormalization": batch_norm, "InstanceNormalization": instance_norm, "LayerNormalization": layer_norm,
     "LpNormalization": lp_normalization, "LRN": local_response_norm, "Dropout": dropout,
-    "Conv": conv, "ConvInteger": conv_integer, "ConvTranspose": conv_transpose, "MaxPool": pool("max"), "AveragePool": pool("average"),
+    "Conv": conv, "ConvInteger": conv_integer, "ConvTranspose": conv_transpose,
+    "MaxPool": pool("max"), "AveragePool": pool("average"),
     "LpPool": pool("lp"),
     "GlobalAveragePool": global_pool(np.mean), "GlobalMaxPool": global_pool(np.max), "Resize": resize,
     "RNN": recurrent("RNN"), "GRU": recurrent("GRU"), "LSTM": recurrent("LSTM"),

@@ -65,7 +65,8 @@ def mod(node, a, b):
     if a.dtype.kind == "f" and not truncated:
         node.refuse("Mod of floating-point numbers needs fmod=1")
     fn = np.fmod if truncated else np.mod
-    if not is_traced(a) and not is_traced(b) or fn in traceable_functions() or a.dtype.kind == "f" or a.dtype.itemsize > 4:
+    computed_now = not is_traced(a) and not is_traced(b)
+    if computed_now or fn in traceable_functions() or a.dtype.kind == "f" or a.dtype.itemsize > 4:
         return fn(a, b)         # traced: refused by irtoy's tracing until an op for `fn` exists
     wide_a, wide_b = cast_to(a, np.int64), cast_to(b, np.int64)
     quotient = np.divide(wide_a, wide_b).astype(np.int64)      # rounded toward zero
@@ -597,7 +598,8 @@ IMPORTERS = {
     "Reshape": reshape, "Flatten": flatten, "Transpose": transpose, "Squeeze": squeeze, "Unsqueeze": unsqueeze,
     "Concat": concat, "Split": split, "Slice": slice_, "Expand": expand, "Tile": tile, "Pad": pad,
     "Gather": gather, "GatherElements": gather_elements, "GatherND": gather_nd, "ScatterND": scatter_nd,
-    "ScatterElements": scatter_elements, "Scatter": scatter_elements, "OneHot": one_hot, "EyeLike": eye_like, "Trilu": trilu,
+    "ScatterElements": scatter_elements, "Scatter": scatter_elements,
+    "OneHot": one_hot, "EyeLike": eye_like, "Trilu": trilu,
     "ReverseSequence": reverse_sequence, "MatMulInteger": matmul_integer,
     "Range": range_, "DepthToSpace": depth_to_space, "SpaceToDepth": space_to_depth,
     # products, softmax, normalisation, convolution and pooling: import_nn_ops.py
