@@ -145,12 +145,28 @@ def pair(values, one_d, fill):
     return (fill,) + tuple(values) if one_d else tuple(values)
 
 
-def window_attrs(node, x, kernel):
+def window_attrs(node, x, kernel, dilated=False):
+    """Strides and padding (and dilations, for an op that takes them)."""
     strides = tuple(node.attr("strides") or [1] * len(kernel))
     dilations = tuple(node.attr("dilations") or [1] * len(kernel))
-    if any(d != 1 for d in dilations):
+    if not dilated and any(d != 1 for d in dilations):
         node.refuse(f"dilations {list(dilations)} are not supported (only 1)")
-    return strides, spatial_pads(node, x, kernel, strides)
+    reach = [(k - 1) * d + 1 for k, d in zip(kernel, dilations)]      # what a dilated window spans
+    pads = spatial_pads(node, x, reach, strides)
+    return (strides, pads, dilations) if dilated else (strides, pads)
+
+
+def window_reduce(x, kernel, strides, dilations, combine):
+    """`combine` of the entries of every window of x (N, C, ...) over its spatial axes: the
+    window's entry at offset o of every window is a strided slice, and the slices are combined
+    one by one. Any number of spatial axes, any dilation."""
+    counts = [(size - ((k - 1) * d + 1)) // s + 1 for size, k, s, d in zip(x.shape[2:], kernel, strides, dilations)]
+    result = None
+    for offset in np.ndindex(*kernel):
+        index = (slice(None), slice(None)) + tuple(slice(o * d, o * d + s * (n - 1) + 1, s) for o, d, s, n in
+                                                   zip(offset, dilations, strides, counts))
+        result = x[index] if result is None else combine(result, x[index])
+    return result
 
 
 def padded(x, pads, value):
@@ -237,15 +253,17 @@ def pool(kind):
         if len(node.proto.output) > 1:
             node.refuse("MaxPool's Indices output is not supported")
         kernel = tuple(node.attr("kernel_shape"))
-        strides, pads = window_attrs(node, x, kernel)
+        strides, pads, dilations = window_attrs(node, x, kernel, dilated=True)
         node.attr("storage_order")
         one_d = x.ndim == 3
         extension = [0] * len(kernel)       # more padding after each axis, so windows round up
         if node.attr("ceil_mode", 0):
             if kind == "lp":
                 node.refuse("LpPool with ceil_mode=1 is not supported")
-            extension = [ceil_extra(size, k, s, b + a)
-                         for size, k, s, (b, a) in zip(x.shape[2:], kernel, strides, pads)]
+            extension = [ceil_extra(size, (k - 1) * d + 1, s, b + a)
+                         for size, k, s, d, (b, a) in zip(x.shape[2:], kernel, strides, dilations, pads)]
+        if x.ndim != 4 and not one_d or any(d != 1 for d in dilations):
+            return general_pool(node, kind, x, kernel, strides, dilations, pads, extension)
         explicit = ([(0, 0)] if one_d else []) + list(pads)
         pads2 = ([(0, 0)] if one_d else []) + [(b, a + e) for (b, a), e in zip(pads, extension)]
         exact_in_float = x.dtype.kind in "iu" and x.dtype.itemsize <= 2 and kind == "max"
@@ -268,6 +286,30 @@ def pool(kind):
             y = ops.avg_pool2d(padded(x2, pads2, 0), window, stride) / ops.avg_pool2d(counted, window, stride)
         return y[:, :, 0] if one_d else y
     return apply
+
+
+def general_pool(node, kind, x, kernel, strides, dilations, pads, extension):
+    """Pooling of any number of spatial axes and any dilation, by `window_reduce`."""
+    if x.dtype.kind != "f":
+        node.refuse(f"{node.op_type} of {x.dtype} with dilations or 3-d windows is not supported")
+    pads_total = [(0, 0), (0, 0)] + [(b, a + e) for (b, a), e in zip(pads, extension)]
+
+    def pad(v, widths, value):
+        for axis, (before, after) in enumerate(widths):
+            v = pad_axis(v, axis, before, after, "constant", value)
+        return v
+    if kind == "max":
+        return window_reduce(pad(x, pads_total, -np.inf), kernel, strides, dilations, np.maximum)
+    if kind == "lp":
+        p = node.attr("p", 2)
+        powered = x * x if p == 2 else np.power(np.abs(x), np.asarray(p, x.dtype))
+        total = window_reduce(pad(powered, pads_total, 0), kernel, strides, dilations, np.add)
+        return np.sqrt(total) if p == 2 else np.power(total, np.asarray(1 / p, x.dtype))
+    include = int(node.attr("count_include_pad", 0))
+    counted = pad(np.ones((1, 1) + x.shape[2:], x.dtype), [(0, 0), (0, 0)] + list(pads), include)
+    counted = pad(counted, [(0, 0), (0, 0)] + [(0, e) for e in extension], 0)
+    return window_reduce(pad(x, pads_total, 0), kernel, strides, dilations, np.add) / \
+        window_reduce(counted, kernel, strides, dilations, np.add)
 
 
 def ceil_extra(size, k, s, total_pad):
