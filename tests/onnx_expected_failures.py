@@ -259,8 +259,8 @@ EXPECTED_FAILURES = {
             'test_flexattention_score_mod', 'test_flexattention_soft_cap', 'test_momentum', 'test_momentum_multiple',
             'test_nesterov_momentum',
         ]),
-    ("options irtoy's ops lack (dilated or 3-d convolutions, training-mode BatchNormalization, "
-     'MaxPool indices, float Mod with fmod=0, max over an empty axis, ...)'): (
+    ("options irtoy's ops lack (dilated or 3-d transposed convolutions, training-mode "
+     'BatchNormalization, MaxPool indices, float Mod with fmod=0, max over an empty axis, ...)'): (
         'not supported|needs fmod=1|1-d and 2-d images|over an empty axis', [
             'test_batchnorm_epsilon_training_mode', 'test_batchnorm_example_training_mode', 'test_convtranspose_3d',
             'test_convtranspose_dilations', 'test_dequantizelinear_blocked', 'test_gathernd_example_int32_batch_dim1',

@@ -73,9 +73,10 @@ def test_an_opset_newer_than_onnx_knows_is_refused():
 
 
 def test_an_attribute_irtoy_cannot_honour_is_refused_not_ignored():
-    model = one_node_model("Conv", [("x", [1, 1, 5, 5]), ("w", [1, 1, 3, 3])], node_name="/conv/Conv",
+    model = one_node_model("ConvTranspose", [("x", [1, 1, 5, 5]), ("w", [1, 1, 3, 3])], node_name="/up/ConvTranspose",
                            dilations=[2, 2])
-    assert refusal(model).startswith("ONNX node '/conv/Conv' (Conv): dilations [2, 2] are not supported")
+    assert refusal(model).startswith("ONNX node '/up/ConvTranspose' (ConvTranspose): ConvTranspose with dilations "
+                                     "is not supported")
     model = one_node_model("Relu", [("x", [2])], node_name="/act/Relu", made_up=3)
     assert refusal(model) == "ONNX node '/act/Relu' (Relu): irtoy does not support its attribute(s) made_up"
 

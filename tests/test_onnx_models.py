@@ -2,6 +2,7 @@
 with onnxruntime on the interpreter and on numba; the import keeps the model's names and
 structure, folds its shape arithmetic, and can make the weights trainable inputs."""
 import numpy as np
+import onnx
 import onnxruntime
 import pytest
 
@@ -77,3 +78,23 @@ def test_an_expanded_function_op_is_scoped_under_its_node(monkeypatch):
     outer, _, inner = scopes.pop().partition("/LayerNormalization/")
     assert outer == "norm" and inner and "LayerNormalization" not in inner, inner
     np.testing.assert_allclose(traced.compile()(inputs)[0], expected[0], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_dilated_and_3d_windows_agree_with_onnxruntime(backend):
+    """Convolution and pooling beyond irtoy's 2-d ops: a dilated, grouped 2-d convolution, then
+    (reshaped to 3-d) a 3-d convolution and a dilated 3-d max-pool with padding."""
+    g = onnx_models.TorchLikeGraph(3)
+    x = g.node("Conv", ["input", g.weight("c1.weight", (4, 1, 3, 3))], "/c1/Conv", dilations=[2, 2], pads=[2, 1, 2, 1],
+               strides=[1, 2], group=2)
+    x = g.node("Reshape", [x, g.const("/Constant", [2, 2, 2, 8, 3])], "/Reshape")
+    x = g.node("Conv", [x, g.weight("c2.weight", (3, 2, 2, 2, 2)), g.weight("c2.bias", (3,))], "/c2/Conv",
+               pads=[1, 0, 1, 0, 1, 0])
+    g.nodes.append(onnx.helper.make_node("MaxPool", [x], ["out"], name="/pool/MaxPool", kernel_shape=[2, 2, 2],
+                                         dilations=[1, 2, 1], pads=[0, 1, 0, 0, 1, 0]))
+    model = g.model("windows", [onnx.helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT, [2, 2, 8, 8])],
+                    [onnx.helper.make_tensor_value_info("out", onnx.TensorProto.FLOAT, None)])
+    inputs = RNG.normal(size=(2, 2, 8, 8)).astype(np.float32)
+    (expected,) = onnxruntime.InferenceSession(model.SerializeToString()).run(None, {"input": inputs})
+    (got,) = irtoy.onnx.load(model).compile(backend=backend)(inputs)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)

@@ -7,7 +7,7 @@ import numpy as np
 
 from irtoy import ops
 from irtoy.errors import IrtoyError
-from irtoy.onnx.nodes import cast_to, pad_axis
+from irtoy.onnx.nodes import cast_to, move_axis, pad_axis
 
 
 # -- contractions ------------------------------------------------------------------------------
@@ -177,21 +177,45 @@ def padded(x, pads, value):
 
 def conv(node, x, w, bias=None):
     kernel = tuple(node.attr("kernel_shape") or w.shape[2:])
-    strides, pads = window_attrs(node, x, kernel)
-    one_d, groups = x.ndim == 3, node.attr("group", 1)
+    strides, pads, dilations = window_attrs(node, x, kernel, dilated=True)
+    groups = node.attr("group", 1)
+    if x.ndim in (3, 4) and all(d == 1 for d in dilations):
+        def one_group(xg, wg):
+            return conv_1d_2d(xg, wg, strides, pads)
+    else:
+        def one_group(xg, wg):
+            return window_conv(xg, wg, strides, dilations, pads)
+    step_in, step_out = x.shape[1] // groups, w.shape[0] // groups
+    y = np.concatenate([one_group(x[:, g * step_in:(g + 1) * step_in], w[g * step_out:(g + 1) * step_out])
+                        for g in range(groups)], axis=1) if groups > 1 else one_group(x, w)
+    return y if bias is None else y + np.reshape(bias, (1, -1) + (1,) * (x.ndim - 2))
+
+
+def conv_1d_2d(x, w, strides, pads):
+    """irtoy's conv2d (a 1-d image as one of height 1), asymmetric padding added first."""
+    one_d = x.ndim == 3
     x, w = as_2d(x), as_2d(w)
     symmetric = all(a == b for a, b in pads)
     if not symmetric:
-        x = padded(x, pads, 0)
+        x = padded(x, ([(0, 0)] if one_d else []) + list(pads), 0)
     padding = pair([a for a, _ in pads], one_d, 0) if symmetric else (0, 0)
-    stride = pair(strides, one_d, 1)
-    step_in, step_out = x.shape[1] // groups, w.shape[0] // groups
-    y = np.concatenate([ops.conv2d(x[:, g * step_in:(g + 1) * step_in], w[g * step_out:(g + 1) * step_out],
-                                   stride=stride, padding=padding) for g in range(groups)], axis=1) \
-        if groups > 1 else ops.conv2d(x, w, stride=stride, padding=padding)
-    if bias is not None:
-        y = y + np.reshape(bias, (1, -1, 1, 1))
+    y = ops.conv2d(x, w, stride=pair(strides, one_d, 1), padding=padding)
     return y[:, :, 0] if one_d else y
+
+
+def window_conv(x, w, strides, dilations, pads):
+    """Convolution over any number of spatial axes, with any dilation: for each kernel offset,
+    the strided slice of x it reads times that offset's weights (O, C), summed over offsets."""
+    x = padded(x, pads, 0)
+    kernel = w.shape[2:]
+    counts = [(size - ((k - 1) * d + 1)) // s + 1 for size, k, s, d in zip(x.shape[2:], kernel, strides, dilations)]
+    total = None
+    for offset in np.ndindex(*kernel):
+        index = (slice(None), slice(None)) + tuple(slice(o * d, o * d + s * (n - 1) + 1, s) for o, d, s, n in
+                                                   zip(offset, dilations, strides, counts))
+        part = np.matmul(move_axis(x[index], 1, -1), np.transpose(w[(slice(None), slice(None)) + offset]))
+        total = part if total is None else total + part
+    return move_axis(total, -1, 1)
 
 
 def conv_integer(node, x, w, x_zero=None, w_zero=None):
