@@ -98,3 +98,15 @@ def test_dilated_and_3d_windows_agree_with_onnxruntime(backend):
     (expected,) = onnxruntime.InferenceSession(model.SerializeToString()).run(None, {"input": inputs})
     (got,) = irtoy.onnx.load(model).compile(backend=backend)(inputs)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_1d_convolution_with_uneven_padding_agrees_with_onnxruntime():
+    g = onnx_models.TorchLikeGraph(4)
+    g.nodes.append(onnx.helper.make_node("Conv", ["input", g.weight("w", (3, 2, 3))], ["out"], name="/Conv",
+                                         pads=[1, 2], strides=[2]))
+    model = g.model("conv1d", [onnx.helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT, [1, 2, 9])],
+                    [onnx.helper.make_tensor_value_info("out", onnx.TensorProto.FLOAT, None)])
+    inputs = RNG.normal(size=(1, 2, 9)).astype(np.float32)
+    (expected,) = onnxruntime.InferenceSession(model.SerializeToString()).run(None, {"input": inputs})
+    (got,) = irtoy.onnx.load(model).compile()(inputs)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
