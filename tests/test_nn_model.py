@@ -222,19 +222,6 @@ def test_the_training_step_is_one_graph_with_forward_backward_and_update_nodes(t
     assert "optimizer" in open(path).read()
 
 
-def test_fit_shows_a_progress_bar_with_loss_and_accuracy(capsys):
-    x, y = SMALL
-    model = small_classifier()
-    model.fit(x, y, epochs=2, batch_size=8, verbose=True)
-    err = capsys.readouterr().err
-    for text in ("epoch 1", "epoch 2", "4/4", "loss=", "acc="):
-        assert text in err
-    model.fit(x, y, epochs=1, batch_size=8, validation_data=(x, y), verbose=True)
-    assert "val_accuracy=" in capsys.readouterr().err
-    model.fit(x, y, epochs=1, batch_size=8, verbose=False)
-    assert capsys.readouterr().err == ""
-
-
 # -- saving and loading ---------------------------------------------------------------------------------
 
 def trained_model(optimizer=None, epochs=2):
