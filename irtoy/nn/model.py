@@ -36,6 +36,7 @@ class Model:
         self.steps = 0          # optimizer steps taken, over all calls to fit
         self.epochs = 0
         self._compiled = {}     # (what, batch specs) -> Compiled
+        self._fit_step = None   # the training step of fit's batch size (not of a short last batch)
         self._rng = np.random.default_rng(seed)
 
     # -- building ------------------------------------------------------------------------
@@ -198,6 +199,8 @@ class Model:
             for batch, (xb, yb) in enumerate(batches(x, targets, batch_size, shuffle=shuffle, seed=seed), 1):
                 args = self._train_args(xb, yb)
                 step = self._compile("train", self.train_step, *args)
+                if batch == 1:      # a full batch, unless all the data is shorter than one
+                    self._fit_step = step
                 self.params, self.state, self.opt_state, loss, correct = step(*args)
                 self.steps += 1
                 loss = float(loss)
@@ -256,19 +259,19 @@ class Model:
         return np.concatenate(outs) if outs else np.zeros((0,) + self.output_shape, np.float32)
 
     def render_step(self, path, stage="optimized", x=None, y=None, **options):
-        """Draw the training step's graph (forward, backward and update in their colours)."""
-        compiled = self._latest_train_step(x, y)
+        """Draw the training step's graph (forward, backward and update in their colours): the
+        step for batches like (x, y) if given, else the step of the last fit's batch size."""
+        compiled = self._train_step_to_draw(x, y)
         return compiled.render(stage if stage in compiled.stages else list(compiled.stages)[-1], path,
                                group_scopes=options.pop("group_scopes", True), **options)
 
-    def _latest_train_step(self, x=None, y=None):
+    def _train_step_to_draw(self, x=None, y=None):
         if x is not None:
             return self.compiled_step(x, y)
-        steps = [c for key, c in self._compiled.items() if key[0] == "train"]
-        if not steps:
+        if self._fit_step is None:
             raise IrtoyError("the training step has not been compiled yet: call fit first, or pass a batch "
                              "(render_step(path, x=xb, y=yb))")
-        return steps[-1]
+        return self._fit_step
 
     # -- saving ------------------------------------------------------------------------------
     def metadata(self):
