@@ -60,9 +60,13 @@ def test_verbose_1_on_a_terminal_updates_one_line_in_place(monkeypatch):
     assert text.count("\r") > 60 and "2/2" in text and "loss=" in text       # the bars, drawn over each other
 
 
-def test_verbose_must_be_a_level():
-    with pytest.raises(IrtoyError, match="verbose must be 0"):
-        model().fit(*DATA, verbose=3)
+def test_verbose_must_be_a_level(capsys):
+    for wrong in (3, -1, "loud", 1.5):
+        with pytest.raises(IrtoyError, match="verbose must be 0"):
+            model().fit(*DATA, verbose=wrong)
+    model().fit(*DATA, epochs=2, verbose="auto")
+    model().fit(*DATA, epochs=2, verbose=True)
+    assert len(lines_of(capsys.readouterr().out)) == 4
 
 
 def test_the_regression_line_has_no_accuracy(capsys):

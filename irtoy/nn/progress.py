@@ -24,11 +24,11 @@ class Progress:
     """Told by fit when epochs and batches start and end; prints what `verbose` asks for."""
 
     def __init__(self, verbose, epochs):
-        if isinstance(verbose, bool):
-            verbose = int(verbose)
+        if isinstance(verbose, bool) or verbose == "auto":      # "auto" is Keras's name for its default
+            verbose = 1 if verbose == "auto" else int(verbose)
         if verbose not in (0, 1, 2):
-            raise IrtoyError(f"fit: verbose must be 0 (silent), 1 (a progress bar and a handful of lines) "
-                             f"or 2 (one line per epoch), got {verbose!r}")
+            raise IrtoyError(f"fit: verbose must be 0 (silent), 1 or \"auto\" (a progress bar and a handful of "
+                             f"lines) or 2 (one line per epoch), got {verbose!r}")
         self.verbose, self.epochs = verbose, epochs
         self.out = sys.stdout
         self.live = verbose == 1 and getattr(self.out, "isatty", lambda: False)()
