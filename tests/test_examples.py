@@ -37,6 +37,7 @@ def number_after(text, label):
 def test_spiral_example_reaches_95_percent_and_draws(tmp_path, backend):
     out = run_example("spiral", "--backend", backend, "--out", str(tmp_path / "out"), cwd=tmp_path)
     assert number_after(out, "final training accuracy:") >= 0.95
+    assert len(re.findall(r"^epoch \d+/60: ", out, re.M)) == 6      # 60 short epochs: a handful of lines
     drawn = os.listdir(tmp_path / "out")
     assert "spiral_boundary.png" in drawn or "matplotlib is not installed" in out
 

@@ -222,17 +222,16 @@ def test_the_training_step_is_one_graph_with_forward_backward_and_update_nodes(t
     assert "optimizer" in open(path).read()
 
 
-def test_fit_shows_a_progress_bar_with_loss_and_accuracy(capsys):
-    x, y = SMALL
+def test_render_step_draws_the_step_of_the_batch_size_not_the_short_last_batch(tmp_path):
+    x, y = SMALL                                        # 30 samples: batches of 8, 8, 8 and 6
     model = small_classifier()
-    model.fit(x, y, epochs=2, batch_size=8, verbose=True)
-    err = capsys.readouterr().err
-    for text in ("epoch 1", "epoch 2", "4/4", "loss=", "acc="):
-        assert text in err
-    model.fit(x, y, epochs=1, batch_size=8, validation_data=(x, y), verbose=True)
-    assert "val_accuracy=" in capsys.readouterr().err
-    model.fit(x, y, epochs=1, batch_size=8, verbose=False)
-    assert capsys.readouterr().err == ""
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    drawn = open(model.render_step(tmp_path / "step.dot")).read()
+    assert "f32[8,2]" in drawn and "f32[6,2]" not in drawn
+    drawn = open(model.render_step(tmp_path / "given.dot", x=x[:5], y=y[:5])).read()
+    assert "f32[5,2]" in drawn and "f32[8,2]" not in drawn
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0)     # the last fit's batch size, from now on
+    assert "f32[16,2]" in open(model.render_step(tmp_path / "again.dot")).read()
 
 
 # -- saving and loading ---------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ import os
 import time
 
 import numpy as np
-from tqdm.auto import tqdm
 
 import irtoy
 from irtoy.errors import IrtoyError
@@ -21,6 +20,7 @@ from irtoy.files import atomic_write
 from irtoy.nn import losses as losses_mod, optimizers as optimizers_mod, schedules
 from irtoy.nn.datasets import batches, num_batches
 from irtoy.nn.npz import read_arrays
+from irtoy.nn.progress import Progress
 from irtoy.nn.layers import Context
 
 FORMAT = "irtoy.nn.Model"
@@ -36,6 +36,7 @@ class Model:
         self.steps = 0          # optimizer steps taken, over all calls to fit
         self.epochs = 0
         self._compiled = {}     # (what, batch specs) -> Compiled
+        self._fit_step = None   # the training step of fit's batch size (not of a short last batch)
         self._rng = np.random.default_rng(seed)
 
     # -- building ------------------------------------------------------------------------
@@ -154,9 +155,13 @@ class Model:
         return self._compile("train", self.train_step, *self._train_args(np.asarray(x, np.float32), self.targets(y)))
 
     # -- training and using ----------------------------------------------------------------
-    def fit(self, x, y, epochs=1, batch_size=32, validation_data=None, shuffle=True, verbose=True,
+    def fit(self, x, y, epochs=1, batch_size=32, validation_data=None, shuffle=True, verbose=1,
             allow_nonfinite=False):
         """Train for `epochs` passes over (x, y); returns the history of per-epoch metrics.
+
+        `verbose` is Keras's: 0 prints nothing, 1 a progress bar of the running epoch (on a
+        terminal) and a summary line for a handful of epochs, 2 one line per epoch
+        (irtoy/nn/progress.py).
 
         NaN or infinite values in x or y are refused before training (one NaN would turn every
         weight into NaN), and a loss that becomes NaN or infinite stops training with a
@@ -181,24 +186,26 @@ class Model:
             _refuse_nonfinite("y", targets)
         if validation_data is not None and not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
             raise IrtoyError(f"fit: validation_data must be a pair (x, y), got {type(validation_data).__name__}")
+        progress = Progress(verbose, epochs)
         history = {"loss": [], "accuracy": [], "time": []}
         if validation_data is not None:
             history.update(val_loss=[], val_accuracy=[])
-        for _ in range(epochs):
+        for epoch in range(1, epochs + 1):
             start = time.perf_counter()
             total_loss, total_correct, seen = 0.0, 0, 0
             count = num_batches(len(x), batch_size)
-            bar = tqdm(total=count, desc=f"epoch {self.epochs + 1}", unit="batch",
-                       disable=not verbose, leave=True, dynamic_ncols=True)
+            progress.start_epoch(epoch, count)
             seed = int(self._rng.integers(2**31))
             for batch, (xb, yb) in enumerate(batches(x, targets, batch_size, shuffle=shuffle, seed=seed), 1):
                 args = self._train_args(xb, yb)
                 step = self._compile("train", self.train_step, *args)
+                if batch == 1:      # a full batch, unless all the data is shorter than one
+                    self._fit_step = step
                 self.params, self.state, self.opt_state, loss, correct = step(*args)
                 self.steps += 1
                 loss = float(loss)
                 if not math.isfinite(loss) and not allow_nonfinite:
-                    bar.close()
+                    progress.stop()
                     raise irtoy.NonFiniteError(
                         f"fit: the loss became {loss} at epoch {self.epochs + 1}, batch {batch} of {count} "
                         f"(step {self.steps}); the weights are now those that step made. A smaller learning "
@@ -206,26 +213,23 @@ class Model:
                 total_loss += loss * len(xb)
                 total_correct += float(correct)
                 seen += len(xb)
-                bar.update(1)
-                bar.set_postfix(self._metrics_text(total_loss / seen, total_correct / seen), refresh=False)
+                progress.batch_done(self._metrics(total_loss / seen, total_correct / seen))
             self.epochs += 1
             history["loss"].append(total_loss / seen)
             history["accuracy"].append(total_correct / seen if self.loss.classifies else None)
             history["time"].append(time.perf_counter() - start)
+            metrics = self._metrics(total_loss / seen, total_correct / seen)
             if validation_data is not None:
                 val = self.evaluate(*validation_data)
                 history["val_loss"].append(val["loss"])
                 history["val_accuracy"].append(val.get("accuracy"))
-                bar.set_postfix({**self._metrics_text(total_loss / seen, total_correct / seen),
-                                 **{f"val_{k}": f"{v:.4f}" for k, v in val.items()}})
-            bar.close()
+                metrics.update({f"val_{k}": v for k, v in val.items()})
+            progress.end_epoch(epoch, count, history["time"][-1], metrics)
         return history
 
-    def _metrics_text(self, loss, accuracy):
-        shown = {"loss": f"{loss:.4f}"}
-        if self.loss.classifies:
-            shown["acc"] = f"{accuracy:.4f}"
-        return shown
+    def _metrics(self, loss, accuracy):
+        """The running metrics fit shows: the loss, and the accuracy for classification losses."""
+        return {"loss": loss, "accuracy": accuracy} if self.loss.classifies else {"loss": loss}
 
     def evaluate(self, x, y, batch_size=500):
         """{"loss": mean loss, "accuracy": fraction right} over (x, y), in inference mode."""
@@ -255,19 +259,19 @@ class Model:
         return np.concatenate(outs) if outs else np.zeros((0,) + self.output_shape, np.float32)
 
     def render_step(self, path, stage="optimized", x=None, y=None, **options):
-        """Draw the training step's graph (forward, backward and update in their colours)."""
-        compiled = self._latest_train_step(x, y)
+        """Draw the training step's graph (forward, backward and update in their colours): the
+        step for batches like (x, y) if given, else the step of the last fit's batch size."""
+        compiled = self._train_step_to_draw(x, y)
         return compiled.render(stage if stage in compiled.stages else list(compiled.stages)[-1], path,
                                group_scopes=options.pop("group_scopes", True), **options)
 
-    def _latest_train_step(self, x=None, y=None):
+    def _train_step_to_draw(self, x=None, y=None):
         if x is not None:
             return self.compiled_step(x, y)
-        steps = [c for key, c in self._compiled.items() if key[0] == "train"]
-        if not steps:
+        if self._fit_step is None:
             raise IrtoyError("the training step has not been compiled yet: call fit first, or pass a batch "
                              "(render_step(path, x=xb, y=yb))")
-        return steps[-1]
+        return self._fit_step
 
     # -- saving ------------------------------------------------------------------------------
     def metadata(self):
