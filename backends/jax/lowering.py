@@ -40,9 +40,11 @@ def lowering(op):
 
 
 def _in_result_dtype(fn):
-    """`fn` computed on its arguments cast to the node's dtype (NumPy's promotion, not JAX's)."""
+    """`fn` computed in the dtype NumPy's loop would use (NumPy's promotion, not JAX's): the
+    node's dtype, or for a test like isnan (a bool result) the arguments' common dtype."""
     def lowered(*args, out_dtype):
-        return fn(*[jnp.asarray(a).astype(out_dtype) for a in args]).astype(out_dtype)
+        loop = np.result_type(*[a.dtype for a in args]) if out_dtype == np.bool_ else out_dtype
+        return fn(*[jnp.asarray(a).astype(loop) for a in args]).astype(out_dtype)
     return lowered
 
 
