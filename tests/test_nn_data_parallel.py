@@ -1,9 +1,15 @@
 """Data-parallel training on the jax backend: each batch split over two (simulated) devices
 gives the one-device losses and weights, the compiled step holds XLA's all-reduce, and fit,
-evaluate, predict, save and load work as on one device.
+evaluate, predict, save and load work as on one device; two processes joined by
+jax.distributed train as one process does.
 
 tests/conftest.py asks XLA for two CPU devices (XLA_FLAGS) before JAX starts.
 """
+import os
+import socket
+import subprocess
+import sys
+
 import jax
 import numpy as np
 import pytest
@@ -74,3 +80,35 @@ def test_more_devices_than_jax_sees_says_how_to_simulate_them(data):
     model = spiral_model(devices=len(jax.devices()) + 1)
     with pytest.raises(irtoy.IrtoyError, match=r"JAX sees 2 device\(s\).*xla_force_host_platform_device_count=3"):
         model.fit(x, y, epochs=1, batch_size=21, verbose=0)
+
+
+# -- two hosts -------------------------------------------------------------------------------
+
+def host_data():
+    """The data every host trains on: 63 samples, so the last batch of 20 does not divide."""
+    return nn.datasets.spiral(n_per_class=21, classes=3, noise=0.2, seed=1)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_hosts_train_as_one_process_does(tmp_path):
+    here = os.path.dirname(os.path.abspath(__file__))
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}       # one CPU device per host
+    env["PYTHONPATH"] = here
+    port = free_port()
+    hosts = [subprocess.Popen([sys.executable, os.path.join(here, "data_parallel_host.py"), str(i), str(port),
+                               str(tmp_path / f"host{i}.npz")], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True) for i in (0, 1)]
+    for host in hosts:
+        output = host.communicate(timeout=300)[0]
+        assert host.returncode == 0, output
+    one = spiral_model()
+    one.fit(*host_data(), epochs=2, batch_size=20, verbose=0)
+    for i in (0, 1):
+        host = nn.Model.load(tmp_path / f"host{i}.npz", spiral_model().net, backend="jax")
+        for a, b in zip(irtoy.pytree.flatten(host.params)[0], irtoy.pytree.flatten(one.params)[0]):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -13,13 +13,15 @@ run in float64 and the user's own JAX code keeps its settings.
 With `devices` (a count, or a list of JAX devices) the function runs over a one-dimensional
 device mesh: the inputs named in `batch_inputs` are split along their first axis, every
 other input is replicated, and XLA inserts the collectives the graph needs (the all-reduce
-of gradients summed over the batch), as jax.sharding does for any jitted function.
+of gradients summed over the batch), as jax.sharding does for any jitted function. When the
+devices belong to several processes (hosts joined by jax.distributed.initialize), every
+process calls with the same arrays, and each feeds its own devices their slices; every
+process gets the whole results.
 
 It is registered through the `irtoy.backends` entry-point group, as a backend of another
 package would be; JAX is the optional extra irtoy[jax].
 """
 import inspect
-import threading
 
 import numpy as np
 
@@ -71,13 +73,13 @@ class JaxExecutable:
         self._consts = {n: graph[n]["value"] for n in graph.nx if graph[n]["op"] == "const"}
         donated = tuple(i for i, n in enumerate(graph.inputs) if graph[n].get("donated"))
         self.mesh = None if devices is None else mesh_of(devices)
-        shardings = {}
+        self._in_shardings, shardings = None, {}
         if self.mesh is not None:
             split, whole = NamedSharding(self.mesh, PartitionSpec("batch")), NamedSharding(self.mesh, PartitionSpec())
-            shardings = {"in_shardings": tuple(split if i in batch_inputs else whole
-                                               for i in range(len(graph.inputs)))}
+            self._in_shardings = tuple(split if i in batch_inputs else whole for i in range(len(graph.inputs)))
+            # every result replicated: each process gets all of it, as NumPy arrays
+            shardings = {"in_shardings": self._in_shardings, "out_shardings": whole}
         self._jitted = jax.jit(self._function, donate_argnums=donated, **shardings)
-        self._lock = threading.Lock()
 
     def _function(self, *inputs):
         """The graph, node by node, on JAX values: what jax.jit traces."""
@@ -92,6 +94,11 @@ class JaxExecutable:
 
     def run(self, args):
         with jax.enable_x64(True):
+            if self.mesh is not None and self.mesh.is_multi_process:
+                # several hosts (jax.distributed), each calling with the same whole arrays:
+                # each host hands its own devices their slices only
+                args = [jax.make_array_from_callback(np.shape(a), sharding, lambda index, a=a: np.asarray(a)[index])
+                        for sharding, a in zip(self._in_shardings, args)]
             outs = self._jitted(*args)
             return [np.array(o) for o in outs]
 

@@ -365,6 +365,7 @@ class Devices:
     count: int
 
 
+
 def _devices(devices, backend):
     if devices is None:
         return None
