@@ -7,6 +7,7 @@
 
 Every graph along the way is kept in `stages` (in order), so each can be printed and drawn.
 """
+import inspect
 import os
 
 import numpy as np
@@ -91,13 +92,17 @@ class Traced:
         return render_mod.render(graph, path, title=options.pop("title", f"{self.name}: {stage or list(self.stages)[-1]}"),
                                  **options)
 
-    def compile(self, backend="numpy", profile=False, debug=None, donate=()):
-        """Run the cleanup passes and compile with `backend` ("numpy", "numba", ...).
+    def compile(self, backend="numpy", profile=False, debug=None, donate=(), **options):
+        """Run the cleanup passes and compile with `backend` ("numpy", "numba", "jax", ...).
 
         `donate` names arguments (an index, a name, or a tuple of them, as `wrt` in `grad`)
         whose arrays the caller will not use again, so the call may write its outputs into
         them, as JAX's `donate_argnums`: `params, m = step(params, m, x)` then updates in
         place. A backend that cannot use them (the interpreter) returns new arrays.
+
+        Other options go to the backend. The jax backend takes `devices` (a count or a list
+        of JAX devices) and `split_batch` (arguments, named as in `donate`, whose first
+        axis is split over the devices; the others are copied to each).
         """
         debug = DEBUG if debug is None else debug
         stages = dict(self.stages)
@@ -108,7 +113,15 @@ class Traced:
             graph = graph.copy()
             for i in select_arguments(donate, self.arg_names, self.in_tree, self.name, "donate")[0]:
                 graph[graph.inputs[i]]["donated"] = True
-        executable = backends.get(backend)(graph, profile=profile, debug=debug)
+        if "split_batch" in options:
+            options["batch_inputs"] = select_arguments(options.pop("split_batch"), self.arg_names, self.in_tree,
+                                                       self.name, "split_batch")[0]
+        compile_graph = backends.get(backend)
+        taken = inspect.signature(compile_graph).parameters
+        for option in options:
+            if option not in taken:
+                raise IrtoyError(f"the {backend} backend takes no option {option!r}")
+        executable = compile_graph(graph, profile=profile, debug=debug, **options)
         stages.update(executable.stages)
         return Compiled(self, stages, executable, backend)
 

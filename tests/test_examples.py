@@ -78,3 +78,11 @@ def test_fashion_example_prints_accuracy_every_epoch(tmp_path, backend):
     assert [e for e, _ in epochs] == ["1", "2"]
     assert number_after(out, "final test accuracy:") >= 0.75
     assert (tmp_path / "fashion_mlp.npz").exists()
+
+
+def test_data_parallel_example_trains_over_two_devices(tmp_path):
+    env_flags = os.environ.get("XLA_FLAGS", "")
+    assert "xla_force_host_platform_device_count=2" in env_flags     # tests/conftest.py sets it
+    out = run_example("data_parallel", "--epochs", "30", cwd=tmp_path)
+    assert "2 device(s) on 1 host(s)" in out
+    assert number_after(out, "accuracy") >= 0.9

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -28,9 +29,10 @@ VERSION = 1
 
 
 class Model:
-    def __init__(self, net, loss, optimizer=None, backend="numba", seed=0, l2=0.0, l1=0.0):
+    def __init__(self, net, loss, optimizer=None, backend="numba", seed=0, l2=0.0, l1=0.0, devices=None):
         self.net, self.loss, self.optimizer = net, loss, optimizer or optimizers_mod.SGD(0.01)
         self.backend, self.seed, self.l2, self.l1 = backend, seed, float(l2), float(l1)
+        self.devices = _devices(devices, backend)
         self.params = self.state = self.opt_state = None
         self.input_shape = self.output_shape = None
         self.steps = 0          # optimizer steps taken, over all calls to fit
@@ -136,8 +138,18 @@ class Model:
             # state into the old ones' arrays (the model keeps only the new), as PyTorch's
             # optimizers update parameters in place.
             donate = ("params", "state", "opt_state") if what == "train" else ()
-            self._compiled[key] = irtoy.trace(fn, *args).compile(self.backend, donate=donate)
+            self._compiled[key] = irtoy.trace(fn, *args).compile(self.backend, donate=donate,
+                                                                  **self._data_parallel(what, batch))
         return self._compiled[key]
+
+    def _data_parallel(self, what, batch):
+        """Options that split a batch over the devices: its first axis is cut in equal parts,
+        one per device; weights and optimizer state are copied to each, and XLA adds the
+        all-reduce that sums the gradients (jax.sharding). A batch that does not divide
+        evenly (the last of an epoch, say) runs whole on one device: the same numbers."""
+        if self.devices is None or len(batch[0]) % self.devices.count:
+            return {}
+        return {"devices": self.devices.which, "split_batch": ("x", "y") if what != "predict" else ("x",)}
 
     def _hyper(self):
         h = self.optimizer.hyperparameters(self.steps + 1, self.epochs)
@@ -302,7 +314,7 @@ class Model:
             raise IrtoyError(f"cannot save the model to {path}: {e.strerror or e}") from None
 
     @classmethod
-    def load(cls, path, net, backend="numba"):
+    def load(cls, path, net, backend="numba", devices=None):
         """A model for `net` with the weights and state saved in `path`.
 
         The file must have been saved from a network of the same architecture; anything else
@@ -316,7 +328,8 @@ class Model:
             raise IrtoyError(f"{path} was saved from a different network: {difference}")
         loss = _make(path, "loss", losses_mod.BY_NAME, meta["loss"])
         optimizer = _make(path, "optimizer", optimizers_mod.BY_NAME, meta["optimizer"])
-        model = cls(net, loss, optimizer, backend=backend, seed=meta["seed"], l2=meta["l2"], l1=meta["l1"])
+        model = cls(net, loss, optimizer, backend=backend, seed=meta["seed"], l2=meta["l2"], l1=meta["l1"],
+                    devices=devices)
         try:
             model.build(meta["input_shape"])
         except (ValueError, TypeError, IndexError) as e:
@@ -347,6 +360,31 @@ class Model:
 
     def __repr__(self):
         return f"Model({self.net!r}, loss={self.loss!r}, optimizer={self.optimizer!r}, backend={self.backend!r})"
+
+
+@dataclass(frozen=True)
+class Devices:
+    """The devices a model trains on: `which` as the user gave them, `count` of them."""
+    which: object
+    count: int
+
+
+
+def _devices(devices, backend):
+    if devices is None:
+        return None
+    if backend != "jax":
+        raise IrtoyError(f"devices={devices!r} needs backend='jax' (JAX shards the batch over devices), "
+                         f"not backend={backend!r}")
+    count = devices if isinstance(devices, int) and not isinstance(devices, bool) else None
+    if count is None:
+        try:
+            count = len(devices)
+        except TypeError:
+            raise IrtoyError(f"devices must be a count or a list of JAX devices, not {devices!r}") from None
+    if count < 1:
+        raise IrtoyError(f"devices must be at least 1, not {devices!r}")
+    return Devices(devices, count)
 
 
 def _data_array(name, value, dtype=np.float32):
