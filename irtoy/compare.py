@@ -30,7 +30,7 @@ import numpy as np
 
 from irtoy import pytree
 from irtoy.api import Compiled, Traced, trace
-from irtoy.backends import interpreter
+from irtoy.backends import interpreter, usable as usable_backends
 
 TOLERANCE = {np.dtype(np.float16): 1e-2, np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-9}
 NARROW_FLOATS = (np.dtype(np.float16), np.dtype(np.float32))
@@ -88,13 +88,16 @@ def duration_text(s):
 
 def compare(traced_or_fn, *args, **kwargs):
     """Compile `traced_or_fn` (a Traced, a Compiled or a plain function, traced with the
-    arguments) on the interpreter and on numba, and time both on `args`."""
+    arguments) on the interpreter, on numba and on every other backend installed (jax with
+    the extra irtoy[jax]), and time each on `args`."""
     return compare_backends(traced_or_fn, args, kwargs)
 
 
-def compare_backends(traced_or_fn, args, kwargs=None, backends=("numpy", "numba"), seconds=1.0):
-    """`compare` with the options spelled out: which backends, and about how long to time each."""
+def compare_backends(traced_or_fn, args, kwargs=None, backends=None, seconds=1.0):
+    """`compare` with the options spelled out: which backends (default: every one that can
+    run here, the interpreter first), and about how long to time each."""
     kwargs = kwargs or {}
+    backends = tuple(backends or usable_backends())
     traced = as_traced(traced_or_fn, args, kwargs)
     result = Comparison(traced.name)
     outputs = {}

@@ -79,7 +79,11 @@ class JaxExecutable:
             self._in_shardings = tuple(split if i in batch_inputs else whole for i in range(len(graph.inputs)))
             # every result replicated: each process gets all of it, as NumPy arrays
             shardings = {"in_shardings": self._in_shardings, "out_shardings": whole}
-        self._jitted = jax.jit(self._function, donate_argnums=donated, **shardings)
+        self._specs = [graph.spec(n) for n in graph.inputs]
+        # compiled now (ahead of the first call), so compiling costs its time here, as on numba
+        with jax.enable_x64(True):
+            self._jitted = jax.jit(self._function, donate_argnums=donated, **shardings)
+            self._compiled = self._jitted.lower(*self._example()).compile()
 
     def _function(self, *inputs):
         """The graph, node by node, on JAX values: what jax.jit traces."""
@@ -90,16 +94,19 @@ class JaxExecutable:
         return tuple(env[o] for o in self.graph.outputs)
 
     def _example(self):
-        return [jax.ShapeDtypeStruct(self.graph.spec(n).shape, self.graph.spec(n).dtype) for n in self.graph.inputs]
+        """The arguments as JAX sees them when it compiles: shapes and dtypes, no values."""
+        return [jax.ShapeDtypeStruct(spec.shape, spec.dtype) for spec in self._specs]
 
     def run(self, args):
+        # the compiled program takes exactly its dtypes (a Python number is an array of its input's)
+        args = [np.asarray(a, spec.dtype) for a, spec in zip(args, self._specs)]
         with jax.enable_x64(True):
             if self.mesh is not None and self.mesh.is_multi_process:
                 # several hosts (jax.distributed), each calling with the same whole arrays:
                 # each host hands its own devices their slices only
-                args = [jax.make_array_from_callback(np.shape(a), sharding, lambda index, a=a: np.asarray(a)[index])
+                args = [jax.make_array_from_callback(a.shape, sharding, lambda index, a=a: a[index])
                         for sharding, a in zip(self._in_shardings, args)]
-            outs = self._jitted(*args)
+            outs = self._compiled(*args)
             return [np.array(o) for o in outs]
 
     @property
@@ -110,5 +117,4 @@ class JaxExecutable:
 
     def optimized_hlo(self):
         """The HLO module XLA compiled, after its optimizations (fusions, collectives)."""
-        with jax.enable_x64(True):
-            return self._jitted.lower(*self._example()).compile().as_text()
+        return self._compiled.as_text()
