@@ -2,8 +2,9 @@
 
 Each case times, in one process, a hand-written NumPy baseline (benchmarks/references.py;
 for B2 benchmarks/tinynn.py), the same computation traced by irtoy (benchmarks/workloads.py)
-on the interpreter, and on the numba backend, and gives medians and their ratios to the
-baseline (a ratio below 1 is faster than NumPy):
+on the interpreter, on the numba backend, and (B1, B2 and B5, with the extra irtoy[jax]) on
+the jax backend, and gives medians and their ratios to the baseline (a ratio below 1 is
+faster than NumPy):
 
     B1        y = tanh(1.7 x + 0.3) * sigmoid(x) + 0.5 x**2, float32, 4,194,304 elements
     B1-small  the same on 65,536 elements
@@ -41,6 +42,7 @@ from irtoy.benchmarks import references, tinynn
 from irtoy.benchmarks.timing import peak_bytes, time_interleaved
 from irtoy.benchmarks.workloads import (adam_scalars, b1_function, batches, conv_sgd_step, copy_tree,
                                         mlp_train_step, scalar_function)
+from irtoy.backends import usable as usable_backends
 from irtoy.compare import duration_text, float64_run, judge
 
 
@@ -54,16 +56,26 @@ class Row:
     numba: float = None
     shown: str = ""             # for rows that are not ratios (B3)
     notes: tuple = ()
+    jax: float = None           # B1, B2 and B5, when the jax extra is installed
 
     def ratio(self, seconds):
         return seconds / self.numpy
 
+    def timed(self, seconds):
+        return f"{duration_text(seconds)} ({self.ratio(seconds):.2f}x)" if seconds else ""
+
     def cells(self):
         if self.shown:
-            return [self.case, self.what, "", "", self.shown]
-        interp = f"{duration_text(self.interpreter)} ({self.ratio(self.interpreter):.2f}x)" if self.interpreter else ""
-        return [self.case, self.what, duration_text(self.numpy), interp,
-                f"{duration_text(self.numba)} ({self.ratio(self.numba):.2f}x)"]
+            return [self.case, self.what, "", "", self.shown, ""]
+        return [self.case, self.what, duration_text(self.numpy), self.timed(self.interpreter), self.timed(self.numba),
+                self.timed(self.jax)]
+
+
+def on_jax(traced, **options):
+    """`traced` compiled by the jax backend, or None when the extra irtoy[jax] is not installed."""
+    if "jax" not in usable_backends():
+        return None
+    return traced.compile("jax", **options)
 
 
 def stepper(compiled, params, batches_):
@@ -80,12 +92,12 @@ def stepper(compiled, params, batches_):
     return step, state
 
 
-def check_agreement(traced, args, interpreted, got, what):
-    """Stop the case if numba's outputs `got` disagree, as irtoy.compare judges them: against a
-    float64 run of the interpreter, allowing for the float32 interpreter's own rounding."""
+def check_agreement(traced, args, interpreted, got, what, backend="numba"):
+    """Stop the case if a backend's outputs `got` disagree, as irtoy.compare judges them: against
+    a float64 run of the interpreter, allowing for the float32 interpreter's own rounding."""
     error, agrees = judge(float64_run(traced, args, {}), interpreted, got)
     if not agrees:
-        raise AssertionError(f"{what}: numba is off from a float64 run of the interpreter by {error:.1f} tolerances")
+        raise AssertionError(f"{what}: {backend} is off from a float64 run of the interpreter by {error:.1f} tolerances")
 
 
 # -- the cases ------------------------------------------------------------------------------
@@ -93,12 +105,15 @@ def check_agreement(traced, args, interpreted, got, what):
 def case_b1(seconds, n=4_194_304, name="B1"):
     x = np.random.default_rng(0).standard_normal(n).astype(np.float32) * 3
     traced = irtoy.trace(b1_function, x)
-    slow, fast = traced.compile("numpy"), traced.compile("numba")
+    slow, fast, xla = traced.compile("numpy"), traced.compile("numba"), on_jax(traced)
+    contenders = {"numpy": lambda: references.b1_numpy(x), "interpreter": lambda: slow(x), "numba": lambda: fast(x)}
     check_agreement(traced, (x,), slow(x), fast(x), name)
     np.testing.assert_allclose(fast(x), references.b1_numpy(x), rtol=1e-5, atol=1e-6)
-    t = time_interleaved({"numpy": lambda: references.b1_numpy(x), "interpreter": lambda: slow(x),
-                          "numba": lambda: fast(x)}, seconds)
-    return Row(name, f"fused elementwise, {n:,} float32", t["numpy"], t["interpreter"], t["numba"])
+    if xla is not None:
+        check_agreement(traced, (x,), slow(x), xla(x), name, "jax")
+        contenders["jax"] = lambda: xla(x)
+    t = time_interleaved(contenders, seconds)
+    return Row(name, f"fused elementwise, {n:,} float32", t["numpy"], t["interpreter"], t["numba"], jax=t.get("jax"))
 
 
 def case_b1_small(seconds):
@@ -116,9 +131,12 @@ def mlp_setup(batch=128, sizes=(784, 400, 100, 10), count=32):
 def case_b2(seconds):
     params, data, traced = mlp_setup()
     slow, fast = traced.compile("numpy"), traced.compile("numba", donate=("params", "m", "v"))
+    xla = on_jax(traced, donate=("params", "m", "v"))
     args = (params, {k: np.zeros_like(p) for k, p in params.items()},
             {k: np.zeros_like(p) for k, p in params.items()}, *data[0], *adam_scalars(1))
     check_agreement(traced, args, slow(*copy_tree(args)), fast(*copy_tree(args)), "B2")
+    if xla is not None:
+        check_agreement(traced, args, slow(*copy_tree(args)), xla(*copy_tree(args)), "B2", "jax")
     net = tinynn.TinynnMLP(copy_tree(params))
     reference = {"params": copy_tree(params), "state": references.adam_init(params), "t": 0, "tinynn": 0}
 
@@ -144,8 +162,11 @@ def case_b2(seconds):
 
     slow_step, _ = stepper(slow, params, data)
     fast_step, fast_state = stepper(fast, params, data)
-    t = time_interleaved({"numpy": tinynn_step, "in place": in_place_step, "interpreter": slow_step,
-                          "numba": fast_step, "products": matrix_products}, seconds)
+    contenders = {"numpy": tinynn_step, "in place": in_place_step, "interpreter": slow_step, "numba": fast_step,
+                  "products": matrix_products}
+    if xla is not None:
+        contenders["jax"] = stepper(xla, params, data)[0]
+    t = time_interleaved(contenders, seconds)
     peaks = {name: peak_bytes(fn) for name, fn in [("numpy", tinynn_step), ("in place", in_place_step),
                                                    ("interpreter", slow_step), ("numba", fast_step)]}
     notes = (f"B2 the NumPy step is written the tinynn way (benchmarks/tinynn.py); the same step tuned by "
@@ -160,7 +181,7 @@ def case_b2(seconds):
              f"buffers it keeps between calls ({fast.executable.unshared_bytes / 1e6:.1f} MB if none were shared)",
              f"B2 loss after {fast_state['t']} numba steps: {float(fast_state['loss']):.4f}")
     return Row("B2", "MLP 784-400-100-10 train step (Adam)", t["numpy"], t["interpreter"], t["numba"],
-               notes=notes)
+               notes=notes, jax=t.get("jax"))
 
 
 FIRST_CALL_CODE = """
@@ -235,10 +256,12 @@ def case_b5(seconds):
     params = references.conv_init(seed=0)
     data = batches(16, 32, (1, 28, 28))
     traced = irtoy.trace(conv_sgd_step, params, *data[0])
-    slow, fast = traced.compile("numpy"), traced.compile("numba")
+    slow, fast, xla = traced.compile("numpy"), traced.compile("numba"), on_jax(traced)
     check_agreement(traced, (params, *data[0]), slow(params, *data[0]), fast(params, *data[0]), "B5")
+    if xla is not None:
+        check_agreement(traced, (params, *data[0]), slow(params, *data[0]), xla(params, *data[0]), "B5", "jax")
     reference = {"params": copy_tree(params), "t": 0}
-    states = {"interpreter": [copy_tree(params), 0], "numba": [copy_tree(params), 0]}
+    states = {"interpreter": [copy_tree(params), 0], "numba": [copy_tree(params), 0], "jax": [copy_tree(params), 0]}
 
     def numpy_step():
         reference["t"] += 1
@@ -251,9 +274,12 @@ def case_b5(seconds):
             _, state[0] = compiled(state[0], *data[state[1] % len(data)])
         return step
 
-    t = time_interleaved({"numpy": numpy_step, "interpreter": irtoy_step("interpreter", slow),
-                          "numba": irtoy_step("numba", fast)}, seconds)
-    return Row("B5", "conv 3x3 + pool + dense train step (SGD)", t["numpy"], t["interpreter"], t["numba"])
+    contenders = {"numpy": numpy_step, "interpreter": irtoy_step("interpreter", slow), "numba": irtoy_step("numba", fast)}
+    if xla is not None:
+        contenders["jax"] = irtoy_step("jax", xla)
+    t = time_interleaved(contenders, seconds)
+    return Row("B5", "conv 3x3 + pool + dense train step (SGD)", t["numpy"], t["interpreter"], t["numba"],
+               jax=t.get("jax"))
 
 
 CASES = {"B1": case_b1, "B1-small": case_b1_small, "B2": case_b2, "B3": case_b3, "B4": case_b4, "B5": case_b5}

@@ -1,4 +1,4 @@
-"""The benchmark suite: irtoy's interpreter and numba backend against hand-written NumPy.
+"""The benchmark suite: irtoy's interpreter, numba and jax backends against hand-written NumPy.
 
     irtoy bench                    # every case, one table
     irtoy bench B2 B4 --seconds 3  # some cases, timed longer
@@ -37,7 +37,7 @@ def run(cases=None, seconds=1.0, out=print):
 
 
 def table(rows):
-    head = ["case", "what", "NumPy by hand", "interpreter", "numba"]
+    head = ["case", "what", "NumPy by hand", "interpreter", "numba", "jax"]
     lines = [head] + [r.cells() for r in rows]
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(head))]
     text = ["  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines]

@@ -101,9 +101,16 @@ def test_bench_prints_a_table_with_ratios(monkeypatch):
     assert row.case == "B4" and row.numba > 0 and row.numpy > 0
     text = "\n".join(lines)
     header = text.splitlines()[2].split()
-    assert header == ["case", "what", "NumPy", "by", "hand", "interpreter", "numba"]
+    assert header == ["case", "what", "NumPy", "by", "hand", "interpreter", "numba", "jax"]
     assert "B4" in text and "x)" in text and "ratios are time / NumPy time" in text
     assert "target" not in text and " NO" not in text     # figures, not a verdict on the machine
+
+
+def test_bench_times_the_jax_backend_beside_numba(monkeypatch):
+    monkeypatch.setattr(timing, "PATIENCE", 0.0)
+    (row,) = suite.run(["B1-small"], seconds=0.0, out=lambda line: None)
+    assert row.jax > 0 and row.numba > 0       # the test setup installs the extra irtoy[jax]
+    assert row.cells()[-1].endswith("x)")
 
 
 def test_bench_shows_a_failed_case_and_goes_on(monkeypatch):
