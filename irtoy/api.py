@@ -86,9 +86,10 @@ class Traced:
                       f"{kind}({self.name})")
 
     def render(self, path, stage=None, **options):
-        """Draw a stage (default: the latest) to `path`; .svg/.png/.pdf/.dot by extension."""
-        graph = self.stages[stage] if stage else self.graph
-        return render_mod.render(graph, path, title=options.pop("title", f"{self.name}: {stage or list(self.stages)[-1]}"),
+        """Draw a stage (default: the latest) to `path`; .svg/.png/.pdf/.dot by extension.
+        The same signature as `Compiled.render`, whose stages go on to the backend's."""
+        stage = chosen_stage(self.stages, stage, path, self.name)
+        return render_mod.render(self.stages[stage], path, title=options.pop("title", f"{self.name}: {stage}"),
                                  **options)
 
     def compile(self, backend="numpy", profile=False, debug=None, donate=()):
@@ -111,6 +112,19 @@ class Traced:
         executable = backends.get(backend)(graph, profile=profile, debug=debug)
         stages.update(executable.stages)
         return Compiled(self, stages, executable, backend)
+
+
+def chosen_stage(stages, stage, path, fn_name):
+    """The name of the stage `render(path, stage)` draws: `stage`, or the latest one; an
+    IrtoyError listing the stages when `stage` is none of them."""
+    if stage is None:
+        return list(stages)[-1]
+    if stage not in stages:
+        swapped = (f"; the path comes first: render({str(stage)!r}, stage={str(path)!r})"
+                   if str(path) in stages else "")
+        raise IrtoyError(f"{fn_name} has no stage {stage!r} to draw; its stages are "
+                         f"{', '.join(stages)}{swapped}")
+    return stage
 
 
 def differentiate_function(graph, in_tree, out_tree, arg_names, wrt, with_value, name):
@@ -212,10 +226,11 @@ class Compiled:
             raise IrtoyError(f"the {self.backend} backend runs the graph directly and generates no source")
         return self.executable.source
 
-    def render(self, stage, path, **options):
-        """Draw one stage ("traced", "shaped", "grad", "simplified", "fused", ...) to `path`."""
-        if stage not in self.stages:
-            raise IrtoyError(f"no stage {stage!r}; the stages are {list(self.stages)}")
+    def render(self, path, stage=None, **options):
+        """Draw a stage ("traced", "shaped", "grad", "simplified", "fused", ...; default: the
+        latest) to `path`, as `Traced.render` does; the backend may add how it draws a stage
+        (the numba backend boxes each kernel)."""
+        stage = chosen_stage(self.stages, stage, path, self.traced.name)
         if hasattr(self.executable, "render_options"):
             options = {**self.executable.render_options(stage), **options}
         return render_mod.render(self.stages[stage], path, title=options.pop("title", f"{self.traced.name}: {stage}"),

@@ -257,7 +257,7 @@ class Model:
     def render_step(self, path, stage="optimized", x=None, y=None, **options):
         """Draw the training step's graph (forward, backward and update in their colours)."""
         compiled = self._latest_train_step(x, y)
-        return compiled.render(stage if stage in compiled.stages else list(compiled.stages)[-1], path,
+        return compiled.render(path, stage if stage in compiled.stages else None,
                                group_scopes=options.pop("group_scopes", True), **options)
 
     def _latest_train_step(self, x=None, y=None):
