@@ -170,7 +170,12 @@ def select_arguments(wrt, arg_names, in_tree, fn_name, option="wrt"):
 
 
 class Compiled:
-    """A compiled function: call it like the traced one; `stages` keeps every graph."""
+    """A compiled function: call it like the traced one; `stages` keeps every graph.
+
+    It returns NumPy arrays, in the structure the traced function returned: a 0-d array
+    where that function returned a scalar (a sum, a loss, the gradient of a scalar argument),
+    on every backend, as JAX returns arrays.
+    """
 
     def __init__(self, traced, stages, executable, backend):
         self.traced = traced
@@ -181,7 +186,7 @@ class Compiled:
         self._specs = traced.input_specs
         self._names = [traced.graph[n].get("name", f"input {i}") for i, n in enumerate(traced.graph.inputs)]
         self._arity = _leaf_arity(traced.in_tree)
-        self._rebuild = _rebuilder(traced.out_tree)
+        self._rebuild = _rebuilder(traced.out_tree, [self.graph.spec(o).shape == () for o in self.graph.outputs])
         self._self_checking = getattr(executable, "checks_arguments", False)
 
     def __call__(self, *args, **kwargs):
@@ -252,16 +257,21 @@ def _leaf_arity(in_tree):
     return len(positional.children)
 
 
-def _rebuilder(tree):
+def _rebuilder(tree, scalars):
     """A function from the flat outputs to `tree`'s structure, made once per compiled function
-    (as a Python expression: rebuilding a small tuple then costs about as much as a tuple)."""
+    (as a Python expression: rebuilding a small tuple then costs about as much as a tuple).
+
+    Every result is a NumPy array, as JAX returns arrays: a backend may give a 0-d result as
+    a NumPy scalar (np.sum does), so the outputs flagged in `scalars` become 0-d arrays.
+    """
     if any(type(k) not in (str, int) for k in _dict_keys(tree)):
-        return lambda leaves: pytree.unflatten(tree, leaves)
+        return lambda leaves: pytree.unflatten(tree, [np.asarray(v) if s else v for v, s in zip(leaves, scalars)])
     position = iter(range(tree.num_leaves))
 
     def text(t):
         if t.kind == "leaf":
-            return f"out[{next(position)}]"
+            i = next(position)
+            return f"asarray(out[{i}])" if scalars[i] else f"out[{i}]"
         inner = [text(c) for c in t.children]
         if t.kind == "dict":
             return "{" + ", ".join(f"{k!r}: {v}" for k, v in zip(t.keys, inner)) + "}"
@@ -269,7 +279,7 @@ def _rebuilder(tree):
             return "[" + ", ".join(inner) + "]"
         return "(" + ", ".join(inner) + ("," if len(inner) == 1 else "") + ")"
 
-    return eval(f"lambda out: {text(tree)}")
+    return eval(f"lambda out: {text(tree)}", {"asarray": np.asarray})
 
 
 def _dict_keys(tree):

@@ -30,7 +30,9 @@ def grad(fn, wrt=0, *, backend="numpy"):
     """The gradient of scalar function `fn` with respect to argument(s) `wrt`.
 
     `wrt` is an argument index, an argument name, or a tuple of them; the gradients come
-    back in the structure of the chosen argument(s). `backend` compiles the array form.
+    back in the structure of the chosen argument(s). Called on arrays and numbers, it returns
+    NumPy arrays (a 0-d array for a scalar argument, as JAX does), never NumPy or Python
+    scalars; called on tracers, tracers. `backend` compiles the array form.
     """
     return GradientFunction(fn, wrt, with_value=False, backend=backend)
 
