@@ -13,7 +13,7 @@ import numpy as np
 
 from irtoy import backends, pytree, render as render_mod
 from irtoy.errors import IrtoyError, ShapeError
-from irtoy.arguments import check_argument
+from irtoy.arguments import check_argument, check_weak_int
 from irtoy.passes import (check_graph, differentiate, eliminate_common_subexpressions, eliminate_dead_code,
                           fold_constants, infer_shapes, simplify)
 from irtoy.tracing import trace_function
@@ -188,6 +188,8 @@ class Compiled:
         self._arity = _leaf_arity(traced.in_tree)
         self._rebuild = _rebuilder(traced.out_tree, [self.graph.spec(o).shape == () for o in self.graph.outputs])
         self._self_checking = getattr(executable, "checks_arguments", False)
+        # Python int arguments converted to narrower integer dtypes, checked on every backend
+        self._weak_ints = weak_int_inputs(traced.graph)
 
     def __call__(self, *args, **kwargs):
         if not kwargs and len(args) == self._arity:
@@ -196,6 +198,7 @@ class Compiled:
             # backend with `checks_arguments` checks them itself); the full checks below then
             # say what is wrong, exactly as without the fast path.
             try:
+                self._check_weak_ints(args)
                 flat = args if self._self_checking else [self._check(i, v) for i, v in enumerate(args)]
                 return self._rebuild(self.executable.run(flat))
             except ShapeError:
@@ -203,8 +206,13 @@ class Compiled:
         leaves, tree = pytree.flatten((args, kwargs), "(args, kwargs)")
         if tree != self.traced.in_tree:
             raise ShapeError(self._mismatch(tree))
+        self._check_weak_ints(leaves)
         flat = leaves if self._self_checking else [self._check(i, v) for i, v in enumerate(leaves)]
         return self._rebuild(self.executable.run(flat))
+
+    def _check_weak_ints(self, flat):
+        for i, weak_casts in self._weak_ints:
+            check_weak_int(flat[i], weak_casts, self._names[i], self.traced.name)
 
     def _mismatch(self, tree):
         """What differs between this call's arguments (structured as `tree`) and the traced ones."""
@@ -247,6 +255,12 @@ class Compiled:
 
     def __repr__(self):
         return f"<irtoy.Compiled {self.traced.name} on {self.backend}: stages {list(self.stages)}>"
+
+
+def weak_int_inputs(graph):
+    """[(input position, its weak casts)] of the Python number inputs of `graph` that meet
+    narrower integer arrays (see GraphBuilder.weak_cast)."""
+    return [(i, graph[n]["weak_casts"]) for i, n in enumerate(graph.inputs) if graph[n].get("weak_casts")]
 
 
 def _leaf_arity(in_tree):
@@ -296,6 +310,10 @@ def trace(fn, *example_args, **example_kwargs):
     (dicts, lists, tuples) of them; only their shapes and dtypes matter.
     """
     trace_, in_tree, out_tree, names = trace_function(fn, example_args, example_kwargs)
+    examples = pytree.flatten((example_args, example_kwargs))[0]
+    for i, weak_casts in weak_int_inputs(trace_.graph):      # 300 where int8 meets it, as NumPy refuses
+        check_weak_int(examples[i], weak_casts, f"{trace_.graph[trace_.graph.inputs[i]]['name']}",
+                       getattr(fn, "__name__", "fn"))
     if trace_.captures:
         raise IrtoyError("irtoy.trace called inside a traced function closed over traced values; "
                          "use irtoy.grad / irtoy.value_and_grad to compose transformations")

@@ -47,8 +47,9 @@ class Trace(GraphBuilder):
     def scope_name(self):
         return "/".join(self.scopes)
 
-    def input(self, spec, name):
-        n = self.graph.add_node("input", role="input", spec=spec, name=name)
+    def input(self, spec, name, weak=False):
+        """A new input; `weak` for a Python number, which takes the dtype of the arrays it meets."""
+        n = self.graph.add_node("input", role="input", spec=spec, name=name, **({"weak": True} if weak else {}))
         self.graph.inputs.append(n)
         return Tracer(self, n, spec)
 
@@ -56,7 +57,7 @@ class Trace(GraphBuilder):
         """A tracer of an outer trace (a closure) becomes an input of this one."""
         if tracer._builder.level < self.level:
             if id(tracer) not in self.captures:
-                inner = self.input(tracer.spec, f"captured %{tracer.node}")
+                inner = self.input(tracer.spec, f"captured %{tracer.node}", tracer.weak_type)
                 self.captures[id(tracer)] = (tracer, inner.node)
             return self.captures[id(tracer)][1]
         raise TraceError("a traced value escaped from the trace that made it "
@@ -114,6 +115,15 @@ def example_spec(value, name=None):
                      f"{located(user_src())}")
 
 
+def weak_example(value):
+    """Whether an example argument is weakly typed: a Python number (not a NumPy scalar), or a
+    weak tracer, as in NumPy 2 and JAX. Its input then takes the dtype of the arrays it meets,
+    so `lr=0.1` keeps float32 weights float32."""
+    if isinstance(value, Tracer):
+        return value.weak_type
+    return isinstance(value, (bool, int, float)) and not isinstance(value, np.generic)
+
+
 def argument_names(fn, args, kwargs):
     """Name each argument as the function's signature does (`params`, `x`), for readable inputs.
 
@@ -142,7 +152,8 @@ def trace_function(fn, args, kwargs):
     for name, arg in zip(names, list(args) + [kwargs[k] for k in sorted(kwargs)]):   # pytree order
         leaves, tree = pytree.flatten(arg, name)
         paths = pytree.leaf_paths(arg, name)
-        tracers.append(pytree.unflatten(tree, [trace.input(example_spec(v, p), p) for v, p in zip(leaves, paths)]))
+        tracers.append(pytree.unflatten(tree, [trace.input(example_spec(v, p), p, weak_example(v))
+                                               for v, p in zip(leaves, paths)]))
     _, in_tree = pytree.flatten((tuple(args), dict(kwargs)))
     targs, tkwargs = tracers[:len(args)], dict(zip(sorted(kwargs), tracers[len(args):]))
     _active().append(trace)
