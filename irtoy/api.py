@@ -307,7 +307,8 @@ def trace(fn, *example_args, **example_kwargs):
     """Record `fn(*example_args, **example_kwargs)` as a graph.
 
     Example arguments may be arrays, Python numbers, `irtoy.Spec(shape, dtype)` or pytrees
-    (dicts, lists, tuples) of them; only their shapes and dtypes matter.
+    (dicts, lists, tuples) of them; only their shapes and dtypes matter. Python numbers are
+    weakly typed, as in NumPy 2 and JAX: they take the dtype of the arrays they meet.
     """
     trace_, in_tree, out_tree, names = trace_function(fn, example_args, example_kwargs)
     examples = pytree.flatten((example_args, example_kwargs))[0]

@@ -113,7 +113,9 @@ class GraphBuilder:
     def weak_cast(self, node, dtype):
         """Weak `node` converted to `dtype`, the dtype of the arrays it meets. An input (a Python
         number argument) remembers the integer dtypes it is converted to and where, so a call
-        can refuse an int out of their range, as NumPy 2 refuses `np.int8(1) + 300`."""
+        can refuse an int out of their range, as NumPy 2 refuses `np.int8(1) + 300`. (An int
+        computed from such arguments inside the function, `s * 1000`, is computed in int64 and
+        converted without that check, where NumPy, computing in Python ints, would refuse it.)"""
         if self.graph[node]["op"] == "input" and dtype.kind in "iu":
             self.graph[node]["weak_casts"] = self.graph[node].get("weak_casts", ()) + ((dtype.name, self.provenance()[1]),)
         return self.add("cast", [node], {"dtype": dtype.name})

@@ -127,7 +127,11 @@ class Identity:
 def captures(fn):
     """(key, arrays) for function `fn`: a hashable key for its code and the non-array values it
     reads from its closure and globals, and {name: array} for the arrays it reads there.
-    A callable that is no plain Python function is keyed by identity."""
+    A bound method is its function and its object (by identity); another callable that is no
+    plain Python function is keyed by identity."""
+    if isinstance(fn, types.MethodType):
+        key, arrays = captures(fn.__func__)
+        return (key, Identity(fn.__self__)), arrays
     if not isinstance(fn, types.FunctionType):
         return Identity(fn), {}
     key, arrays = [Identity(fn.__code__), _value_key(fn.__defaults__), _value_key(fn.__kwdefaults__)], {}
@@ -182,6 +186,8 @@ def with_captured_inputs(fn, captured):
         namespace = {**fn.__globals__, **{name: arrays[name] for name in names}} if names else fn.__globals__
         rebuilt = types.FunctionType(code, namespace, fn.__name__, fn.__defaults__, closure)
         rebuilt.__kwdefaults__ = fn.__kwdefaults__
+        if isinstance(fn, types.MethodType):
+            rebuilt = types.MethodType(rebuilt, fn.__self__)
         return rebuilt(*args, **kwargs)
 
     signature = inspect.signature(fn)

@@ -90,3 +90,18 @@ def test_captured_arrays_are_inputs_on_the_numba_backend_too(traces):
         grads = irtoy.grad(lambda w: loss(w, x), backend="numba")(w)
         np.testing.assert_allclose(grads, irtoy.grad(loss)(w, x), rtol=1e-5)
     assert traces.count("<lambda>") == 1
+
+
+def test_a_bound_method_is_keyed_by_its_function_and_object(traces):
+    class Model:
+        def __init__(self, scale):
+            self.scale = scale
+
+        def loss(self, w):
+            return np.sum(w * w) * self.scale + np.sum(w * TARGET)
+
+    first, second, w = Model(1.0), Model(2.0), np.ones(3)
+    for _ in range(2):                          # `first.loss` is a new method object each time
+        np.testing.assert_array_equal(irtoy.grad(first.loss)(w), 2 * w + TARGET)
+    np.testing.assert_array_equal(irtoy.grad(second.loss)(w), 4 * w + TARGET)
+    assert traces == ["loss", "loss"]
