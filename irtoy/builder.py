@@ -86,8 +86,8 @@ class GraphBuilder:
         Weak arguments (Python numbers, weak tracers) take the dtype NumPy 2 gives them next to
         the others; a result of weak arguments alone is weak (see the module docstring)."""
         role, src, scope = self.provenance()
-        strong = [a.dtype if isinstance(a, Tracer) else np.asarray(a).dtype for a in args if not _is_weak(a)]
-        weak = [a if isinstance(a, PYTHON_NUMBERS) else _WEAK_EXAMPLE[a.dtype.kind] for a in args if _is_weak(a)]
+        strong = [a.dtype if isinstance(a, Tracer) else np.asarray(a).dtype for a in args if not is_weak(a)]
+        weak = [a if isinstance(a, PYTHON_NUMBERS) else _WEAK_EXAMPLE[a.dtype.kind] for a in args if is_weak(a)]
         weak_dtype = np.result_type(*strong, *weak) if strong else None
         nodes = [self.node_of(a, weak_dtype) for a in args]
         spec = ops.infer_spec(op, [self.graph.spec(n) for n in nodes], attrs, src)
@@ -104,7 +104,7 @@ class GraphBuilder:
             if weak_dtype is not None and self.graph[node].get("weak") and self.graph[node]["dtype"] != weak_dtype:
                 return self.weak_cast(node, np.dtype(weak_dtype))
             return node
-        if _is_weak(value) and weak_dtype is not None:
+        if is_weak(value) and weak_dtype is not None:
             return self.constant(value, weak_dtype)
         if isinstance(value, (np.ndarray, np.generic) + PYTHON_NUMBERS):
             return self.constant(value)
@@ -131,8 +131,9 @@ class GraphBuilder:
 _WEAK_EXAMPLE = {"b": False, "i": 0, "u": 0, "f": 0.0, "c": 0j}   # a Python number of each dtype kind
 
 
-def _is_weak(value):
-    """A Python number (not a NumPy scalar, although np.float64 is a float) or a weak tracer."""
+def is_weak(value):
+    """Whether `value` is weakly typed: a Python number (not a NumPy scalar, although
+    np.float64 is a float) or a weak tracer, as in NumPy 2 and JAX."""
     if isinstance(value, Tracer):
         return value.weak_type
     return isinstance(value, PYTHON_NUMBERS) and not isinstance(value, np.generic)

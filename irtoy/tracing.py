@@ -16,7 +16,7 @@ import threading
 import numpy as np
 
 from irtoy import pytree
-from irtoy.builder import GraphBuilder, Tracer
+from irtoy.builder import GraphBuilder, Tracer, is_weak
 from irtoy.errors import ShapeError, TraceError, located
 from irtoy.ir import Graph, Spec
 from irtoy.source import user_src
@@ -115,15 +115,6 @@ def example_spec(value, name=None):
                      f"{located(user_src())}")
 
 
-def weak_example(value):
-    """Whether an example argument is weakly typed: a Python number (not a NumPy scalar), or a
-    weak tracer, as in NumPy 2 and JAX. Its input then takes the dtype of the arrays it meets,
-    so `lr=0.1` keeps float32 weights float32."""
-    if isinstance(value, Tracer):
-        return value.weak_type
-    return isinstance(value, (bool, int, float)) and not isinstance(value, np.generic)
-
-
 def argument_names(fn, args, kwargs):
     """Name each argument as the function's signature does (`params`, `x`), for readable inputs.
 
@@ -152,7 +143,7 @@ def trace_function(fn, args, kwargs):
     for name, arg in zip(names, list(args) + [kwargs[k] for k in sorted(kwargs)]):   # pytree order
         leaves, tree = pytree.flatten(arg, name)
         paths = pytree.leaf_paths(arg, name)
-        tracers.append(pytree.unflatten(tree, [trace.input(example_spec(v, p), p, weak_example(v))
+        tracers.append(pytree.unflatten(tree, [trace.input(example_spec(v, p), p, is_weak(v))
                                                for v, p in zip(leaves, paths)]))
     _, in_tree = pytree.flatten((tuple(args), dict(kwargs)))
     targs, tkwargs = tracers[:len(args)], dict(zip(sorted(kwargs), tracers[len(args):]))

@@ -41,7 +41,7 @@ import numpy as np
 
 from irtoy import pytree, tracing
 from irtoy.api import differentiate_function, trace
-from irtoy.builder import Tracer
+from irtoy.builder import Tracer, is_weak
 from irtoy.passes import infer_shapes
 
 
@@ -79,7 +79,7 @@ class GradientFunction:
             kwargs = {**kwargs, CAPTURED: captured}
         leaves, tree = pytree.flatten((args, kwargs))
         key = (fn_key, self.wrt, self.with_value, self.backend, tree,
-               tuple((tracing.example_spec(v), tracing.weak_example(v)) for v in leaves))
+               tuple((tracing.example_spec(v), is_weak(v)) for v in leaves))
         compiled = COMPILED.get(key)
         if compiled is None:
             traced = trace(with_captured_inputs(self.fn, captured) if captured else self.fn, *args, **kwargs)
