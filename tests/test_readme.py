@@ -41,7 +41,7 @@ def test_every_python_block_of_the_readme_runs_in_order_in_one_interpreter(tmp_p
     blocks = python_blocks(README.read_text())
     done = subprocess.run([sys.executable, "-c", RUNNER], input=json.dumps(blocks), cwd=tmp_path,
                           env={**os.environ, "MPLBACKEND": "Agg"},
-                          capture_output=True, text=True, timeout=900)
+                          capture_output=True, text=True, timeout=1800)
     assert done.returncode == 0, f"a README block failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
     assert done.stdout.count("-- README.md block") == len(blocks) >= 5
     written = {p.name for p in tmp_path.iterdir()}
