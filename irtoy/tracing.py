@@ -16,7 +16,7 @@ import threading
 import numpy as np
 
 from irtoy import pytree
-from irtoy.builder import GraphBuilder, Tracer
+from irtoy.builder import GraphBuilder, Tracer, is_weak
 from irtoy.errors import ShapeError, TraceError, located
 from irtoy.ir import Graph, Spec
 from irtoy.source import user_src
@@ -47,8 +47,9 @@ class Trace(GraphBuilder):
     def scope_name(self):
         return "/".join(self.scopes)
 
-    def input(self, spec, name):
-        n = self.graph.add_node("input", role="input", spec=spec, name=name)
+    def input(self, spec, name, weak=False):
+        """A new input; `weak` for a Python number, which takes the dtype of the arrays it meets."""
+        n = self.graph.add_node("input", role="input", spec=spec, name=name, **({"weak": True} if weak else {}))
         self.graph.inputs.append(n)
         return Tracer(self, n, spec)
 
@@ -56,7 +57,7 @@ class Trace(GraphBuilder):
         """A tracer of an outer trace (a closure) becomes an input of this one."""
         if tracer._builder.level < self.level:
             if id(tracer) not in self.captures:
-                inner = self.input(tracer.spec, f"captured %{tracer.node}")
+                inner = self.input(tracer.spec, f"captured %{tracer.node}", tracer.weak_type)
                 self.captures[id(tracer)] = (tracer, inner.node)
             return self.captures[id(tracer)][1]
         raise TraceError("a traced value escaped from the trace that made it "
@@ -142,7 +143,8 @@ def trace_function(fn, args, kwargs):
     for name, arg in zip(names, list(args) + [kwargs[k] for k in sorted(kwargs)]):   # pytree order
         leaves, tree = pytree.flatten(arg, name)
         paths = pytree.leaf_paths(arg, name)
-        tracers.append(pytree.unflatten(tree, [trace.input(example_spec(v, p), p) for v, p in zip(leaves, paths)]))
+        tracers.append(pytree.unflatten(tree, [trace.input(example_spec(v, p), p, is_weak(v))
+                                               for v, p in zip(leaves, paths)]))
     _, in_tree = pytree.flatten((tuple(args), dict(kwargs)))
     targs, tkwargs = tracers[:len(args)], dict(zip(sorted(kwargs), tracers[len(args):]))
     _active().append(trace)

@@ -328,7 +328,7 @@ def test_source_shows_kernels_with_their_ir_and_the_driver(tmp_path):
     kernels = fusion.kernels(compiled.stages["fused"])
     assert [k.describe(compiled.stages["fused"]) for k in kernels] == [
         "kernel 0 (loop over 3x5): matmul, add, tanh, sum"]
-    dot = compiled.render("fused", tmp_path / "fused.dot")
+    dot = compiled.render(tmp_path / "fused.dot", stage="fused")
     text = open(dot).read()
     assert "cluster" in text and "kernel 0 (loop over 3x5)" in text
 

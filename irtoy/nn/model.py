@@ -274,7 +274,7 @@ class Model:
         """Draw the training step's graph (forward, backward and update in their colours): the
         step for batches like (x, y) if given, else the step of the last fit's batch size."""
         compiled = self._train_step_to_draw(x, y)
-        return compiled.render(stage if stage in compiled.stages else list(compiled.stages)[-1], path,
+        return compiled.render(path, stage if stage in compiled.stages else None,
                                group_scopes=options.pop("group_scopes", True), **options)
 
     def _train_step_to_draw(self, x=None, y=None):
