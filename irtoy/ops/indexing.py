@@ -359,3 +359,48 @@ def sort(a, axis=-1, kind=None, order=None, *, stable=None):
     refuse_options("sort", order=order)
     a, axis = _flat_or_axis(a, axis)
     return take_along_axis(a, bind("argsort", a, axis=axis), axis)
+
+
+# -- boolean masks: shapes that depend on values -------------------------------------------------
+
+def _refuse_mask(name, what="of a traced array"):
+    raise TraceError(f"numpy.{name} {what} has a shape that depends on the array's values, which cannot be "
+                     f"traced; use np.where(condition, x, 0) to keep the shape (or a sum of it to count), or "
+                     f"pass the positions as a constant")
+
+
+@composite("nonzero", numpy=(np.nonzero,), methods=("nonzero",))
+def nonzero(a):
+    """numpy.nonzero: refused on traced arrays (its length is the number of nonzero entries)."""
+    _refuse_mask("nonzero")
+
+
+@composite("argwhere", numpy=(np.argwhere,))
+def argwhere(a):
+    """numpy.argwhere: refused on traced arrays (its length is the number of nonzero entries)."""
+    _refuse_mask("argwhere")
+
+
+@composite("flatnonzero", numpy=(np.flatnonzero,))
+def flatnonzero(a):
+    """numpy.flatnonzero: refused on traced arrays (its length is the number of nonzero entries)."""
+    _refuse_mask("flatnonzero")
+
+
+@composite("compress", numpy=(np.compress,), methods=("compress",))
+def compress(condition, a, axis=None, out=None):
+    """numpy.compress: the slices of `a` along `axis` where a constant `condition` is true
+    (a gather of its positions); a traced condition is refused."""
+    refuse_options("compress", out=out)
+    if _traced(condition):
+        _refuse_mask("compress", "with a traced condition")
+    return take(a, np.flatnonzero(np.asarray(condition)), axis)
+
+
+@composite("extract", numpy=(np.extract,))
+def extract(condition, arr):
+    """numpy.extract: the entries of `arr` where a constant `condition` is true, flattened; a
+    traced condition is refused."""
+    if _traced(condition):
+        _refuse_mask("extract", "with a traced condition")
+    return take(arr, np.flatnonzero(np.asarray(condition)))
