@@ -82,3 +82,18 @@ def test_a_model_with_an_embedding_learns(backend):
     history = model.fit(x, y, epochs=15, batch_size=40, verbose=False)
     assert history["accuracy"][-1] > 0.95
     assert model.evaluate(x, y)["accuracy"] > 0.95
+
+
+def test_the_benchmarks_embedding_step_matches_its_numpy_baseline():
+    from irtoy.benchmarks.workloads import embedding_setup, embedding_sgd_step, embedding_sgd_step_numpy
+    params, data = embedding_setup(rows=30, dim=4, classes=3, batch=8, length=5, count=1)
+    tokens, labels = data[0]
+    tokens[0, :3] = 7                   # repeated rows: their gradients add up
+    loss, new = irtoy.trace(embedding_sgd_step, params, tokens, labels).compile("numpy")(params, tokens, labels)
+    expected_loss, expected = embedding_sgd_step_numpy(params, tokens, labels)
+    np.testing.assert_allclose(loss, expected_loss, rtol=1e-5)
+    for k in params:
+        np.testing.assert_allclose(new[k], expected[k], rtol=1e-5, atol=1e-7)
+    assert not np.allclose(new["table"][7], params["table"][7])
+    untouched = np.setdiff1d(np.arange(30), tokens)
+    np.testing.assert_array_equal(new["table"][untouched], params["table"][untouched])

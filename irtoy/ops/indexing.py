@@ -212,7 +212,8 @@ def _batch_moves(position, batch, ndim):
 def advanced_getitem(x, index):
     """x[index] for an index holding integer arrays (NumPy's advanced indexing)."""
     basic, axes, indices, position = _plan(x, index)
-    out = gather(bind("getitem", x, index=basic), indices, axes)
+    y = x if basic == normalize_index((), shape_of(x)) else bind("getitem", x, index=basic)
+    out = gather(y, indices, axes)
     if position == 0:
         return out
     batch = len(broadcast_shapes(*[shape_of(i) for i in indices]))
