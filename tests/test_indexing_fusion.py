@@ -1,0 +1,46 @@
+"""Gathers and scatter-adds in the numba backend's fusion plan: a gather is read inside the
+loop that uses it, a scatter-add accumulates inside the loop computing its values, and
+neither may take a value of its own loop, or its own output's memory, as the array it reads."""
+import numpy as np
+import pytest
+
+import irtoy
+from irtoy.passes import fusion
+from numpy_checks import assert_same_array
+
+pytestmark = pytest.mark.usefixtures("numba_kernel_cache")
+
+
+def plan(fn, *args):
+    fused = fusion.fuse(irtoy.trace(fn, *args).compile("numpy").graph)
+    return fused, [[fused[n]["op"] for n in k.nodes] for k in fusion.kernels(fused)]
+
+
+def test_a_gather_runs_inside_the_loop_of_the_elementwise_work_around_it():
+    x, i = np.ones((5, 3)), np.array([4, 0, 4, 1])
+    _, kernels = plan(lambda x, i, b: np.tanh(x[i] * 2 + b).sum(axis=1), x, i, np.ones(3))
+    assert ["gather", "multiply", "add", "tanh", "sum"] in kernels
+
+
+def test_a_scatter_add_accumulates_in_the_loop_computing_its_values():
+    x, i, v = np.ones((5, 3)), np.array([4, 0, 4]), np.ones((3, 3))
+    _, kernels = plan(lambda x, i, v: x.at[i].add(np.exp(v) * 2), x, i, v)
+    assert ["exp", "multiply", "scatter_add"] in kernels
+
+
+def test_a_gathers_argument_is_stored_before_its_loop_runs():
+    """exp(x) has the gather's shape, but the gather reads it at other points: two kernels."""
+    x, i = np.arange(4.0), np.array([3, 2, 0, 0])
+
+    def fn(x, i):
+        e = np.exp(x)
+        return e[i] + e
+    fused, kernels = plan(fn, x, i)
+    assert not any("exp" in k and "gather" in k for k in kernels)
+    assert_same_array(irtoy.trace(fn, x, i).compile("numba", debug=False)(x, i), fn(x, i))
+
+
+def test_a_gather_never_writes_its_result_over_the_donated_array_it_reads():
+    x, i = np.arange(6.0), np.array([5, 4, 3, 2, 1, 0])
+    compiled = irtoy.trace(lambda x, i: x[i] * 2, x, i).compile("numba", donate=("x",), debug=False)
+    assert_same_array(compiled(x.copy(), i), x[::-1] * 2)
