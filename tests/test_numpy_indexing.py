@@ -169,6 +169,17 @@ def test_at_add_and_scatter_add_add_up_repeated_indices():
     check_gradient(lambda x, v, i: irtoy.ops.scatter_add(x, (i, slice(1, 3)), v) ** 2, x, v, i)
 
 
+@pytest.mark.parametrize("index", [(slice(None), [2, 0, 2]), (slice(None), [[1], [1]], [0, 3]), (1, slice(None), [3, 3]),
+                                   (None, [1, 0], slice(1, None), -1)],
+                         ids=["middle", "middle-broadcast", "separated", "new-axis"])
+def test_at_add_puts_values_where_numpy_indexing_reads(index):
+    x = np.arange(24.0).reshape(2, 3, 4)
+    v = np.random.default_rng(3).normal(size=x[index].shape)
+    got = irtoy.trace(lambda x, v: x.at[index].add(v), x, v).compile("numpy")(x, v)
+    without_new_axes = tuple(e for e in index if e is not None)      # np.add.at takes no None
+    assert_same_array(got, _add_at(x, without_new_axes, v.reshape(x[without_new_axes].shape)))
+
+
 def test_at_set_writes_constant_positions():
     x = np.arange(12.0).reshape(3, 4)
     v = np.array([10.0, 20.0])

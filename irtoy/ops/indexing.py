@@ -223,35 +223,45 @@ def advanced_getitem(x, index):
 def _index_update(x, index, values, how):
     """x with `values` added at (how == "add") or written to (how == "set") x[index]: zeros
     with the values scattered to x[index], added to x, or chosen instead of x where written."""
-    shape, dtype = shape_of(x), np.dtype(x.dtype)
     index = index if isinstance(index, tuple) else (index,)
     if how == "set" and any(_traced(i) for i in index):
         raise TraceError("x.at[index].set(values) needs constant indices (traced ones may repeat, and which "
                          "write wins is not defined); for indices that never repeat, "
                          "x.at[index].add(values - x[index]) computes it")
-    values = bind("cast", values, dtype=dtype) if _traced(values) and values.dtype != dtype \
-        else values if _traced(values) else np.asarray(values, dtype)
-    if is_advanced(index):
-        basic, axes, indices, position = _plan(x, index)
-        y, target = _advanced_shape(x, basic, axes, indices, position)
-        values = _broadcast(values, target)
-        batch = len(broadcast_shapes(*[shape_of(i) for i in indices]))
-        if position:
-            values = bind("transpose", values, axes=tuple(int(k) for k in np.argsort(_batch_moves(position, batch, len(target)))))
-        scattered = bind("scatter_add", values, *indices, axes=axes, shape=y)
-    else:
-        basic = normalize_index(index, shape)
-        y = _view_of(shape)[numpy_index(basic)].shape
-        scattered = _broadcast(values, y)
-    if basic != normalize_index((), shape):
-        scattered = bind("scatter", scattered, index=basic, shape=shape)
+    scattered = _scattered(x, index, _in_dtype(values, np.dtype(x.dtype)))
     if how == "add":
         return bind("add", x, scattered)
-    written = _index_update(np.zeros(shape, np.int64), index, 1, "add")
+    written = _scattered(np.zeros(shape_of(x), np.int64), index, np.int64(1))    # constant: how often each
     if written.max(initial=0) > 1:
         raise TraceError("x.at[index].set(values) with an index that repeats a position: which write wins is "
                          "not defined; use unique indices, or .add to add the values up")
     return bind("where", written > 0, scattered, x)
+
+
+def _in_dtype(values, dtype):
+    """`values` in the dtype of the array they are written into."""
+    if not _traced(values):
+        return np.asarray(values, dtype)
+    return values if values.dtype == dtype else bind("cast", values, dtype=dtype)
+
+
+def _scattered(x, index, values):
+    """Zeros of x's shape with `values` (broadcast to the shape of x[index]) added at x[index]:
+    the transpose of x[index], step by step (gather, then the basic index)."""
+    shape = shape_of(x)
+    if is_advanced(index):
+        basic, axes, indices, position = _plan(x, index)
+        y, target = _advanced_shape(x, basic, axes, indices, position)
+        values = _broadcast(values, target)
+        if position:            # the index arrays' axes back in front, where the gather has them
+            batch = len(broadcast_shapes(*[shape_of(i) for i in indices]))
+            moves = _batch_moves(position, batch, len(target))
+            values = bind("transpose", values, axes=tuple(moves.index(k) for k in range(len(moves))))
+        part = bind("scatter_add", values, *indices, axes=axes, shape=y)
+    else:
+        basic = normalize_index(index, shape)
+        part = _broadcast(values, _view_of(shape)[numpy_index(basic)].shape)
+    return part if basic == normalize_index((), shape) else bind("scatter", part, index=basic, shape=shape)
 
 
 def _broadcast(values, shape):
