@@ -44,3 +44,17 @@ def test_a_gather_never_writes_its_result_over_the_donated_array_it_reads():
     x, i = np.arange(6.0), np.array([5, 4, 3, 2, 1, 0])
     compiled = irtoy.trace(lambda x, i: x[i] * 2, x, i).compile("numba", donate=("x",), debug=False)
     assert_same_array(compiled(x.copy(), i), x[::-1] * 2)
+
+
+def test_a_gather_by_a_reductions_result_runs_after_it_in_its_kernel():
+    """t[argmax] joins the argmax's loop, after the argmax is final; s[argmax] of the sum of the
+    same loop cannot (the sum is not stored yet) and runs in a loop of its own."""
+    x, t = np.random.default_rng(0).normal(size=(5, 4)), np.arange(4.0) * 10
+
+    def fn(x, t):
+        best = np.argmax(x, axis=1)
+        return t[best] * 2, x.sum(axis=1)[best]
+    fused, kernels = plan(fn, x, t)
+    assert ["argmax", "gather", "multiply", "sum"] in kernels and ["gather"] in kernels
+    for got, expected in zip(irtoy.trace(fn, x, t).compile("numba", debug=True)(x, t), fn(x, t), strict=True):
+        assert_same_array(got, expected)
