@@ -23,9 +23,15 @@ def test_a_gather_runs_inside_the_loop_of_the_elementwise_work_around_it():
 
 
 def test_a_scatter_add_accumulates_in_the_loop_computing_its_values():
-    x, i, v = np.ones((5, 3)), np.array([4, 0, 4]), np.ones((3, 3))
-    _, kernels = plan(lambda x, i, v: x.at[i].add(np.exp(v) * 2), x, i, v)
+    x, i, v = np.ones((5, 3)), np.array([4, 0, 4]), np.arange(9.0).reshape(3, 3) / 9
+
+    def fn(x, i, v):
+        return x.at[i].add(np.exp(v) * 2)
+    _, kernels = plan(fn, x, i, v)
     assert ["exp", "multiply", "scatter_add"] in kernels
+    expected = x.copy()
+    np.add.at(expected, i, np.exp(v) * 2)
+    assert_same_array(irtoy.trace(fn, x, i, v).compile("numba", debug=True)(x, i, v), expected)   # bounds proven
 
 
 def test_a_gathers_argument_is_stored_before_its_loop_runs():
