@@ -64,3 +64,11 @@ def test_a_gather_by_a_reductions_result_runs_after_it_in_its_kernel():
     assert ["argmax", "gather", "multiply", "sum"] in kernels and ["gather"] in kernels
     for got, expected in zip(irtoy.trace(fn, x, t).compile("numba", debug=True)(x, t), fn(x, t), strict=True):
         assert_same_array(got, expected)
+
+
+def test_an_index_is_read_and_checked_once_per_row_not_at_every_entry_of_the_row():
+    table, tokens = np.arange(40.0).reshape(10, 4), np.array([[9, 0, 3], [-1, 2, 2]])
+    compiled = irtoy.trace(lambda t, i: t[i] * 2, table, tokens).compile("numba", debug=True)
+    assert_same_array(compiled(table, tokens), table[tokens] * 2)
+    kernel = compiled.source.split("def k0")[1].split("\n\n")[0]
+    assert kernel.index("raise IndexError") < kernel.index("for i2 in range(n2)")      # the row's own loop

@@ -13,7 +13,10 @@
 
 Each stored input is read once per point (through the index arithmetic of any movement ops
 in between), each elementwise op is one line computing a local, and only values used
-after the kernel are written. A reduction keeps a local accumulator when it reduces the
+after the kernel are written. A gather or scatter-add reads each position from its index
+arrays and checks it once, in the loop of the last axis the index depends on, then uses it
+at every point of the loops inside (a row of an embedding table is a plain inner loop). A
+reduction keeps a local accumulator when it reduces the
 innermost axes (declared before the first reduced loop, finished after it, where the
 elementwise ops on its result follow) and an array of accumulators otherwise, which the
 driver passes in. The outer loop is a `prange` when the work is large enough to pay for
@@ -137,6 +140,7 @@ class _LoopKernel:
         self.values = {}                        # member -> local name
         self.loads = {}                         # (base, index text, depth) -> local name
         self.checks = []                        # (node, axis) of each index read from an array
+        self.hoisted = {}                       # loop level -> lines reading and checking indices there
         self.sinks = [n for n in self.members if part_in_kernel(graph, n) == "sink"]
         self.level = {s: self._level(s) for s in self.sinks}
 
@@ -221,6 +225,7 @@ class _LoopKernel:
             for s in self.sinks:
                 if self.level[s] == level:
                     lines += self._local_start(s, depth)
+            lines += _indented(self.hoisted.get(level, []), depth)
             if axis is None:
                 break
             lines.append(Code(depth, f"for i{axis} in {'prange' if parallel and level == 0 else 'range'}(n{axis}):"))
@@ -357,10 +362,17 @@ class _LoopKernel:
         axes = node["attrs"]["axes"]
         target = graph[data]["shape"] if node["op"] == "gather" else node["attrs"]["shape"]
         batch = len(shape) - (len(target) - len(axes))
-        lines, positions = [], {}
+        # An index depends on the batch axes only, which lead the domain: it is read and checked
+        # once, in the loop of the last of them, not at every point of the axes after them.
+        hoist = n not in self.after and not any(i in self.member_set for i in indices)
+        level = len([k for k in self.loop_axes if k < batch])
+        index_lines, lines, positions = [], [], {}
         for i, axis in zip(indices, axes):
-            index = self.read(i, shape[:batch], names[:batch], depth, loads)
-            positions[axis] = self._checked(index, graph[i]["dtype"], n, axis, target[axis], lines)
+            index = self.read(i, shape[:batch], names[:batch], ("index", level) if hoist else depth,
+                              index_lines if hoist else loads)
+            positions[axis] = self._checked(index, graph[i]["dtype"], n, axis, target[axis],
+                                            index_lines if hoist else lines)
+        self.hoisted.setdefault(level, []).extend(index_lines)
         rest = iter(names[batch:])
         at = [positions[k] if k in positions else next(rest) for k in range(len(target))]
         if node["op"] == "scatter_add":
