@@ -286,4 +286,5 @@ def case_b6(seconds):
                1.0)
 
 
-CASES = {"B1": case_b1, "B1-small": case_b1_small, "B2": case_b2, "B3": case_b3, "B4": case_b4, "B5": case_b5, "B6": case_b6}
+CASES = {"B1": case_b1, "B1-small": case_b1_small, "B2": case_b2, "B3": case_b3, "B4": case_b4, "B5": case_b5,
+         "B6": case_b6}

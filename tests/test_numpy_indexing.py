@@ -169,8 +169,8 @@ def test_at_add_and_scatter_add_add_up_repeated_indices():
     check_gradient(lambda x, v, i: irtoy.ops.scatter_add(x, (i, slice(1, 3)), v) ** 2, x, v, i)
 
 
-@pytest.mark.parametrize("index", [(slice(None), [2, 0, 2]), (slice(None), [[1], [1]], [0, 3]), (1, slice(None), [3, 3]),
-                                   (None, [1, 0], slice(1, None), -1)],
+@pytest.mark.parametrize("index", [(slice(None), [2, 0, 2]), (slice(None), [[1], [1]], [0, 3]),
+                                   (1, slice(None), [3, 3]), (None, [1, 0], slice(1, None), -1)],
                          ids=["middle", "middle-broadcast", "separated", "new-axis"])
 def test_at_add_puts_values_where_numpy_indexing_reads(index):
     x = np.arange(24.0).reshape(2, 3, 4)
