@@ -17,6 +17,9 @@ faster than NumPy):
               (examples/scalar_function.py), on float64 Python floats
     B5        conv 3x3 (8 channels, padding 1), ReLU, 2x2 max-pool, dense, softmax CE, SGD,
               on 32x1x28x28 images
+    B6        an embedding lookup in a 50,000 x 128 table (256 samples of 20 tokens, averaged),
+              dense, softmax CE on integer labels (a gather), SGD: the table's gradient is a
+              scatter-add of the rows looked up; float32
 
 The table gives figures, not verdicts: there is no pass/fail column. Thresholds on these
 ratios would be measured against baselines whose own time moves by up to 2x from run to run
@@ -41,6 +44,7 @@ import irtoy
 from irtoy.benchmarks import references, tinynn
 from irtoy.benchmarks.timing import peak_bytes, time_interleaved
 from irtoy.benchmarks.workloads import (adam_scalars, b1_function, batches, conv_sgd_step, copy_tree,
+                                        embedding_setup, embedding_sgd_step, embedding_sgd_step_numpy,
                                         mlp_train_step, scalar_function)
 from irtoy.backends import usable as usable_backends
 from irtoy.compare import duration_text, float64_run, judge
@@ -282,4 +286,28 @@ def case_b5(seconds):
                jax=t.get("jax"))
 
 
-CASES = {"B1": case_b1, "B1-small": case_b1_small, "B2": case_b2, "B3": case_b3, "B4": case_b4, "B5": case_b5}
+def case_b6(seconds):
+    params, data = embedding_setup()
+    traced = irtoy.trace(embedding_sgd_step, params, *data[0])
+    slow, fast = traced.compile("numpy"), traced.compile("numba")
+    check_agreement(slow(params, *data[0]), fast(params, *data[0]), "B6")
+    expected, got = embedding_sgd_step_numpy(params, *data[0]), fast(params, *data[0])
+    np.testing.assert_allclose(got[0], expected[0], rtol=1e-4)
+    np.testing.assert_allclose(got[1]["table"], expected[1]["table"], rtol=1e-4, atol=1e-7)
+    states = {name: [copy_tree(params), 0] for name in ("numpy", "interpreter", "numba")}
+
+    def step(name, fn):
+        def one():
+            state = states[name]
+            state[1] += 1
+            _, state[0] = fn(state[0], *data[state[1] % len(data)])
+        return one
+
+    t = time_interleaved({"numpy": step("numpy", embedding_sgd_step_numpy), "interpreter": step("interpreter", slow),
+                          "numba": step("numba", fast)}, seconds)
+    return Row("B6", "embedding 50,000x128 + softmax CE on labels (SGD)", t["numpy"], t["interpreter"], t["numba"],
+               1.0)
+
+
+CASES = {"B1": case_b1, "B1-small": case_b1_small, "B2": case_b2, "B3": case_b3, "B4": case_b4, "B5": case_b5,
+         "B6": case_b6}

@@ -210,8 +210,12 @@ class Tracer:
     # Traced values are immutable: a node's value is fixed once recorded.
     def __setitem__(self, index, value):
         _refuse("item assignment (x[...] = value) on a traced value: traced arrays are immutable; write the "
-                "new array as a function of the old one: np.where(mask, new, x) to replace elements, or "
-                "np.concatenate of slices and the new part to replace a block")
+                "new array as a function of the old one: y = x.at[index].set(value) or "
+                "y = x.at[index].add(value) (irtoy.ops.scatter_add(x, index, value)), np.where(mask, new, x) to "
+                "replace elements, or np.concatenate of slices and the new part to replace a block")
+
+    # Functional updates: x.at[index].add(v), x.at[index].set(v) (irtoy/ops/indexing.py)
+    at = property(lambda self: ops.indexing.IndexUpdates(self))
 
     def __setattr__(self, name, value):
         _refuse(f"setting .{name} of a traced value: traced values are immutable; {_NEW_VALUE_INSTEAD}")

@@ -376,6 +376,18 @@ def _scatter(g, out, x, index, shape):
     return (ops.bind("getitem", g, index=index),)
 
 
+@vjp_rule("gather")
+def _gather(g, out, x, *indices, axes):
+    """Add the cotangent back at the positions read: repeated indices add up (scatter_add)."""
+    return (ops.bind("scatter_add", g, *indices, axes=axes, shape=x.shape),) + (None,) * len(indices)
+
+
+@vjp_rule("scatter_add")
+def _scatter_add(g, out, values, *indices, axes, shape):
+    """Each value was added at its position: its cotangent is read back from there (gather)."""
+    return (ops.bind("gather", g, *indices, axes=axes),) + (None,) * len(indices)
+
+
 @vjp_rule("concatenate")
 def _concatenate(g, out, *xs, axis):
     """Slice the cotangent apart again, one piece per argument."""

@@ -231,6 +231,45 @@ def scatter_case(draw):
 
 
 @st.composite
+def gathered_positions(draw, shape):
+    """(axes, index arrays): some distinct axes of `shape` and, for each, integers inside the
+    axis (negative ones counting from its end), of mutually broadcastable shapes and any dtype."""
+    axes = sorted(draw(st.lists(st.integers(0, len(shape) - 1), min_size=1, max_size=min(len(shape), 2), unique=True)))
+    shapes = draw(hnp.mutually_broadcastable_shapes(num_shapes=len(axes), min_dims=0, max_dims=2, max_side=3))
+    indices = []
+    for axis, index_shape in zip(axes, shapes.input_shapes):
+        dtype = draw(st.sampled_from([np.dtype(np.int64), np.dtype(np.int32), np.dtype(np.uint8), np.dtype(np.int8)]))
+        low = 0 if dtype.kind == "u" else -shape[axis]
+        indices.append(draw(hnp.arrays(dtype, index_shape, elements=st.integers(low, shape[axis] - 1))))
+    return tuple(axes), tuple(indices)
+
+
+@st.composite
+def gather_case(draw):
+    x = draw(array(draw(st.sampled_from(FLOATS)), draw(NONEMPTY)))
+    axes, indices = draw(gathered_positions(x.shape))
+    return Case(labelled(lambda x, *i: ops.gather(x, i, axes), f"gather[axes={axes}]"), (x,) + indices)
+
+
+@st.composite
+def scatter_add_case(draw):
+    shape = draw(NONEMPTY)
+    axes, indices = draw(gathered_positions(shape))
+    part = ops.REGISTRY["gather"].infer([ops.Spec(shape, np.float64)] + [ops.Spec.of(i) for i in indices],
+                                        axes=axes).shape
+    v = draw(array(draw(st.sampled_from(FLOATS)), part))
+    fn = labelled(lambda v, *i: ops.bind("scatter_add", v, *i, axes=axes, shape=shape), f"scatter_add[{axes}]")
+    return Case(fn, (v,) + indices)
+
+
+@st.composite
+def argsort_case(draw):
+    x = draw(array(draw(st.sampled_from(NUMERIC)), draw(NONEMPTY)))
+    axis = draw(st.integers(-x.ndim, x.ndim - 1))
+    return Case(labelled(lambda x: np.argsort(x, axis, kind="stable"), f"argsort[axis={axis}]"), (x,), False)
+
+
+@st.composite
 def concatenate_case(draw):
     shape = list(draw(NONEMPTY))
     axis = draw(st.integers(-len(shape), len(shape) - 1))
@@ -371,6 +410,7 @@ CASES = {
     "reshape": reshape_case(), "transpose": transpose_case(), "broadcast_to": broadcast_to_case(),
     "expand_dims": expand_dims_case(), "squeeze": squeeze_case(), "getitem": getitem_case(),
     "scatter": scatter_case(), "concatenate": concatenate_case(),
+    "gather": gather_case(), "scatter_add": scatter_add_case(), "argsort": argsort_case(),
     "conv2d": conv2d_case(), "conv_transpose2d": conv_transpose2d_case(),
     "conv2d_weight_grad": conv2d_weight_grad_case(),
     "max_pool2d": max_pool2d_case("max_pool2d"), "max_pool2d_grad": max_pool2d_case("max_pool2d_grad"),

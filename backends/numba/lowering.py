@@ -7,7 +7,9 @@ in the registry; tests walk the registry to prove every op has one):
     Scalar     elementwise ops: an expression on scalars, computed at each point of a loop
     Reduction  reductions: an accumulator started before the reduced loops, combined at each
                point and finished after them
-    Scatter    zeros with the argument written through an index map
+    Scatter    zeros with the argument written through an index map (or added at positions
+               read from index arrays: scatter_add)
+    Gather     an element read at positions taken from index arrays, at each point of a loop
     View       movement ops that only re-index (passes/views.py): index arithmetic inside a
                kernel, a NumPy view in the driver
     Call       whole-array work the driver does: BLAS matmul, NumPy concatenate and reshape,
@@ -59,6 +61,12 @@ class Reduction:
 @dataclass(frozen=True)
 class Scatter:
     """Zeros, with the argument written at the positions of the op's index."""
+
+
+@dataclass(frozen=True)
+class Gather:
+    """Read the argument at positions read from index arrays, each checked at run time
+    (kernels.py writes the code, the driver reports an index outside its axis)."""
 
 
 @dataclass(frozen=True)
@@ -159,10 +167,17 @@ def _power(args, out, attrs):
 
 
 def may_raise(node):
-    """Does the code of elementwise node `node` raise ValueError on some values? Integer
-    powers do at a negative exponent (math.int_power): the driver reports it (emit.py), and
-    the loop runs serially (Numba runs no loop that can raise in parallel)."""
-    return node["op"] == "power" and np.dtype(node["dtype"]).kind in "iu"
+    """Does the code of loop node `node` raise on some values? Integer powers raise
+    ValueError at a negative exponent (math.int_power), gathers and scatter-adds IndexError
+    at an index outside its axis: the driver reports them (emit.py), and the loop runs
+    serially (Numba runs no loop that can raise in parallel; nor could scatter-adds add into
+    one array from several threads)."""
+    return raises_index_error(node) or node["op"] == "power" and np.dtype(node["dtype"]).kind in "iu"
+
+
+def raises_index_error(node):
+    """Does loop node `node` check indices read from arrays (gather, scatter_add)?"""
+    return node["op"] in ("gather", "scatter_add")
 
 
 def _sign(args, out, attrs):
@@ -259,6 +274,11 @@ def _reshape_copy(args, out, node):
     return f"contiguous(np.reshape({x}, {node['attrs']['shape']}))"
 
 
+def _argsort(args, out, node):
+    (x,) = args
+    return f"np.argsort({x}, axis={node['attrs']['axis']}, kind='stable')"
+
+
 def numpy_index_text(index):
     """A normalised index as NumPy source: [0, 1:5:2, None]."""
     return format_index(index)[1:-1] or "()"
@@ -305,6 +325,8 @@ LOWERINGS = {
     "argmax": ARGMAX,
 
     "scatter": Scatter(),
+    "scatter_add": Scatter(),
+    "gather": Gather(),
 
     "transpose": View(lambda x, attrs: f"np.transpose({x}, {attrs['axes']})"),
     "broadcast_to": View(lambda x, attrs: f"np.broadcast_to({x}, {attrs['shape']})"),
@@ -317,6 +339,7 @@ LOWERINGS = {
 
     "matmul": Call(_matmul),
     "concatenate": Call(_concatenate),
+    "argsort": Call(_argsort, writes_into=False),
 }
 
 

@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from irtoy.errors import ShapeError
+from irtoy.ops import indexing
 from irtoy.ops.elementwise import broadcast_shapes
 from irtoy.ops.normalize import (check_axes, format_index, int_tuple, ndim_of, normalize_axes, normalize_index, not_c_order,
                                  numpy_index, refuse_options, shape_of)
@@ -130,7 +131,10 @@ def _getitem(x, index):
 
 @declare("getitem", "movement", getitem_rule, _getitem, 1, view=True, doc="basic indexing: ints, slices, None")
 def getitem(x, index):
-    """Basic indexing x[index]: ints, slices (with steps), None and Ellipsis."""
+    """Indexing x[index]: basic indexing (ints, slices with steps, None and Ellipsis) is this
+    op; an index holding integer arrays is NumPy's advanced indexing (indexing.py)."""
+    if indexing.is_advanced(index):
+        return indexing.advanced_getitem(x, index)
     return bind("getitem", x, index=normalize_index(index, shape_of(x)))
 
 

@@ -32,6 +32,8 @@ KINDS = {
     "contraction": "sums products over shared axes (matmul)",
     "movement": "rearranges entries without computing new ones (reshape, slicing, concatenation)",
     "scatter": "writes its argument into zeros at an index",
+    "gather": "reads its argument at positions taken from integer index arrays",
+    "sort": "orders the entries along an axis (argsort)",
     "window": "slides a window over an image (convolution, pooling and their gradients)",
     "random": "random numbers, a pure function of a seed",
 }
