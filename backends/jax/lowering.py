@@ -161,6 +161,22 @@ def _random_uniform(seed, shape, stream, dtype):
     return values.reshape(shape)
 
 
+def _wrapped(indices, axes, shape):
+    """Negative indices counted from the end, as NumPy's. (An index out of range cannot raise
+    inside XLA's program: its gathers clamp it and its scatters drop it.)"""
+    return tuple(jnp.where(i < 0, i + shape[a], i) for i, a in zip(indices, axes))
+
+
+def _gather(x, *indices, axes):
+    return jnp.moveaxis(x, axes, range(len(axes)))[_wrapped(indices, axes, x.shape)]
+
+
+def _scatter_add(values, *indices, axes, shape):
+    out = jnp.moveaxis(jnp.zeros(shape, values.dtype), axes, range(len(axes)))
+    out = out.at[_wrapped(indices, axes, shape)].add(values)
+    return jnp.moveaxis(out, range(len(axes)), axes)
+
+
 def _scatter(x, index, shape):
     return jnp.zeros(shape, x.dtype).at[ops.numpy_index(index)].set(x)
 
@@ -211,6 +227,9 @@ LOWERINGS = {
     "getitem": lambda x, index: x[ops.numpy_index(index)],
     "scatter": _scatter,
     "concatenate": lambda *xs, axis: jnp.concatenate(xs, axis=axis),
+    "gather": _gather,
+    "scatter_add": _scatter_add,
+    "argsort": lambda x, axis: jnp.argsort(x, axis=axis, stable=True).astype(jnp.int64),
 
     "conv2d": _conv2d,
     "conv_transpose2d": _conv_transpose2d,
