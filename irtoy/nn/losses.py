@@ -13,8 +13,10 @@ from irtoy.nn.activations import log_softmax
 
 
 class Loss:
-    """A loss: `loss(outputs, targets) -> scalar`. `classifies` says if accuracy makes sense."""
+    """A loss: `loss(outputs, targets) -> scalar`. `classifies` says if accuracy makes sense;
+    `takes_labels`, if it takes integer class labels (else Model makes them one-hot rows)."""
     classifies = False
+    takes_labels = False
 
     def config(self):
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
@@ -31,6 +33,7 @@ class SoftmaxCrossEntropy(Loss):
     gather (logp[np.arange(n), y]) rather than a product with one-hot rows of mostly zeros.
     """
     classifies = True
+    takes_labels = True
 
     def __call__(self, logits, targets):
         logp = log_softmax(logits, axis=-1)

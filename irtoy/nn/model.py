@@ -60,7 +60,8 @@ class Model:
 
     def targets(self, y):
         """Targets as the loss wants them: integer labels (one per sample, or one per step of a
-        sequence of outputs) become one-hot float32 rows."""
+        sequence of outputs) stay int64 labels for a loss that takes them (softmax cross-entropy
+        picks each label's log-probability with a gather), else become one-hot float32 rows."""
         y = _data_array("y", y, dtype=None)
         if y.ndim == 0:
             raise irtoy.ShapeError(f"y must hold one target per sample, got the scalar {y[()]!r}")
@@ -70,7 +71,7 @@ class Model:
             if y.size and (y.min() < 0 or y.max() >= classes):
                 raise IrtoyError(f"labels must be in 0..{classes - 1} for a model with {classes} outputs, "
                                  f"got {y.min()}..{y.max()}")
-            return np.eye(classes, dtype=np.float32)[y]
+            return y.astype(np.int64) if self.loss.takes_labels else np.eye(classes, dtype=np.float32)[y]
         y = _data_array("y", y)
         y = y.reshape(-1, 1) if y.ndim == 1 else y
         if y.shape[1:] != tuple(self.output_shape):
@@ -95,6 +96,8 @@ class Model:
             return np.float32(0.0)          # accuracy means nothing for regression losses
         if out.shape[-1] == 1:
             hits = (out > 0) == (y > 0.5)
+        elif y.dtype.kind in "iu":          # labels
+            hits = np.argmax(out, axis=-1) == y
         else:
             hits = np.argmax(out, axis=-1) == np.argmax(y, axis=-1)
         per_sample = hits.size // hits.shape[0]
