@@ -228,7 +228,11 @@ def stage_section(name, graph, previous):
       ", a layer to open or close it" if groups else ""}</p>
   <details><summary>IR text</summary><pre>{html.escape(str(graph))}</pre></details>
 </section>"""
-    return section, {str(n): node_facts(graph, n) for n in graph.nx}
+    facts = {str(n): node_facts(graph, n) for n in graph.nx}
+    for k, members in enumerate(groups.values()):
+        for n in members:
+            facts[str(n)]["group"] = k          # the search marks the layer box holding a match
+    return section, facts
 
 
 def stage_drawing(graph, highlight=None, id_prefix=""):
@@ -237,9 +241,13 @@ def stage_drawing(graph, highlight=None, id_prefix=""):
 
 
 def drawing_box(box_id, kind, dot, hidden):
-    """A drawing as inline SVG in its box; the page's script gives it pan and zoom when shown."""
-    return (f"<div class='graph {kind}' id='{box_id}'{' hidden' if hidden else ''}>"
-            f"{strip_xml_header(render.svg(dot))}</div>")
+    """A drawing as inline SVG in its box; the page's script gives it pan and zoom when shown.
+    A hidden drawing waits in a <template>, which the browser neither lays out nor draws, so
+    a page of a hundred drawings opens as fast as one of the few it shows."""
+    drawing = strip_xml_header(render.svg(dot))
+    if hidden:
+        return f"<div class='graph {kind}' id='{box_id}' hidden><template>{drawing}</template></div>"
+    return f"<div class='graph {kind}' id='{box_id}'>{drawing}</div>"
 
 
 def stage_clusters(graph):

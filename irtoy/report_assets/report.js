@@ -11,6 +11,8 @@ const details = document.getElementById('details');
 // its box is no taller than that (at most 75% of the window, at least room for the buttons).
 function panZoom(box) {
   if (box.panZoom) return box.panZoom;
+  const waiting = box.querySelector(':scope > template');
+  if (waiting) { box.replaceChildren(waiting.content); markMatches(); }
   const svg = box.querySelector('svg');
   const view = svg.viewBox.baseVal;                       // graphviz's size in points, 4/3 pixels each
   const width = Math.min(box.clientWidth, view.width * 4 / 3);
@@ -98,23 +100,30 @@ document.addEventListener('click', e => {
 });
 document.querySelectorAll('.views button').forEach(b => b.addEventListener('click', () => showDrawing(b.dataset.show)));
 
-// The search box marks matching nodes in every drawing, and the layer boxes holding them.
-document.getElementById('search').addEventListener('input', e => {
-  const q = e.target.value.trim().toLowerCase();
+// The search box marks matching nodes in every drawing shown so far, and the layer boxes
+// holding them; it counts the matches of every drawn stage, shown or not.
+const search = document.getElementById('search');
+function matches(facts, q) {
+  return q !== '' && [facts.id, facts.op, facts.name, facts.src, facts.scope, facts.type]
+    .join(' ').toLowerCase().includes(q);
+}
+function markMatches() {
+  const q = search.value.trim().toLowerCase();
   document.querySelectorAll('.graph g.match').forEach(g => g.classList.remove('match'));
-  let found = 0, first = null;
-  document.querySelectorAll('.graph g.node').forEach(g => {
-    const m = g.id.match(/^(.*?)-(g\d+-)?node(\d+)$/);
-    const stage = g.closest('.stage').dataset.stage;
-    const f = m && (NODES[stage] || {})[m[3]];
-    const hay = f ? [f.id, f.op, f.name, f.src, f.scope, f.type].join(' ').toLowerCase() : '';
-    if (q === '' || !hay.includes(q)) return;
-    g.classList.add('match');
-    if (!m[2]) found++;                           // count each node once, in its stage's own drawing
-    if (m[2]) document.getElementById(`${stage}-g-group${m[2].slice(1, -1)}`)?.classList.add('match');
-    if (!first && !g.closest('div.graph').hidden) first = g;
-  });
+  let found = 0;
+  for (const [stage, nodes] of Object.entries(NODES)) {
+    for (const [id, facts] of Object.entries(nodes)) {
+      if (!matches(facts, q)) continue;
+      found++;
+      document.querySelectorAll(`#stage-${stage} g.node[id$="-node${id}"]`).forEach(g => g.classList.add('match'));
+      if (facts.group !== undefined) document.getElementById(`${stage}-g-group${facts.group}`)?.classList.add('match');
+    }
+  }
   document.getElementById('matches').textContent = q ? found + ' nodes' : '';
+}
+search.addEventListener('input', () => {
+  markMatches();
+  const first = [...document.querySelectorAll('div.graph:not([hidden]) g.match')][0];
   if (first) { first.closest('div.graph').scrollIntoView({block: 'center'}); centerOn(first); }
 });
 
