@@ -19,6 +19,7 @@ import html
 import json
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 
 import numpy as np
@@ -204,26 +205,25 @@ def stage_section(name, graph, previous):
     highlight, what = changes(graph, previous)
     groups = render.layer_groups(graph)
     grouped_first = bool(groups) and len(graph) > GROUPED_FROM
-    full = drawing_box(f"graph-{name}", "full", stage_drawing(graph, highlight, id_prefix=f"{name}-"),
-                       hidden=grouped_first)
-    grouped, views = "", ""
+    boxes = []      # (box id, kind, drawing, hidden)
+    views = ""
     if groups:
-        grouped = drawing_box(f"grouped-{name}", "grouped", render.to_dot_collapsed(graph, id_prefix=f"{name}-g-"),
-                              hidden=not grouped_first)
-        grouped += "".join(drawing_box(f"grouped-{name}-{k}", "grouped opened",
-                                       render.to_dot_collapsed(graph, id_prefix=f"{name}-g{k}-", expand=label),
-                                       hidden=True)
-                           for k, label in enumerate(groups))
+        boxes.append((f"grouped-{name}", "grouped", render.to_dot_collapsed(graph, id_prefix=f"{name}-g-"),
+                      not grouped_first))
+        boxes += [(f"grouped-{name}-{k}", "grouped opened",
+                   render.to_dot_collapsed(graph, id_prefix=f"{name}-g{k}-", expand=label), True)
+                  for k, label in enumerate(groups)]
         views = (f"<p class='views'><button data-show='grouped-{name}' aria-pressed='{str(grouped_first).lower()}'>"
                  f"by layer ({len(groups)} groups)</button><button data-show='graph-{name}' "
                  f"aria-pressed='{str(not grouped_first).lower()}'>all {len(graph)} nodes</button></p>")
+    boxes.append((f"graph-{name}", "full", stage_drawing(graph, highlight, id_prefix=f"{name}-"), grouped_first))
     counts = ", ".join(f"{op} {k}" for op, k in sorted(graph.count_ops().items()))
     section = f"""
 <section class="stage" id="stage-{name}" data-stage="{name}">
   <h2>{html.escape(name)} <small>{len(graph)} nodes</small></h2>
   <p class="changes">{html.escape(what)}</p>
   <p class="counts">{html.escape(counts)}</p>
-  {views}{grouped}{full}
+  {views}{drawing_boxes(boxes)}
   <p class="hint">drag to pan; zoom with Ctrl + wheel or the + and − buttons; click a node for its details{
       ", a layer to open or close it" if groups else ""}</p>
   <details><summary>IR text</summary><pre>{html.escape(str(graph))}</pre></details>
@@ -240,14 +240,20 @@ def stage_drawing(graph, highlight=None, id_prefix=""):
     return render.to_dot(graph, highlight=highlight, id_prefix=id_prefix, **stage_clusters(graph))
 
 
-def drawing_box(box_id, kind, dot, hidden):
-    """A drawing as inline SVG in its box; the page's script gives it pan and zoom when shown.
-    A hidden drawing waits in a <template>, which the browser neither lays out nor draws, so
-    a page of a hundred drawings opens as fast as one of the few it shows."""
-    drawing = strip_xml_header(render.svg(dot))
-    if hidden:
-        return f"<div class='graph {kind}' id='{box_id}' hidden><template>{drawing}</template></div>"
-    return f"<div class='graph {kind}' id='{box_id}'>{drawing}</div>"
+def drawing_boxes(boxes):
+    """Each (box id, kind, graphviz drawing, hidden) as inline SVG in its box; the page's script
+    gives a box pan and zoom when it is shown. A hidden drawing waits in a <template>, which the
+    browser neither lays out nor draws, so a page of a hundred drawings opens as fast as one of
+    the few it shows. graphviz draws them side by side, one `dot` process per core."""
+    with ThreadPoolExecutor(os.cpu_count()) as pool:
+        svgs = list(pool.map(render.svg, [dot for _, _, dot, _ in boxes]))
+    html_boxes = []
+    for (box_id, kind, _, hidden), svg in zip(boxes, svgs):
+        drawing = strip_xml_header(svg)
+        if hidden:
+            drawing = f"<template>{drawing}</template>"
+        html_boxes.append(f"<div class='graph {kind}' id='{box_id}'{' hidden' if hidden else ''}>{drawing}</div>")
+    return "".join(html_boxes)
 
 
 def stage_clusters(graph):

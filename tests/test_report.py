@@ -9,6 +9,7 @@ import pytest
 
 import irtoy
 from browser import open_page
+from irtoy import render
 from irtoy.report import report
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -109,6 +110,23 @@ def test_scoped_graphs_can_be_viewed_grouped(tmp_path):
         assert opened.is_visible() and opened.locator("g.node[id*='-node']").filter(has_text="tanh").count() == 1
         assert opened.locator("g.node").filter(has_text="layer1").count() == 1     # the other layer stays a box
         assert not page.errors
+
+
+def test_layers_are_scopes_and_inputs_are_grouped_by_argument():
+    def fn(params, x):
+        with irtoy.scope("dense"):
+            h = np.tanh(x @ params["w"] + params["b"])
+        return (h * 2.0).sum()
+
+    graph = irtoy.trace(fn, {"w": np.ones((3, 2)), "b": np.ones(2)}, np.ones((4, 3))).graph
+    groups = render.layer_groups(graph)
+    assert list(groups) == ["params", "dense"]           # x, a single leaf, and the unscoped tail stay nodes
+    assert sorted(graph[n]["name"] for n in groups["params"]) == ["params['b']", "params['w']"]
+    assert {graph[n]["op"] for n in groups["dense"]} == {"matmul", "add", "tanh"}
+    # opened, the layer's nodes are drawn inside its box, the rest stays collapsed
+    dot = render.to_dot_collapsed(graph, id_prefix="s-", expand="dense").source
+    assert "s-group1" in dot and all(f"s-node{n}" in dot for n in groups["dense"])
+    assert "s-group0" in dot and not any(f"s-node{n}" in dot for n in groups["params"])
 
 
 def test_report_is_part_of_the_public_api(tmp_path):

@@ -182,3 +182,21 @@ def test_inputs_and_outputs_are_a_table(demo, page):
     assert ["x", "(32, 2)", "float32", "input"] in rows
     assert ["params['dense2']['w']", "(64, 64)", "float32", "input"] in rows
     assert ["result[0]['dense2']['w']", "(64, 64)", "float32", "update"] in rows
+
+
+def test_the_search_marks_the_layers_holding_matches(demo, page):
+    step, _ = demo
+    page.fill("#search", "matmul")
+    overview = page.locator("#grouped-fused")
+    marked = {box.locator("text").first.text_content() for box in overview.locator("g.node.match").all()}
+    assert marked == {"dense1", "dense2", "dense3"}
+    expected = sum(g.count_ops().get("matmul", 0) for name, g in step.stages.items()
+                   if name not in ("shaped", "optimized"))      # the stages drawn, not "same as"
+    assert page.inner_text("#matches") == f"{expected} nodes"
+
+    overview.locator("g.node").filter(has_text="dense2").click()      # opened later, marked too
+    graph = step.stages["fused"]
+    k = list(render.layer_groups(graph)).index("dense2")
+    matmuls = {f"fused-g{k}-node{n}" for n in render.layer_groups(graph)["dense2"] if graph[n]["op"] == "matmul"}
+    opened = shown_drawing(page, "fused")
+    assert matmuls and set(opened.locator("g.node.match").evaluate_all("els => els.map(e => e.id)")) == matmuls
