@@ -69,6 +69,8 @@ def test_the_fused_stage_opens_fitted_to_the_page(demo, page):
     # every drawn stage is at most a window tall, so the page is not kilometres long
     for other in page.locator("div.graph:not([hidden])").all():
         assert other.bounding_box()["height"] <= 0.75 * HEIGHT + 1
+    for long_text in ("#source pre", "#profile pre"):                      # they scroll in their own box
+        assert page.locator(long_text).bounding_box()["height"] <= 0.75 * HEIGHT + 1
     assert not page.errors, page.errors
 
 
