@@ -16,7 +16,7 @@ function panZoom(box) {
   const svg = box.querySelector('svg');
   const view = svg.viewBox.baseVal;                       // graphviz's size in points, 4/3 pixels each
   const width = Math.min(box.clientWidth, view.width * 4 / 3);
-  box.style.width = width + 'px';
+  box.style.maxWidth = width + 'px';
   box.style.height = Math.max(100, Math.min(view.height * width / view.width, 0.75 * window.innerHeight)) + 'px';
   // `contain` scales the drawing to fill the box: to the box's width, since the box is no taller
   const pz = svgPanZoom(svg, {controlIconsEnabled: true, mouseWheelZoomEnabled: false,
@@ -138,3 +138,5 @@ document.querySelectorAll('a.to-cluster').forEach(a => a.addEventListener('click
 }));
 
 document.querySelectorAll('div.graph:not([hidden])').forEach(panZoom);
+// A box narrows with the window (its height stays); svg-pan-zoom measures it again.
+window.addEventListener('resize', () => document.querySelectorAll('div.graph').forEach(b => b.panZoom?.resize()));
