@@ -202,3 +202,15 @@ def test_the_search_marks_the_layers_holding_matches(demo, page):
     matmuls = {f"fused-g{k}-node{n}" for n in render.layer_groups(graph)["dense2"] if graph[n]["op"] == "matmul"}
     opened = shown_drawing(page, "fused")
     assert matmuls and set(opened.locator("g.node.match").evaluate_all("els => els.map(e => e.id)")) == matmuls
+
+
+def test_a_kernel_in_the_source_opens_the_fused_drawing_at_its_box(page):
+    assert shown_drawing(page, "fused").get_attribute("id") == "grouped-fused"
+    link = page.locator("a.to-cluster").nth(2)
+    box_id = link.get_attribute("href")
+    link.click()
+    assert shown_drawing(page, "fused").get_attribute("id") == "graph-fused"
+    box = page.locator(f"#graph-fused {box_id}")
+    assert box.is_visible() and "flash" in box.get_attribute("class")
+    assert box.bounding_box()["y"] >= 0 and box.bounding_box()["y"] < HEIGHT      # in the window
+    assert not page.errors, page.errors

@@ -128,10 +128,11 @@ search.addEventListener('input', () => {
 });
 
 // Each kernel named in the generated source links to its box in the fused drawing.
+// (The fused drawing may still wait in its template: show it first, then find the box.)
 document.querySelectorAll('a.to-cluster').forEach(a => a.addEventListener('click', () => {
+  showDrawing('graph-fused');
   const box = document.querySelector(a.getAttribute('href'));
   if (!box) return;
-  showDrawing('graph-fused');
   centerOn(box);
   box.classList.add('flash');
   setTimeout(() => box.classList.remove('flash'), 1500);
