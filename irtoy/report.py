@@ -107,8 +107,8 @@ def summary(final):
     """The stages with their node counts, then the inputs and outputs as a table."""
     rows = "".join(f"<tr><td><a href='#stage-{name}'>{name}</a></td><td>{len(g)}</td></tr>"
                    for name, g in final.stages.items())
-    return (f"<table class='stages'><tr><th>stage</th><th>nodes</th></tr>{rows}</table>"
-            f"{signature_table(final)}")
+    return (f"<div class='summary'><table class='stages'><tr><th>stage</th><th>nodes</th></tr>{rows}</table>"
+            f"{signature_table(final)}</div>")
 
 
 def signature_table(final):
@@ -121,12 +121,11 @@ def signature_table(final):
                        f"<td>{graph.spec(n).dtype.name}</td><td>{graph[n].get('role', '')}</td></tr>"
                        for n, name in zip(nodes, names))
     inputs = rows(graph.inputs, [graph[n].get("name") or f"%{n}" for n in graph.inputs])
-    counts = f"{len(graph.inputs)} inputs, {len(graph.outputs)} outputs"
-    return (f"<details class='signature'{' open' if len(graph.inputs) + len(graph.outputs) <= 12 else ''}>"
-            f"<summary>{counts}</summary><table id='signature'>"
-            f"<tr><th>name</th><th>shape</th><th>dtype</th><th>role</th></tr>"
-            f"<tbody><tr><th colspan='4'>inputs</th></tr>{inputs}</tbody>"
-            f"<tbody><tr><th colspan='4'>outputs</th></tr>{rows(graph.outputs, outputs)}</tbody></table></details>")
+    return (f"<div class='signature'><table id='signature'>"
+            f"<thead><tr><th>name</th><th>shape</th><th>dtype</th><th>role</th></tr></thead>"
+            f"<tbody><tr><th colspan='4'>{len(graph.inputs)} inputs</th></tr>{inputs}</tbody>"
+            f"<tbody><tr><th colspan='4'>{len(graph.outputs)} outputs</th></tr>{rows(graph.outputs, outputs)}</tbody>"
+            f"</table></div>")
 
 
 def tree_paths(tree, prefix):
