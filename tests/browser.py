@@ -11,7 +11,11 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
 def chromium():
     """Chromium, started once for several pages (a test module's fixture), as starting it is slow."""
     assert os.path.exists(CHROMIUM), "Chromium is missing: apt-get install chromium"
-    from playwright.sync_api import sync_playwright
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        raise AssertionError("Playwright is missing: pip install -e '.[test]' (it drives Debian's Chromium; "
+                             "no `playwright install` is needed)") from None
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         try:

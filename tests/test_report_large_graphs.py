@@ -52,6 +52,7 @@ def scale_of(drawing):
 def test_the_fused_stage_opens_fitted_to_the_page(demo, page):
     step, _ = demo
     assert len(step.stages["fused"]) > 150
+    assert page.requests == []                          # one self-contained file, svg-pan-zoom inlined
     page.locator("#stage-fused").scroll_into_view_if_needed()
     drawing = shown_drawing(page, "fused")
     assert drawing.count() == 1 and drawing.is_visible()
