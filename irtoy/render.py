@@ -173,14 +173,16 @@ def argument_of(input_name):
     return input_name.split("[")[0]
 
 
-def to_dot_collapsed(graph, title=None, rankdir="TB", depth=1, id_prefix="", expand=None):
+def to_dot_collapsed(graph, title=None, rankdir="TB", depth=1, id_prefix="", expand=None, clusters=None):
     """A summary drawing: each of the graph's layer_groups drawn as one box.
 
     Large models stay legible this way: a 3-layer MLP's training step is a few hundred nodes,
     but only a handful of layers (dense1, dense2, loss, optimizer, ...). Nodes in no group are
     drawn as themselves. `expand`: the label of one group drawn opened instead, its nodes inside
     a box with the label, wired to the boxes around them. In the SVG, group k (in layer_groups
-    order) has the id `{id_prefix}group{k}`, whether drawn as a box or opened.
+    order) has the id `{id_prefix}group{k}`, whether drawn as a box or opened. `clusters`:
+    {label: [node ids]} (a fused graph's kernels) boxed inside the opened group, each box
+    holding the group's nodes of that kernel.
     """
     groups = layer_groups(graph, depth)
     dot = graphviz.Digraph("irtoy", graph_attr={"rankdir": rankdir, "fontname": "Helvetica", "newrank": "true",
@@ -202,8 +204,17 @@ def to_dot_collapsed(graph, title=None, rankdir="TB", depth=1, id_prefix="", exp
             with dot.subgraph(name=f"cluster_{k}") as sub:
                 sub.attr(label=f"{label} (click to close)", style="rounded,dashed", color="#7570b3",
                          fontsize="11", id=f"{id_prefix}group{k}")
+                for i, (kernel, kernel_nodes) in enumerate((clusters or {}).items()):
+                    inside = [n for n in kernel_nodes if n in members]
+                    if inside:
+                        with sub.subgraph(name=f"cluster_{k}_{i}") as box:
+                            box.attr(label=str(kernel), style="rounded,dotted", color="#999999", fontsize="9",
+                                     id=f"{id_prefix}cluster{i}")
+                            for n in inside:
+                                add_node(box, n)
                 for n in members:
-                    add_node(sub, n)
+                    if n not in drawn_as:
+                        add_node(sub, n)
             continue
         ops_in = sorted({graph[n]["op"] for n in members})
         roles = {graph[n].get("role") for n in members}

@@ -209,8 +209,9 @@ def stage_section(name, graph, previous):
     if groups:
         boxes.append((f"grouped-{name}", "grouped", render.to_dot_collapsed(graph, id_prefix=f"{name}-g-"),
                       not grouped_first))
+        kernels = stage_clusters(graph).get("clusters")     # a fused stage boxes its kernels in an opened layer
         boxes += [(f"grouped-{name}-{k}", "grouped opened",
-                   render.to_dot_collapsed(graph, id_prefix=f"{name}-g{k}-", expand=label), True)
+                   render.to_dot_collapsed(graph, id_prefix=f"{name}-g{k}-", expand=label, clusters=kernels), True)
                   for k, label in enumerate(groups)]
         views = (f"<p class='views'><button data-show='grouped-{name}' aria-pressed='{str(grouped_first).lower()}'>"
                  f"by layer ({len(groups)} groups)</button><button data-show='graph-{name}' "

@@ -121,6 +121,11 @@ def test_a_large_stage_opens_by_layer_and_a_layer_opens_on_click(demo, page):
         assert opened.locator(f"#fused-g{k}-node{n}").is_visible()
         assert graph[n]["op"] in opened.locator(f"#fused-g{k}-node{n}").text_content()
 
+    # in the fused stage, the layer's nodes sit in boxes of the kernels they were fused into
+    kernels = [c.locator("text").first.text_content()
+               for c in opened.locator(f"#fused-g{k}-group{k} ~ g.cluster").all()]
+    assert kernels and all(label.startswith("kernel ") for label in kernels)
+
     # clicking the opened layer's frame closes it again
     opened.locator(f"#fused-g{k}-group{k} > text").first.click()
     assert shown_drawing(page, "fused").get_attribute("id") == "grouped-fused"

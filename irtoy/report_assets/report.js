@@ -93,8 +93,8 @@ document.addEventListener('click', e => {
   if ((m = target.id.match(/-node(\d+)$/))) showDetails(stage, m[1]);
   else if ((m = target.id.match(/-g-group(\d+)$/))) showDrawing(`grouped-${stage}-${m[1]}`);
   else if (target.id.match(/-g\d+-group\d+$/)) showDrawing(`grouped-${stage}`);
-  else if ((m = target.id.match(/^fused-cluster(\d+)$/))) {
-    const source = document.querySelector(`[data-kernels~="source-kernel${KERNELS[Number(m[1])]}"]`);
+  else if ((m = target.id.match(/^fused-(g\d+-)?cluster(\d+)$/))) {
+    const source = document.querySelector(`[data-kernels~="source-kernel${KERNELS[Number(m[2])]}"]`);
     if (source) source.scrollIntoView({block: 'center'});
   }
 });
