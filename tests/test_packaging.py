@@ -29,5 +29,5 @@ def test_an_editable_install_prints_no_setuptools_warnings(tmp_path):
     warned = [line for line in output.splitlines() if re.search("warn|deprecat", line, re.I)]
     assert all(EDITABLE_NOTE in line for line in warned), "\n".join(warned)
     (metadata,) = tmp_path.glob("irtoy-*.dist-info/METADATA")
-    assert "License-Expression: MIT" in metadata.read_text()
+    assert "License-Expression: MIT AND BSD-2-Clause" in metadata.read_text()
     assert (metadata.parent / "licenses" / "LICENSE").read_text().startswith("MIT License")
