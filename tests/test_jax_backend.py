@@ -153,3 +153,22 @@ def test_importing_irtoy_does_not_import_jax():
     code = "import sys, irtoy, irtoy.nn; print('jax' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_a_negative_integer_exponent_is_an_error_as_in_numpy():
+    x, y = np.array([2, 3]), np.array([1, 2])
+    f = irtoy.trace(lambda x, y: x ** y, x, y).compile("jax")
+    np.testing.assert_array_equal(f(x, y), [2, 9])
+    with pytest.raises(irtoy.errors.IntegerPowerError, match=r"(?s)negative integer powers.*test_jax_backend\.py"):
+        f(x, np.array([-1, 2]))
+
+
+def test_an_index_outside_its_axis_is_an_error_never_a_clamped_read():
+    table, rows = np.arange(12.0).reshape(4, 3), np.array([0, 3, -4])
+    f = irtoy.trace(lambda t, i: t[i] * 2, table, rows).compile("jax")
+    np.testing.assert_array_equal(f(table, rows), table[rows] * 2)
+    with pytest.raises(IndexError, match=r"(?s)gather: index 7 is out of bounds for axis 0 of size 4.*"
+                                         r"test_jax_backend\.py"):
+        f(table, np.array([0, 7, 1]))
+    with pytest.raises(irtoy.IrtoyError, match=r"index -5 is out of bounds"):
+        f(table, np.array([-5, 0, 1]))

@@ -25,7 +25,7 @@ import inspect
 
 import numpy as np
 
-from irtoy.errors import IrtoyError
+from irtoy.errors import IrtoyError, located
 
 try:
     import jax
@@ -69,7 +69,8 @@ class JaxExecutable:
                 continue
             fn = lowering.lowering(node["op"])
             extra = {"out_dtype": node["dtype"]} if "out_dtype" in inspect.signature(fn).parameters else {}
-            self._steps.append((n, fn, graph.args(n), {**node["attrs"], **extra}))
+            check = lowering.CHECKS.get(node["op"])
+            self._steps.append((n, fn, graph.args(n), {**node["attrs"], **extra}, check))
         self._consts = {n: graph[n]["value"] for n in graph.nx if graph[n]["op"] == "const"}
         donated = tuple(i for i, n in enumerate(graph.inputs) if graph[n].get("donated"))
         self.mesh = None if devices is None else mesh_of(devices)
@@ -86,12 +87,18 @@ class JaxExecutable:
             self._compiled = self._jitted.lower(*self._example()).compile()
 
     def _function(self, *inputs):
-        """The graph, node by node, on JAX values: what jax.jit traces."""
+        """The graph, node by node, on JAX values: what jax.jit traces. Its results are the
+        graph's outputs, then (found, example) for each run-time check (lowering.CHECKS)."""
         env = dict(self._consts)
         env.update(zip(self.graph.inputs, inputs))
-        for n, fn, args, attrs in self._steps:
-            env[n] = fn(*[env[a] for a in args], **attrs)
-        return tuple(env[o] for o in self.graph.outputs)
+        self._checks, found = [], []
+        for n, fn, args, attrs, check in self._steps:
+            values = [env[a] for a in args]
+            env[n] = fn(*values, **attrs)
+            for error, bad, example, message in check(*values, **attrs) if check else ():
+                self._checks.append((n, error, message))
+                found += [bad, example]
+        return tuple(env[o] for o in self.graph.outputs) + tuple(found)
 
     def _example(self):
         """The arguments as JAX sees them when it compiles: shapes and dtypes, no values."""
@@ -106,8 +113,14 @@ class JaxExecutable:
                 # each host hands its own devices their slices only
                 args = [jax.make_array_from_callback(a.shape, sharding, lambda index, a=a: a[index])
                         for sharding, a in zip(self._in_shardings, args)]
-            outs = self._compiled(*args)
-            return [np.array(o) for o in outs]
+            outs = [np.array(o) for o in self._compiled(*args)]
+        results, found = outs[:len(self.graph.outputs)], outs[len(self.graph.outputs):]
+        for (n, error, message), bad, example in zip(self._checks, found[::2], found[1::2]):
+            if bad:
+                node = self.graph[n]
+                raise error(f"{message(example)}\n  in {self.graph.node_text(n).split('#')[0].strip()}"
+                            f"{located(node.get('src'))}")
+        return results
 
     @property
     def source(self):

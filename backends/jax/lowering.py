@@ -16,7 +16,8 @@ import jax.numpy as jnp
 from jax import lax
 
 from irtoy import ops
-from irtoy.errors import IrtoyError
+from irtoy.errors import IntegerPowerError, IrtoyError
+from irtoy.ops.indexing import IndexOutOfRangeError, out_of_range_message
 from irtoy.ops.convolution import window_positions
 from irtoy.ops.random import SPLITMIX_GAMMA, SPLITMIX_MULTIPLIERS, SPLITMIX_SHIFTS
 
@@ -163,8 +164,8 @@ def _random_uniform(seed, shape, stream, dtype):
 
 def _wrapped(indices, axes, shape):
     """Negative indices counted from the end, as NumPy's. (An index out of range cannot raise
-    inside XLA's program: its gathers clamp it and its scatters drop it.)"""
-    return tuple(jnp.where(i < 0, i + shape[a], i) for i, a in zip(indices, axes))
+    inside XLA's program, whose gathers clamp it: CHECKS below report it after the call.)"""
+    return tuple(i if i.dtype.kind == "u" else jnp.where(i < 0, i + shape[a], i) for i, a in zip(indices, axes))
 
 
 def _gather(x, *indices, axes):
@@ -241,3 +242,33 @@ LOWERINGS = {
     "avg_pool2d_grad": _avg_pool2d_grad,
     "random_uniform": _random_uniform,
 }
+
+
+# -- what NumPy raises at run time, which XLA's program cannot ------------------------------------
+# A check returns (error class, found, example, message of the example): the executable makes
+# `found` and `example` extra results of the program and raises after the call, so a negative
+# integer exponent or an index outside its axis is an error here too, never a wrong number.
+
+def _negative_exponent(x, y, out_dtype):
+    if np.dtype(out_dtype).kind not in "iu":
+        return []
+    return [(IntegerPowerError, jnp.any(y < 0), jnp.int64(0),
+             lambda value: "Integers to negative integer powers are not allowed")]
+
+
+def _indices_outside(op):
+    def check(first, *indices, axes, shape=None):
+        shape = shape or first.shape
+        found = []
+        for i, axis in zip(indices, axes):
+            size = shape[axis]
+            outside = ((i >= size) if i.dtype.kind == "u" else (i < -size) | (i >= size)).ravel()
+            if outside.size:
+                found.append((IndexOutOfRangeError, jnp.any(outside), i.ravel()[jnp.argmax(outside)],
+                              lambda value, axis=axis, size=size: out_of_range_message(op, int(value), axis, size)))
+        return found
+    return check
+
+
+CHECKS = {"power": _negative_exponent, "gather": _indices_outside("gather"),
+          "scatter_add": _indices_outside("scatter_add")}

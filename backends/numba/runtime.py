@@ -13,14 +13,9 @@ import sys
 import numpy as np
 
 from irtoy.arguments import check_argument
-from irtoy.errors import IrtoyError
+from irtoy.errors import IntegerPowerError, IrtoyError  # noqa: F401 (IntegerPowerError: for the drivers)
 from irtoy.ir import Spec
 from irtoy.ops.indexing import IndexOutOfRangeError, out_of_range_message
-
-
-class IntegerPowerError(IrtoyError, ValueError):
-    """An integer raised to a negative integer power: NumPy's ValueError (which the
-    interpreter raises), as an IrtoyError naming the node and the user's line."""
 
 
 def out_of_range(error, places):
