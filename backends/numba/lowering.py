@@ -347,6 +347,20 @@ LOWERINGS.update({
 })
 
 
+# -- linear algebra: the driver calls the ops' own NumPy code (LAPACK) ---------------------
+
+def _linalg_call(args, out, node):
+    """irtoy.ops.linalg.call_at: the op's reference code, a LinAlgError (a singular matrix)
+    told the node and the user's line."""
+    where = f"{node['op']} of {', '.join(args)}{located(node.get('src'))}"
+    attrs = "".join(f", {k}={v!r}" for k, v in node["attrs"].items())
+    return f"linalg_call({where!r}, {node['op']!r}, {', '.join(args)}{attrs})"
+
+
+LINALG_CALL = Call(_linalg_call, writes_into=False, imports=("from irtoy.ops.linalg import call_at as linalg_call",))
+LOWERINGS.update({op: LINALG_CALL for op in ("det", "slogdet", "inv", "solve", "cholesky", "qr", "eigh", "svd")})
+
+
 def lowering(op):
     """The lowering of `op`; a missing one is a bug in the backend, reported as such."""
     try:

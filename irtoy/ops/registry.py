@@ -34,6 +34,7 @@ KINDS = {
     "scatter": "writes its argument into zeros at an index",
     "window": "slides a window over an image (convolution, pooling and their gradients)",
     "random": "random numbers, a pure function of a seed",
+    "linalg": "a factorisation, inverse or solve of whole matrices (numpy.linalg: LAPACK)",
 }
 
 
