@@ -68,6 +68,7 @@ def test_einsum_contracts_pairwise_with_matmul_and_numba_calls_blas():
     assert traced.graph.count_ops().get("matmul") == 2
     assert "multiply" not in traced.graph.count_ops()
     assert "np.matmul(" in traced.compile("numba").source
+    assert "np.matmul(" in irtoy.trace(lambda x, y: np.tensordot(x, y, 1), x, y).compile("numba").source
 
 
 def test_einsum_contracts_the_smallest_product_first():

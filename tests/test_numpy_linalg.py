@@ -219,6 +219,12 @@ def test_bad_linalg_calls_are_refused_naming_the_function_and_line(fn, shape, er
         irtoy.trace(fn, np.ones(shape))
 
 
+@pytest.mark.parametrize("options", [{}, {"rcond": 0.3}, {"rtol": 0.3}, {"rtol": None}])
+def test_pinv_reads_rcond_and_rtol_as_numpy(options):
+    x = random_matrices(6, (2, 3, 4))
+    check_like_numpy(lambda x: np.linalg.pinv(x, **options), x)
+
+
 def test_linalg_of_integers_computes_in_float64_as_numpy():
     a = np.array([[2, 1], [1, 3]])
     check_value(lambda a: (np.linalg.inv(a), np.linalg.det(a), np.linalg.eigvalsh(a), np.linalg.solve(a, a[0])), a)

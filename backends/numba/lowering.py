@@ -23,7 +23,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from irtoy.errors import IrtoyError, located
-from irtoy.ir import format_index
+from irtoy.ir import Spec, format_index
 
 
 class LoweringError(IrtoyError):
@@ -352,7 +352,7 @@ LOWERINGS.update({
 def _linalg_call(args, out, node):
     """irtoy.ops.linalg.call_at: the op's reference code, a LinAlgError (a singular matrix)
     told the node and the user's line."""
-    where = f"{node['op']} of {', '.join(args)}{located(node.get('src'))}"
+    where = f"{node['op']} -> {Spec(node['shape'], node['dtype'])}{located(node.get('src'))}"
     attrs = "".join(f", {k}={v!r}" for k, v in node["attrs"].items())
     return f"linalg_call({where!r}, {node['op']!r}, {', '.join(args)}{attrs})"
 

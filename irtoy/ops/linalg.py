@@ -89,7 +89,7 @@ def _square_rule(shape_of_result):
 
 def _linalg_input(a):
     """An argument of np.linalg as NumPy takes it: integers and bools become float64."""
-    dtype = a.dtype if hasattr(a, "dtype") else np.result_type(a)
+    dtype = a.dtype if hasattr(a, "dtype") else np.asarray(a).dtype
     return a if dtype.kind == "f" else cast(a, np.float64)
 
 
@@ -249,11 +249,14 @@ def svdvals(x):
 @composite("pinv", numpy=(np.linalg.pinv,))
 def pinv(a, rcond=None, hermitian=False, *, rtol=np._NoValue):
     """numpy.linalg.pinv: V diag(1/s) U^T, singular values at most rcond times the largest
-    taken as 0 (rcond: 1e-15 unless given, as NumPy's)."""
+    taken as 0 (rcond, or rtol, as NumPy reads them)."""
     refuse_options("linalg.pinv", hermitian=hermitian or None)
-    if rtol is not np._NoValue and rtol is not None:
-        rcond = rtol if rcond is None else rcond
-    rcond = 1e-15 if rcond is None else rcond
+    a = _linalg_input(a)
+    if rcond is not None and rtol is not np._NoValue:
+        raise ShapeError("rtol and rcond cannot both be given")
+    if rcond is None:
+        largest = max(shape_of(a)[-2:]) if ndim_of(a) >= 2 else 0
+        rcond = 1e-15 if rtol is np._NoValue else largest * np.finfo(a.dtype).eps if rtol is None else rtol
     u, s, vh = svd(a, full_matrices=False)
     cutoff = multiply(np.asarray(rcond)[..., None] if np.ndim(rcond) else rcond, reduce_max(s, -1, keepdims=True))
     kept = s > cutoff
