@@ -387,9 +387,20 @@ def _reciprocal_gaps(values):
 
 @vjp_rule("det")
 def _det(g, out, a):
-    """d det(A) = det(A) tr(A^-1 dA), so dA = g det(A) A^-T (Giles 2008, "An extended
-    collection of matrix derivative results for forward and reverse mode AD", 2.2.4)."""
-    return (_matrix_of_scalars(g * out) * _swap_last_two(ops.inv(a)),)
+    """d det(A) = tr(adj(A) dA), so dA = g adj(A)^T (Giles 2008, "An extended collection of
+    matrix derivative results for forward and reverse mode AD", 2.2.4, with adj(A) =
+    det(A) A^-1). adj(A)^T is taken from the SVD A = U diag(s) V^T as det(U) det(V) U diag(c)
+    V^T, c_i the product of the singular values but s_i: finite where A is singular (and
+    A^-1 is not)."""
+    u, s, vh = ops.svd(a)
+    zero = ops.equal(s, _scalar(0, s))
+    logs = ops.log(ops.where(zero, _scalar(1, s), s))
+    zeros = ops.cast(zero, s.dtype)
+    others_zero = ops.sum(zeros, -1, keepdims=True) - zeros
+    c = ops.where(ops.greater(others_zero, _scalar(0, s)), _scalar(0, s),
+                  ops.exp(ops.sum(logs, -1, keepdims=True) - logs))
+    adjugate_t = _matrix_of_scalars(ops.det(u) * ops.det(vh)) * ((u * ops.expand_dims(c, -2)) @ vh)
+    return (_matrix_of_scalars(g) * adjugate_t,)
 
 
 @vjp_rule("slogdet")

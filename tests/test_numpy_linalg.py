@@ -182,6 +182,20 @@ def test_linalg_on_numba_matches_the_interpreter():
     check_like_numpy(many, a, wide, numba=True)
 
 
+def adjugate_transposed(a):
+    """The cofactor matrix of `a`, entry by entry (the gradient of det)."""
+    n = a.shape[0]
+    minor = lambda i, j: np.delete(np.delete(a, i, 0), j, 1)
+    return np.array([[(-1) ** (i + j) * np.linalg.det(minor(i, j)) for j in range(n)] for i in range(n)])
+
+
+@pytest.mark.parametrize("a", [np.zeros((3, 3)), np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [0.0, 1.0, 5.0]]),
+                               np.array([[0.0, 0.0], [0.0, 3.0]]), np.diag([2.0, -1.0, 0.5])])
+def test_det_gradient_is_the_adjugate_also_at_singular_matrices(a):
+    grad = irtoy.trace(lambda a: np.linalg.det(a), a).grad().compile("numpy")(a)
+    np.testing.assert_allclose(grad, adjugate_transposed(a), atol=1e-12)
+
+
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
 def test_a_singular_matrix_is_an_irtoy_error_naming_the_function_and_line(backend):
     f = irtoy.trace(lambda a: np.linalg.inv(a) * 2, np.eye(2)).compile(backend)

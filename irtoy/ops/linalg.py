@@ -19,6 +19,7 @@ definite (cholesky); here that is `LinAlgError`, an IrtoyError too, naming the f
 and each backend adds the node and the user's line that made it.
 """
 import builtins
+
 import numpy as np
 
 from irtoy.errors import IrtoyError, ShapeError, TraceError
