@@ -92,6 +92,13 @@ def test_einsum_of_mixed_dtypes_computes_in_the_result_dtype():
     check_like_numpy(lambda x, y: np.einsum("i,i,j->j", x, x, y), x, y)
 
 
+@pytest.mark.parametrize("fn", [lambda x: np.einsum("i,->i", x, 2.0), lambda x: np.tensordot(x, 2.0, 0),
+                                lambda x: np.dot(x, 2.0), lambda x: np.inner(2.0, x), lambda x: np.kron(x, 2.0),
+                                lambda x: np.outer(x, 2.0), lambda x: np.vdot(x, [2.0, 1.0])])
+def test_python_numbers_are_arrays_of_their_own_dtype_as_numpy_takes_them(fn):
+    check_like_numpy(fn, np.array([1.5, -2.0], np.float32))
+
+
 def test_einsum_keeps_the_operands_dtype_where_numpy_does():
     x = np.arange(9, dtype=np.int32).reshape(3, 3)
     check_like_numpy(lambda x: np.einsum("ii", x), x, grad=False)

@@ -242,13 +242,12 @@ def einsum(*operands, out=None, dtype=None, order="K", casting="safe", optimize=
     refuse_options("einsum", out=out, dtype=dtype, order=None if order in ("K", "C", "A") else order,
                    casting=None if casting == "safe" else casting)
     subscripts, arrays = _einsum_arguments(operands)
-    if not isinstance(subscripts, str):
-        raise ShapeError(f"the subscripts must be a string, not {subscripts!r}")
+    arrays = _arrays(*arrays)
     shapes = [shape_of(a) for a in arrays]
     labels, output = _einsum_labels(subscripts, shapes)
     sizes = _label_sizes(labels, shapes)
-    result_dtype = np.result_type(*[getattr(a, "dtype", a) for a in arrays])
-    arrays = [a if _dtype(a) == result_dtype else cast(a, result_dtype) for a in arrays]   # as NumPy computes
+    result_dtype = np.result_type(*[a.dtype for a in arrays])
+    arrays = [a if a.dtype == result_dtype else cast(a, result_dtype) for a in arrays]   # as NumPy computes
     prepared = [_prepared(x, term, sizes) for x, term in zip(arrays, labels)]
     xs, labels = [p[0] for p in prepared], [p[1] for p in prepared]
     for k in range(len(xs)):
@@ -267,11 +266,13 @@ def einsum(*operands, out=None, dtype=None, order="K", casting="safe", optimize=
         present = [a for a in output if a in x_labels]
         x = _reshaped(x, [sizes[a] if a in present else 1 for a in output])
         x = broadcast_to(x, tuple(sizes[a] for a in output))
-    return x if _dtype(x) == result_dtype else cast(x, result_dtype)      # sums widen small integers
+    return x if x.dtype == result_dtype else cast(x, result_dtype)      # sums widen small integers
 
 
-def _dtype(x):
-    return x.dtype if hasattr(x, "dtype") else np.result_type(x)
+def _arrays(*xs):
+    """The operands as arrays: NumPy's contractions take a Python number as an array of its
+    own dtype (float64 for 2.0), not as a weakly typed scalar."""
+    return tuple(x if hasattr(x, "dtype") and hasattr(x, "shape") else np.asarray(x) for x in xs)
 
 
 # -- NumPy's other contractions ----------------------------------------------------------------
@@ -303,6 +304,7 @@ def _one_axis(k, ndim):
 def tensordot(a, b, axes=2):
     """numpy.tensordot: sum the products over `axes` (the last n of a and first n of b, or
     the pair of sequences given); the free axes of a, then those of b."""
+    a, b = _arrays(a, b)
     a_shape, b_shape = shape_of(a), shape_of(b)
     a_axes, b_axes = _tensordot_axes(axes, len(a_shape), len(b_shape))
     if len(set(a_axes)) != len(a_axes) or len(set(b_axes)) != len(b_axes):
@@ -314,9 +316,9 @@ def tensordot(a, b, axes=2):
     b_labels = [("b", j) for j in range(len(b_shape))]
     for i, j in zip(a_axes, b_axes):
         b_labels[j] = a_labels[i]
-    keep = [x for x in a_labels + b_labels if x[0] == "a" and x[1] not in a_axes or x[0] == "b"]
-    x, labels = _contract_pair(a, a_labels, b, b_labels, keep)
-    return _arranged(x, labels, [a for a in a_labels if a in keep] + [b for b in b_labels if b in keep])
+    summed = {a_labels[i] for i in a_axes}
+    x, _ = _contract_pair(a, a_labels, b, b_labels, keep=set(a_labels + b_labels) - summed)
+    return x        # its axes: the free ones of a, then those of b, each in order
 
 
 @composite("dot", numpy=(np.dot,), methods=("dot",))
@@ -324,6 +326,7 @@ def dot(a, b, out=None):
     """numpy.dot: a product with a scalar; the matrix product up to 2-d; beyond, the sum
     over the last axis of a and the second-to-last of b (not matmul's batching)."""
     refuse_options("dot", out=out)
+    a, b = _arrays(a, b)
     if ndim_of(a) == 0 or ndim_of(b) == 0:
         return multiply(a, b)
     if ndim_of(b) <= 2 and ndim_of(a) <= 2 or ndim_of(b) == 1:
@@ -334,6 +337,7 @@ def dot(a, b, out=None):
 @composite("inner", numpy=(np.inner,))
 def inner(a, b):
     """numpy.inner: the sum of products over the last axes of a and b."""
+    a, b = _arrays(a, b)
     if ndim_of(a) == 0 or ndim_of(b) == 0:
         return multiply(a, b)
     return tensordot(a, b, ((-1,), (-1,)))
@@ -342,7 +346,7 @@ def inner(a, b):
 @composite("vdot", numpy=(np.vdot,))
 def vdot(a, b):
     """numpy.vdot: the dot product of a and b flattened (real arrays: no conjugate)."""
-    a, b = ravel(a), ravel(b)
+    a, b = (ravel(x) for x in _arrays(a, b))
     if shape_of(a) != shape_of(b):
         raise ShapeError(f"vdot needs arrays of equal size, not {shape_of(a)[0]} and {shape_of(b)[0]} entries")
     return matmul(a, b)
@@ -352,7 +356,7 @@ def vdot(a, b):
 def outer(a, b, out=None):
     """numpy.outer: every entry of a (flattened) times every entry of b, as a matrix."""
     refuse_options("outer", out=out)
-    a, b = ravel(a), ravel(b)
+    a, b = (ravel(x) for x in _arrays(a, b))
     return multiply(reshape(a, (shape_of(a)[0], 1)), b)
 
 
@@ -363,6 +367,7 @@ def kron(a, b):
     With both made of the same number of axes, a's entries spread along a first axis of each
     pair and b's along a second, the broadcast product flattened pairwise is the result.
     """
+    a, b = _arrays(a, b)
     ndim = max(ndim_of(a), ndim_of(b))
     a_shape = (1,) * (ndim - ndim_of(a)) + shape_of(a)
     b_shape = (1,) * (ndim - ndim_of(b)) + shape_of(b)
