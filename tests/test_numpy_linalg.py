@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import irtoy
+from graph_programs import central_differences
 from numpy_checks import check_gradient, check_like_numpy, check_value
 from op_cases import FLOATS, array
 
@@ -180,6 +181,20 @@ def test_linalg_on_numba_matches_the_interpreter():
                 np.linalg.cholesky(a @ a.transpose(0, 2, 1)), w, v * v, s, u * u, vh * vh, q @ r, np.abs(r),
                 np.linalg.norm(wide, "nuc"), np.linalg.pinv(wide), np.linalg.matrix_power(a, -2))
     check_like_numpy(many, a, wide, numba=True)
+
+
+@pytest.mark.parametrize("name", ["det", "slogdet", "inv", "solve", "cholesky", "qr", "eigh", "svd"])
+def test_gradients_of_gradients_match_finite_differences(name):
+    """Hessian-vector products: the gradient rules are written in ops that have rules."""
+    a, v = random_matrices(7, (3, 3)) + 3 * np.eye(3), random_matrices(8, (3, 3))
+    f = {"det": lambda a: np.linalg.det(a), "slogdet": lambda a: np.linalg.slogdet(a)[1],
+         "inv": lambda a: np.linalg.inv(a).sum(), "solve": lambda a: np.linalg.solve(a, v).sum(),
+         "cholesky": lambda a: np.linalg.cholesky(a @ a.T).sum(), "qr": lambda a: (np.linalg.qr(a)[0] ** 2 * v).sum(),
+         "eigh": lambda a: (np.linalg.eigh(a)[0] ** 3).sum(), "svd": lambda a: np.linalg.svd(a)[1].max()}[name]
+    hessian_times_v = irtoy.trace(lambda a: np.sum(irtoy.grad(f)(a) * v), a)
+    value = hessian_times_v.compile("numpy")
+    (expected,) = central_differences(value, [a], step=1e-5)
+    np.testing.assert_allclose(hessian_times_v.grad().compile("numpy")(a), expected, rtol=1e-5, atol=1e-6)
 
 
 def adjugate_transposed(a):
