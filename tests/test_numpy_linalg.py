@@ -179,7 +179,8 @@ def test_linalg_on_numba_matches_the_interpreter():
         q, r = np.linalg.qr(wide.T)
         return (np.linalg.det(a), np.linalg.slogdet(a)[1], np.linalg.inv(a), np.linalg.solve(a, wide[:, 0]),
                 np.linalg.cholesky(a @ a.transpose(0, 2, 1)), w, v * v, s, u * u, vh * vh, q @ r, np.abs(r),
-                np.linalg.norm(wide, "nuc"), np.linalg.pinv(wide), np.linalg.matrix_power(a, -2))
+                np.linalg.norm(wide, "nuc"), np.linalg.pinv(wide), np.linalg.matrix_power(a, -2),
+                np.linalg.multi_dot([wide.T, a[0], wide]), np.linalg.cond(a), np.linalg.matrix_rank(a))
     check_like_numpy(many, a, wide, numba=True)
 
 
@@ -252,6 +253,36 @@ def test_bad_linalg_calls_are_refused_naming_the_function_and_line(fn, shape, er
 def test_pinv_reads_rcond_and_rtol_as_numpy(options):
     x = random_matrices(6, (2, 3, 4))
     check_like_numpy(lambda x: np.linalg.pinv(x, **options), x)
+
+
+@st.composite
+def chain_case(draw):
+    """multi_dot of 2 to 4 arrays, a vector at either end or not."""
+    sizes = draw(st.lists(st.integers(1, 4), min_size=3, max_size=5))
+    dtype = draw(st.sampled_from(FLOATS))
+    shapes = [(sizes[k], sizes[k + 1]) for k in range(len(sizes) - 1)]
+    if draw(st.booleans()):
+        shapes[0] = shapes[0][1:]
+    if draw(st.booleans()):
+        shapes[-1] = shapes[-1][:1]
+    arrays = [random_matrices(k, shape, dtype) for k, shape in enumerate(shapes)]
+    return (lambda *xs: np.linalg.multi_dot(xs)), *arrays
+
+
+@given(chain_case())
+def test_multi_dot_matches_numpy_and_finite_differences(case):
+    check_like_numpy(*case)
+
+
+@pytest.mark.parametrize("p", [None, 2, -2, "fro", "nuc", 1, -1, np.inf, -np.inf])
+def test_cond_matches_numpy_and_finite_differences(p):
+    check_like_numpy(lambda x: np.linalg.cond(x, p), random_matrices(9, (2, 3, 3)) + 2 * np.eye(3))
+
+
+def test_matrix_rank_counts_singular_values_as_numpy():
+    x = random_matrices(10, (2, 4, 3)) * np.array([1.0, 1.0, 0.0])    # rank 2
+    check_like_numpy(lambda x: (np.linalg.matrix_rank(x), np.linalg.matrix_rank(x, tol=0.5),
+                                np.linalg.matrix_rank(x, rtol=0.1)), x, grad=False)
 
 
 def test_linalg_of_integers_computes_in_float64_as_numpy():

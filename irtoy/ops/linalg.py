@@ -2,8 +2,8 @@
 
 Each factorisation, inverse or solve is an op of kind "linalg" whose reference code is
 NumPy's own (LAPACK); the numba backend has its driver call that same code, since a LAPACK
-call is no loop to fuse. Everything else (norm, pinv, matrix_power, eigvalsh, svdvals) is
-a composition of these and other ops.
+call is no loop to fuse. Everything else (norm, pinv, matrix_power, eigvalsh, svdvals,
+multi_dot, cond, matrix_rank) is a composition of these and other ops.
 
 A node is one array, so an op with several results (slogdet, qr, eigh, svd) computes them
 once and stacks them in one array; its public function slices them apart again (views,
@@ -23,7 +23,7 @@ import builtins
 import numpy as np
 
 from irtoy.errors import IrtoyError, ShapeError, TraceError
-from irtoy.ops.contraction import matmul
+from irtoy.ops.contraction import LETTERS, einsum, matmul
 from irtoy.ops.elementwise import abs as absolute, broadcast_shapes, cast, equal, multiply, not_equal, power, sqrt, where
 from irtoy.ops.movement import broadcast_to, getitem, reshape, transpose
 from irtoy.ops.normalize import int_tuple, ndim_of, normalize_axes, refuse_options, shape_of
@@ -287,6 +287,54 @@ def matrix_power(a, n):
         if n:
             square = matmul(square, square)
     return result
+
+
+@composite("multi_dot", numpy=(np.linalg.multi_dot,))
+def multi_dot(arrays, *, out=None):
+    """numpy.linalg.multi_dot: the product of a chain of matrices (the first may be a row
+    vector, the last a column vector), contracted as einsum orders it: smallest first."""
+    refuse_options("linalg.multi_dot", out=out)
+    arrays = list(arrays)
+    if len(arrays) < 2:
+        raise ShapeError("needs at least two arrays")
+    ndims = [ndim_of(x) for x in arrays]
+    if ndims[0] not in (1, 2) or ndims[-1] not in (1, 2) or any(d != 2 for d in ndims[1:-1]):
+        raise ShapeError(f"needs 2-d arrays (1-d at either end), not arrays of {ndims} dimensions")
+    letters = LETTERS[:len(arrays) + 1]
+    terms = [letters[k:k + 2] for k in range(len(arrays))]
+    terms[0] = terms[0][-ndims[0]:]
+    terms[-1] = terms[-1][:ndims[-1]]
+    output = terms[0][:-1] + terms[-1][1:]
+    return einsum(",".join(terms) + "->" + output, *arrays)
+
+
+@composite("cond", numpy=(np.linalg.cond,))
+def cond(x, p=None):
+    """numpy.linalg.cond: the condition number, the ratio of the largest and smallest
+    singular values (p None or 2; -2 its inverse), else norm(x, p) * norm(inv(x), p) (a
+    singular x is then a LinAlgError, where NumPy gives inf)."""
+    if p is None or p in (2, -2):
+        s = svd(x, compute_uv=False)
+        largest, smallest = getitem(s, (Ellipsis, 0)), getitem(s, (Ellipsis, -1))
+        return smallest / largest if p == -2 else largest / smallest
+    return multiply(norm(x, p, (-2, -1)), norm(inv(x), p, (-2, -1)))
+
+
+@composite("matrix_rank", numpy=(np.linalg.matrix_rank,))
+def matrix_rank(A, tol=None, hermitian=False, *, rtol=None):
+    """numpy.linalg.matrix_rank: how many singular values exceed tol (by default the largest
+    times rtol, itself max(m, n) times the dtype's epsilon unless given)."""
+    refuse_options("linalg.matrix_rank", hermitian=hermitian or None)
+    if ndim_of(A) < 2:
+        raise ShapeError("matrix_rank of an array of fewer than 2 dimensions is a Python int: compute it "
+                         "outside the traced function")
+    s = svd(A, compute_uv=False)
+    if tol is None:
+        rtol = max(shape_of(A)[-2:]) * np.finfo(s.dtype).eps if rtol is None else np.asarray(rtol)[..., None]
+        tol = multiply(reduce_max(s, -1, keepdims=True), rtol)
+    else:
+        tol = np.asarray(tol)[..., None]
+    return reduce_sum(cast(s > tol, np.intp), -1)
 
 
 # -- norms -------------------------------------------------------------------------------------
