@@ -4,7 +4,7 @@ keywords, and the compositions (norm, pinv, matrix_power, eigvalsh, svdvals)."""
 import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 import irtoy
 from graph_programs import central_differences
@@ -49,7 +49,8 @@ def norm_case(draw):
         return (lambda x: np.linalg.norm(x, ord_, axis, keepdims)), x, smooth
     x = draw(array(dtype, draw(hnp.array_shapes(min_dims=2, max_dims=3, max_side=3))))
     ord_ = draw(st.sampled_from(MATRIX_ORDS))
-    axis = tuple(draw(st.lists(st.integers(-x.ndim, x.ndim - 1), min_size=2, max_size=2, unique_by=lambda k: k % x.ndim)))
+    axis = tuple(draw(st.lists(st.integers(-x.ndim, x.ndim - 1), min_size=2, max_size=2,
+                               unique_by=lambda k: k % x.ndim)))
     if x.ndim == 2 and draw(st.booleans()):
         axis = None
     rows, columns = (0, 1) if axis is None else (axis[0] % x.ndim, axis[1] % x.ndim)

@@ -24,7 +24,8 @@ import numpy as np
 
 from irtoy.errors import IrtoyError, ShapeError, TraceError
 from irtoy.ops.contraction import LETTERS, einsum, matmul
-from irtoy.ops.elementwise import abs as absolute, broadcast_shapes, cast, equal, multiply, not_equal, power, sqrt, where
+from irtoy.ops.elementwise import (abs as absolute, broadcast_shapes, cast, equal, multiply, not_equal, power, sqrt,
+                                  where)
 from irtoy.ops.movement import broadcast_to, getitem, reshape, transpose
 from irtoy.ops.normalize import int_tuple, ndim_of, normalize_axes, refuse_options, shape_of
 from irtoy.ops.reductions import max as reduce_max, min as reduce_min, sum as reduce_sum
