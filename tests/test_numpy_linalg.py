@@ -57,10 +57,8 @@ def norm_case(draw):
     moved = np.moveaxis(x.astype(np.float64), (rows, columns), (-2, -1))
     s = np.linalg.svd(moved, compute_uv=False)
     fro = bool(np.all(np.sqrt(np.sum(moved ** 2, axis=(-2, -1))) > 1e-2))
-    smooth = {None: fro, "fro": fro,
-              "nuc": bool(np.all(s > 1e-2)) and all(well_separated(v) for v in s.reshape(-1, s.shape[-1])),
-              2: all(well_separated(v) for v in s.reshape(-1, s.shape[-1])),
-              -2: all(well_separated(v) for v in s.reshape(-1, s.shape[-1]))}.get(ord_)
+    clear = bool(np.all(s > 1e-2)) and all(well_separated(v) for v in s.reshape(-1, s.shape[-1]))
+    smooth = {None: fro, "fro": fro, "nuc": clear, 2: clear, -2: clear}.get(ord_)
     if smooth is None:      # 1, -1, inf, -inf: no ties among the column (row) sums, no zero entries
         sums = np.abs(moved).sum(axis=-2 if ord_ in (1, -1) else -1)
         smooth = bool(np.all(np.abs(moved) > 1e-2)) and all(well_separated(v) for v in sums.reshape(-1, sums.shape[-1]))
