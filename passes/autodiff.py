@@ -348,6 +348,167 @@ def _matmul(g, out, a, b):
     return _reshape(da, a.shape), _reshape(db, b.shape)
 
 
+# -- the rules: linear algebra ------------------------------------------------------------------
+# Ops with several results (qr, eigh, svd, slogdet) stack them in one array (irtoy/ops/
+# linalg.py): their cotangent arrives stacked the same way and is sliced apart here. eigh and
+# cholesky read one triangle of their argument only, so their gradient lies in that triangle.
+
+def _rows(x, start, stop):
+    """Rows start:stop of a stack of matrices."""
+    return ops.getitem(x, (Ellipsis, slice(start, stop), slice(None)))
+
+
+def _matrix_of_scalars(v):
+    """A stack of scalars (batch,) as (batch, 1, 1), to scale a stack of matrices."""
+    return ops.reshape(v, v.shape + (1, 1))
+
+
+def _eye(n, like):
+    return np.eye(n, dtype=like.dtype)
+
+
+def _from_triangle(grad, uplo):
+    """The gradient for an argument of which only the lower (uplo 'L') or upper triangle is
+    read, given `grad`, valid for symmetric changes of it: an entry off the diagonal stands
+    for both of its symmetric places, so it gets grad_ij + grad_ji."""
+    n = grad.shape[-1]
+    strict = np.tril(np.ones((n, n), grad.dtype), -1) if uplo == "L" else np.triu(np.ones((n, n), grad.dtype), 1)
+    return (grad + _swap_last_two(grad)) * strict + grad * _eye(n, grad)
+
+
+def _reciprocal_gaps(values):
+    """F with F_ij = 1 / (values_j - values_i) off the diagonal, 0 on it and wherever two
+    values are equal (the guard is on the operand: no 1/0 is ever computed)."""
+    gaps = ops.expand_dims(values, -2) - ops.expand_dims(values, -1)
+    zero = _scalar(0, gaps)
+    apart = ops.not_equal(gaps, zero)
+    return ops.where(apart, _scalar(1, gaps) / ops.where(apart, gaps, _scalar(1, gaps)), zero)
+
+
+@vjp_rule("det")
+def _det(g, out, a):
+    """d det(A) = tr(adj(A) dA), so dA = g adj(A)^T (Giles 2008, "An extended collection of
+    matrix derivative results for forward and reverse mode AD", 2.2.4, with adj(A) =
+    det(A) A^-1). adj(A)^T is taken from the SVD A = U diag(s) V^T as det(U) det(V) U diag(c)
+    V^T, c_i the product of the singular values but s_i: finite where A is singular (and
+    A^-1 is not)."""
+    u, s, vh = ops.svd(a)
+    zero = ops.equal(s, _scalar(0, s))
+    logs = ops.log(ops.where(zero, _scalar(1, s), s))
+    zeros = ops.cast(zero, s.dtype)
+    others_zero = ops.sum(zeros, -1, keepdims=True) - zeros
+    c = ops.where(ops.greater(others_zero, _scalar(0, s)), _scalar(0, s),
+                  ops.exp(ops.sum(logs, -1, keepdims=True) - logs))
+    adjugate_t = _matrix_of_scalars(ops.det(u) * ops.det(vh)) * ((u * ops.expand_dims(c, -2)) @ vh)
+    return (_matrix_of_scalars(g) * adjugate_t,)
+
+
+@vjp_rule("slogdet")
+def _slogdet(g, out, a):
+    """d log|det(A)| = tr(A^-1 dA) (Giles 2008, 2.2.4); the sign is flat."""
+    g_log = ops.getitem(g, (Ellipsis, 1))
+    return (_matrix_of_scalars(g_log) * _swap_last_two(ops.inv(a)),)
+
+
+@vjp_rule("inv")
+def _inv(g, out, a):
+    """d(A^-1) = -A^-1 dA A^-1, so dA = -A^-T g A^-T (Giles 2008, 2.2.3)."""
+    out_t = _swap_last_two(out)
+    return (-(out_t @ g @ out_t),)
+
+
+@vjp_rule("solve")
+def _solve(g, out, a, b):
+    """x = A^-1 b: db = A^-T g and dA = -db x^T (Giles 2008, 2.3.1). A 1-d b is one vector
+    for every matrix: its cotangents are solved as columns."""
+    a_t = _swap_last_two(a)
+    if b.ndim == 1:
+        db = ops.solve(a_t, ops.reshape(g, g.shape + (1,)))
+        x = ops.reshape(out, out.shape[:-1] + (1, out.shape[-1]))
+        return -(db * x), ops.reshape(db, g.shape)
+    db = ops.solve(a_t, g)
+    return -(db @ _swap_last_two(out)), db
+
+
+@vjp_rule("cholesky")
+def _cholesky(g, out, a):
+    """A = L L^T: with P = Phi(L^T g), the lower triangle of L^T g with its diagonal
+    halved, dA = L^-T P L^-1 for symmetric changes (Murray 2016, "Differentiation of the
+    Cholesky decomposition", eq. 10), then put into the lower triangle NumPy reads."""
+    n = out.shape[-1]
+    product = _swap_last_two(out) @ g
+    phi = product * (np.tril(np.ones((n, n), out.dtype), -1) + _eye(n, out) * 0.5)
+    l_inv = ops.inv(out)
+    return (_from_triangle(_swap_last_two(l_inv) @ phi @ l_inv, "L"),)
+
+
+def _qr_square_or_tall(q, r, gq, gr):
+    """dA of A = QR with R square and invertible: with M = R gR^T - gQ^T Q and copyltu(M)
+    its lower triangle mirrored to the upper, dA = (gQ + Q copyltu(M)) R^-T (Walter and
+    Lehmann 2018; Liao et al. 2019, "Differentiable programming tensor networks", eq. 6)."""
+    k = r.shape[-1]
+    m = r @ _swap_last_two(gr) - _swap_last_two(gq) @ q
+    lower = m * np.tril(np.ones((k, k), m.dtype), -1)
+    copyltu = lower + _swap_last_two(lower) + m * _eye(k, m)
+    b = gq + q @ copyltu
+    return _swap_last_two(ops.solve(r, _swap_last_two(b)))     # b R^-T
+
+
+@vjp_rule("qr")
+def _qr(g, out, a):
+    """The reduced QR (Liao et al. 2019). A wide A = [X | Y] is Q [U | V] with X = QU square
+    and V = Q^T Y: Y's gradient is Q gV, and V's reaches X through Q as an extra Y gV^T."""
+    m, n = a.shape[-2:]
+    q, r = _rows(out, 0, m), _swap_last_two(_rows(out, m, m + n))
+    gq, gr = _rows(g, 0, m), _swap_last_two(_rows(g, m, m + n))
+    if m >= n:
+        return (_qr_square_or_tall(q, r, gq, gr),)
+    u, gu = ops.getitem(r, (Ellipsis, slice(0, m))), ops.getitem(gr, (Ellipsis, slice(0, m)))
+    y, gv = ops.getitem(a, (Ellipsis, slice(m, n))), ops.getitem(gr, (Ellipsis, slice(m, n)))
+    gx = _qr_square_or_tall(q, u, gq + y @ _swap_last_two(gv), gu)
+    return (ops.concatenate([gx, q @ gv], axis=-1),)
+
+
+@vjp_rule("eigh")
+def _eigh(g, out, a, UPLO):
+    """A = V diag(w) V^T: dA = V (diag(gw) + F * (V^T gV)) V^T for symmetric changes, with
+    F_ij = 1 / (w_j - w_i) off the diagonal (the standard rule: Giles 2008, 3.1; Magnus
+    1985), then put into the triangle NumPy reads."""
+    n = a.shape[-1]
+    v, w = _rows(out, 0, n), ops.getitem(out, (Ellipsis, n, slice(None)))
+    gv, gw = _rows(g, 0, n), ops.getitem(g, (Ellipsis, n, slice(None)))
+    inner = ops.expand_dims(gw, -2) * _eye(n, w) + _reciprocal_gaps(w) * (_swap_last_two(v) @ gv)
+    return (_from_triangle(v @ inner @ _swap_last_two(v), UPLO),)
+
+
+@vjp_rule("svd")
+def _svd(g, out, a):
+    """The reduced SVD A = U diag(s) V^T (Townsend 2016, "Differentiating the singular value
+    decomposition"; Ionescu et al. 2015): with F_ij = 1 / (s_j^2 - s_i^2) off the diagonal,
+    J = F * (U^T gU - gU^T U) and K = F * (V^T gV - gV^T V),
+        dA = U (J S + diag(gs) + S K) V^T + (I - U U^T) gU S^-1 V^T + U S^-1 gV^T (I - V V^T),
+    the last two terms for tall and wide A. S^-1 is taken as 0 where s is (no gradient flows
+    through a zero singular value's vectors, rather than inf times 0)."""
+    m, n = a.shape[-2:]
+    k = min(m, n)
+    u, v, s = _rows(out, 0, m), _rows(out, m, m + n), ops.getitem(out, (Ellipsis, m + n, slice(None)))
+    gu, gv, gs = _rows(g, 0, m), _rows(g, m, m + n), ops.getitem(g, (Ellipsis, m + n, slice(None)))
+    f = _reciprocal_gaps(s * s)
+    ut_gu, vt_gv = _swap_last_two(u) @ gu, _swap_last_two(v) @ gv
+    j = f * (ut_gu - _swap_last_two(ut_gu))
+    kk = f * (vt_gv - _swap_last_two(vt_gv))
+    inner = j * ops.expand_dims(s, -2) + ops.expand_dims(gs, -2) * _eye(k, s) + ops.expand_dims(s, -1) * kk
+    grad = u @ inner @ _swap_last_two(v)
+    zero = _scalar(0, s)
+    nonzero = ops.not_equal(s, zero)
+    s_inv = ops.where(nonzero, _scalar(1, s) / ops.where(nonzero, s, _scalar(1, s)), zero)
+    if m > k:
+        grad = grad + ((gu - u @ ut_gu) * ops.expand_dims(s_inv, -2)) @ _swap_last_two(v)
+    if n > k:
+        grad = grad + u @ _swap_last_two((gv - v @ vt_gv) * ops.expand_dims(s_inv, -2))
+    return (grad,)
+
+
 # -- the rules: movement ---------------------------------------------------------------------
 
 @vjp_rule("reshape", "expand_dims", "squeeze")

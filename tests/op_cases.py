@@ -388,6 +388,88 @@ def random_uniform_case(draw):
     return Case(fn, (seed,), False)
 
 
+# -- linear algebra: well-conditioned stacks of matrices ----------------------------------------
+
+@st.composite
+def matrices(draw, rows=None, columns=None, square=False):
+    """A stack of matrices (batch of up to 2 axes), entries in [-1, 1]; square ones get
+    n + 1 added on the diagonal, which keeps them far from singular."""
+    batch = draw(hnp.array_shapes(min_dims=0, max_dims=2, max_side=2))
+    m = rows or draw(st.integers(1, 4))
+    n = m if square else columns or draw(st.integers(1, 4))
+    a = draw(array(draw(st.sampled_from(FLOATS)), batch + (m, n), -1.0, 1.0))
+    return a + (n + 1) * np.eye(n, dtype=a.dtype) if square else a
+
+
+def _flat(x):
+    """The matrices of a stack as rows: (batch, m * n)."""
+    return x.reshape(x.shape[:-2] + (-1,))
+
+
+def _gaps_above(values, margin=0.05):
+    """True if sorted `values` (along the last axis) are all more than `margin` apart."""
+    return bool(np.all(np.diff(values, axis=-1) > margin)) if values.shape[-1] > 1 else True
+
+
+@st.composite
+def square_case(draw, name, fn):
+    return Case(labelled(fn, name), (draw(matrices(square=True)),))
+
+
+@st.composite
+def solve_case(draw):
+    a = draw(matrices(square=True))
+    n = a.shape[-1]
+    batch = draw(hnp.broadcastable_shapes(a.shape[:-2], max_side=2))
+    b_shape = draw(st.sampled_from([(n,), batch + (n, draw(st.integers(1, 3)))]))
+    b = draw(array(draw(st.sampled_from(FLOATS)), b_shape))
+    return Case(labelled(lambda a, b: np.linalg.solve(a, b), "solve"), (a, b))
+
+
+@st.composite
+def cholesky_case(draw):
+    a = draw(matrices(square=True))
+    return Case(labelled(lambda a: np.linalg.cholesky(a), "cholesky"), (a @ np.swapaxes(a, -1, -2),))
+
+
+@st.composite
+def qr_case(draw):
+    a = draw(matrices())
+    m, n = a.shape[-2:]
+    # full rank: the first min(m, n) columns (or rows) made strongly independent
+    a = a + 3 * np.eye(m, n, dtype=a.dtype)
+
+    def qr(a):      # squared: the signs of Q's columns and R's rows are arbitrary (LAPACK may flip them)
+        q, r = np.linalg.qr(a)
+        return np.concatenate([_flat(q * q), _flat(r * r)], axis=-1)
+    return Case(labelled(qr, "qr"), (a,))
+
+
+@st.composite
+def eigh_case(draw):
+    """Any square matrices (eigh reads one triangle), eigenvectors squared: their sign is
+    arbitrary."""
+    a = draw(matrices(square=True))
+    uplo = draw(st.sampled_from("LU"))
+
+    def eigh(a):
+        w, v = np.linalg.eigh(a, UPLO=uplo)
+        return np.concatenate([w, _flat(v * v)], axis=-1)
+    return Case(labelled(eigh, f"eigh[{uplo}]"), (a,), _gaps_above(np.linalg.eigvalsh(a.astype(np.float64), uplo)))
+
+
+@st.composite
+def svd_case(draw):
+    """Singular values, and the squares of the singular vectors (their sign is arbitrary)."""
+    a = draw(matrices())
+
+    def svd(a):
+        u, s, vh = np.linalg.svd(a, full_matrices=False)
+        return np.concatenate([s, _flat(u * u), _flat(vh * vh)], axis=-1)
+    s = np.linalg.svd(a.astype(np.float64), compute_uv=False)[..., ::-1]
+    return Case(labelled(svd, "svd"), (a,), _gaps_above(s) and bool(np.all(s > 0.05)))
+
+
 CASES = {
     "add": binary(np.add, NUMERIC), "subtract": binary(np.subtract, NUMERIC),
     "multiply": binary(np.multiply, NUMERIC), "divide": binary(np.divide, NUMERIC, y_away_from_zero=True),
@@ -417,6 +499,10 @@ CASES = {
     "max_pool2d_pick": max_pool2d_case("max_pool2d_pick"),
     "avg_pool2d": avg_pool2d_case(), "avg_pool2d_grad": avg_pool2d_grad_case(),
     "random_uniform": random_uniform_case(),
+    "det": square_case("det", lambda a: np.linalg.det(a)),
+    "slogdet": square_case("slogdet", lambda a: np.stack(np.linalg.slogdet(a), axis=-1)),
+    "inv": square_case("inv", lambda a: np.linalg.inv(a)),
+    "solve": solve_case(), "cholesky": cholesky_case(), "qr": qr_case(), "eigh": eigh_case(), "svd": svd_case(),
 }
 
 

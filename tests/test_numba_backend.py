@@ -67,7 +67,7 @@ def test_every_registry_op_has_a_lowering_of_its_kind():
     fitting = {"source": lowering.Source, "elementwise": lowering.Scalar, "reduction": lowering.Reduction,
                "contraction": lowering.Call, "movement": (lowering.View, lowering.Call),
                "scatter": lowering.Scatter, "window": lowering.Call, "random": lowering.Call,
-               "gather": lowering.Gather, "sort": lowering.Call}
+               "gather": lowering.Gather, "sort": lowering.Call, "linalg": lowering.Call}
     assert set(fitting) == set(ops.KINDS)
     missing = sorted(set(ops.REGISTRY) - set(lowering.LOWERINGS))
     assert missing == [], f"ops without a numba lowering: {missing}"

@@ -25,7 +25,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from irtoy.errors import IrtoyError, located
-from irtoy.ir import format_index
+from irtoy.ir import Spec, format_index
 
 
 class LoweringError(IrtoyError):
@@ -368,6 +368,20 @@ LOWERINGS.update({
     "avg_pool2d_grad": _nn_call("avg_pool2d_grad", "window", "stride"),
     "random_uniform": _nn_call("random_uniform", "stream", "shape", "dtype"),
 })
+
+
+# -- linear algebra: the driver calls the ops' own NumPy code (LAPACK) ---------------------
+
+def _linalg_call(args, out, node):
+    """irtoy.ops.linalg.call_at: the op's reference code, a LinAlgError (a singular matrix)
+    told the node and the user's line."""
+    where = f"{node['op']} -> {Spec(node['shape'], node['dtype'])}{located(node.get('src'))}"
+    attrs = "".join(f", {k}={v!r}" for k, v in node["attrs"].items())
+    return f"linalg_call({where!r}, {node['op']!r}, {', '.join(args)}{attrs})"
+
+
+LINALG_CALL = Call(_linalg_call, writes_into=False, imports=("from irtoy.ops.linalg import call_at as linalg_call",))
+LOWERINGS.update({op: LINALG_CALL for op in ("det", "slogdet", "inv", "solve", "cholesky", "qr", "eigh", "svd")})
 
 
 def lowering(op):

@@ -36,6 +36,7 @@ KINDS = {
     "sort": "orders the entries along an axis (argsort)",
     "window": "slides a window over an image (convolution, pooling and their gradients)",
     "random": "random numbers, a pure function of a seed",
+    "linalg": "a factorisation, inverse or solve of whole matrices (numpy.linalg: LAPACK)",
 }
 
 
