@@ -23,7 +23,7 @@ QUESTIONS = {
 }
 
 # ufunc.reduce: np.add.reduce(x, axis=0) and the like
-REDUCE_METHODS = {np.add: ops.sum, np.maximum: ops.max, np.minimum: ops.min}
+REDUCE_METHODS = {np.add: ops.sum, np.maximum: ops.max, np.minimum: ops.min, np.multiply: ops.prod}
 
 
 # -- the tables derived from the registry ---------------------------------------------------------

@@ -37,6 +37,11 @@ def test_cumprod_gradient_at_zeros_matches_finite_differences(x):
     assert np.all(np.isfinite(grad))
 
 
+def test_multiply_reduce_traces_to_prod():
+    check_like_numpy(lambda x: (np.multiply.reduce(x, axis=1, keepdims=True), np.multiply.reduce(x)),
+                     np.arange(1.0, 7.0).reshape(2, 3))
+
+
 def test_prod_and_cumprod_take_dtype_as_numpy_does():
     x = np.array([[100, 3, 2], [5, 7, 11]], np.int32)
     check_value(lambda x: (np.prod(x, axis=1, dtype=np.int8), np.cumprod(x, dtype=np.int8),
