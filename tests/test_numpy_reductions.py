@@ -113,7 +113,8 @@ def test_mean_over_a_mask_counts_only_the_chosen_entries():
 
 
 def test_max_of_an_empty_axis_is_initial():
-    check_value(lambda x: (np.max(x, axis=1, initial=-1.0), np.sum(x, axis=1)), np.ones((3, 0)))
+    check_value(lambda x: (np.max(x, axis=1, initial=-1.0), np.min(x, 1, keepdims=True, initial=2.0),
+                           np.sum(x, axis=1, initial=1.5), np.prod(x, axis=1, initial=2.0)), np.ones((3, 0)))
 
 
 def test_where_without_initial_is_refused_for_max_naming_it():

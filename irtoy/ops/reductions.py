@@ -19,7 +19,7 @@ from irtoy.ops.elementwise import (add, cast, divide, equal, maximum, minimum, m
                                    where as select)
 from irtoy.ops.movement import broadcast_to, reshape
 from irtoy.ops.normalize import check_axes, ndim_of, normalize_axes, refuse_options, shape_of
-from irtoy.ops.registry import bind, composite, declare
+from irtoy.ops.registry import REGISTRY, bind, composite, declare
 from irtoy.ops.spec import Spec
 
 
@@ -59,8 +59,7 @@ def _given(option):
 
 # what a left-out entry counts as (where=), and how `initial=` joins the result
 _IDENTITY = {"sum": 0, "prod": 1}
-_JOIN = {"sum": lambda x, y: add(x, y), "prod": lambda x, y: multiply(x, y),
-         "max": lambda x, y: maximum(x, y), "min": lambda x, y: minimum(x, y)}
+_JOIN = {"sum": add, "prod": multiply, "max": maximum, "min": minimum}
 
 
 def _reduce(name, a, axis, keepdims, dtype=None, initial=None, where=None):
@@ -79,9 +78,9 @@ def _reduce(name, a, axis, keepdims, dtype=None, initial=None, where=None):
         if fill is None:
             raise ShapeError(f"{name} has no identity, so where= needs initial= (the value of an empty selection)")
         a = select(where, a, fill)
-    if initial is not None and builtins.any(shape_of(a)[i] == 0 for i in axes):     # max or min of nothing: initial
+    if initial is not None and name not in _IDENTITY and builtins.any(shape_of(a)[i] == 0 for i in axes):
         shape = tuple(1 if i in axes else d for i, d in enumerate(shape_of(a)) if keepdims or i not in axes)
-        result = broadcast_to(np.asarray(initial, _result_dtype(REDUCERS[name], np.dtype(a.dtype))), shape)
+        result = broadcast_to(np.asarray(initial, a.dtype), shape)        # max or min of nothing: initial
     else:
         result = bind(name, a, axis=axes, keepdims=bool(keepdims))
     if initial is not None:
@@ -94,7 +93,7 @@ def _masked_mean(a, axes, keepdims, where):
     """numpy.mean(a, where=mask): the sum of the chosen entries over their number."""
     total = _reduce("sum", a, axes, keepdims, where=where)
     count = sum(cast(broadcast_to(where, shape_of(a)), np.int64), axes, keepdims=keepdims)
-    mean_dtype = _result_dtype(REDUCERS["mean"], np.dtype(a.dtype))
+    mean_dtype = _result_dtype(REGISTRY["mean"].impl, np.dtype(a.dtype))
     return divide(cast(total, mean_dtype), cast(count, mean_dtype))
 
 
@@ -134,7 +133,6 @@ def min(a, axis=None, out=None, keepdims=False, initial=None, where=None):
 
 
 _mean = mean    # var's and std's argument `mean` hides the function
-REDUCERS = {"sum": np.sum, "prod": np.prod, "mean": np.mean, "max": np.max, "min": np.min}
 
 
 def arg_rule(name):
