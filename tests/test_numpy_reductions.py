@@ -201,5 +201,6 @@ def test_reductions_and_scans_on_numba_match_the_interpreter(x):
     x = x + np.arange(x.size).reshape(x.shape) * 0.01      # distinct entries: smooth
     mask = np.arange(x.shape[1]) % 2 == 0
     check_like_numpy(lambda x: (np.sum(x, 1, where=mask, initial=1.5), np.prod(x, 0), np.max(x, 1, initial=-9.0),
-                                np.cumprod(x, axis=-1), np.cumsum(x), np.std(x, axis=0), np.argmin(x, 0)),
+                                np.cumprod(x, axis=-1), np.cumsum(x), np.std(x, axis=0), np.argmin(x, 0),
+                                np.all(x > 0, 1), np.any(x > 1, 0), np.count_nonzero(x > 0), np.nanmax(x, 0)),
                      x, numba=True)
