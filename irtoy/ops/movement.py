@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from irtoy.errors import ShapeError
+from irtoy.errors import ShapeError, TraceError
 from irtoy.ops.elementwise import broadcast_shapes, cast
 from irtoy.ops.normalize import (check_axes, format_index, int_tuple, ndim_of, normalize_axes, normalize_index, not_c_order,
                                  numpy_index, refuse_options, shape_of)
@@ -519,10 +519,10 @@ def pad(array, pad_width, mode="constant", **kwargs):
     (symmetric), or the array itself (wrap).
     """
     if mode not in PAD_MODES:
-        raise ShapeError(f"mode {mode!r} cannot be traced; the traced modes are {', '.join(PAD_MODES)}")
+        raise TraceError(f"mode {mode!r} cannot be traced; the traced modes are {', '.join(PAD_MODES)}")
     constants = kwargs.pop("constant_values", 0) if mode == "constant" else 0
     if kwargs.pop("reflect_type", "even") != "even":
-        raise ShapeError("reflect_type='odd' cannot be traced")
+        raise TraceError("reflect_type='odd' cannot be traced")
     if kwargs:
         raise ShapeError(f"option(s) {', '.join(kwargs)} do not apply to mode {mode!r}")
     ndim = ndim_of(array)

@@ -149,25 +149,26 @@ def arg_rule(name):
     return infer
 
 
-def _arg_reduction(name, fn, doc):
-    """Declare the index-finding reduction `name` (argmax, argmin); return its public function."""
+def _arg_reduction(name, fn, which):
+    """Declare the reduction `name` (argmax, argmin: NumPy's `fn`), the index of the `which`
+    entry; return its public function."""
     def impl(x, axis, keepdims):
         return fn(x, axis=axis, keepdims=keepdims)
 
-    @declare(name, "reduction", arg_rule(name), impl, 1, numpy=(fn,), methods=(name,), differentiable=False, doc=doc)
+    @declare(name, "reduction", arg_rule(name), impl, 1, numpy=(fn,), methods=(name,), differentiable=False,
+             doc=f"the index of the {which} entry")
     def arg(a, axis=None, out=None, *, keepdims=False):
         refuse_options(name, out=out)
         if axis is not None:
             axis = normalize_axes(axis, ndim_of(a))[0]
         return bind(name, a, axis=axis, keepdims=bool(keepdims))
     arg.__name__ = arg.__qualname__ = name
-    arg.__doc__ = f"numpy.{name}: the index of the {doc[len('the index of the '):]} along `axis` (of the " \
-                  "flattened array when axis is None)."
+    arg.__doc__ = f"numpy.{name}: the index of the {which} entry along `axis` (of the flattened array when None)."
     return arg
 
 
-argmax = _arg_reduction("argmax", np.argmax, "the index of the largest entry")
-argmin = _arg_reduction("argmin", np.argmin, "the index of the smallest entry")
+argmax = _arg_reduction("argmax", np.argmax, "largest")
+argmin = _arg_reduction("argmin", np.argmin, "smallest")
 
 
 # -- compositions ----------------------------------------------------------------------------
