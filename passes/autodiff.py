@@ -444,6 +444,18 @@ def _concatenate(g, out, *xs, axis):
     return tuple(pieces)
 
 
+@vjp_rule("sorted_by")
+def _sorted_by(g, out, keys, v, axis):
+    """A permutation of v: its transpose puts the cotangent back. The keys only choose the
+    permutation, which is constant wherever no two keys tie: no gradient flows into them."""
+    return None, ops.unsorted_by(keys, g, axis)
+
+
+@vjp_rule("unsorted_by")
+def _unsorted_by(g, out, keys, v, axis):
+    return None, ops.sorted_by(keys, g, axis)
+
+
 # -- the rules: convolution and pooling --------------------------------------------------------
 # conv2d is linear in its input and in its weight; conv_transpose2d and conv2d_weight_grad are
 # its adjoints in each, so the three are each other's gradients and second derivatives of a

@@ -149,6 +149,18 @@ def scan_case(draw, fn, dtypes=NUMERIC, zeros=False):
 
 
 @st.composite
+def sorted_by_case(draw, fn):
+    """fn(keys, v, axis): keys with ties sometimes (integers), v of any numeric dtype."""
+    shape = draw(NONEMPTY)
+    keys = draw(array(draw(st.sampled_from(NUMERIC)), shape))
+    v = draw(array(draw(st.sampled_from(NUMERIC)), shape))
+    axis = draw(st.integers(-len(shape), len(shape) - 1))
+    # the order changes where two float keys tie: no finite differences across that
+    smooth = keys.dtype.kind != "f" or bool(np.all(np.diff(np.sort(keys, axis=axis), axis=axis) > 1e-3))
+    return Case(labelled(lambda keys, v: fn(keys, v, axis), f"{fn.__name__}[{axis}]"), (keys, v), smooth)
+
+
+@st.composite
 def matmul_case(draw):
     n, k, m = draw(st.integers(1, 4)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
     batch = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=2, max_side=3)).input_shapes
@@ -388,6 +400,7 @@ CASES = {
     "reshape": reshape_case(), "transpose": transpose_case(), "broadcast_to": broadcast_to_case(),
     "expand_dims": expand_dims_case(), "squeeze": squeeze_case(), "getitem": getitem_case(),
     "scatter": scatter_case(), "concatenate": concatenate_case(),
+    "sorted_by": sorted_by_case(ops.sorted_by), "unsorted_by": sorted_by_case(ops.unsorted_by),
     "conv2d": conv2d_case(), "conv_transpose2d": conv_transpose2d_case(),
     "conv2d_weight_grad": conv2d_weight_grad_case(),
     "max_pool2d": max_pool2d_case("max_pool2d"), "max_pool2d_grad": max_pool2d_case("max_pool2d_grad"),

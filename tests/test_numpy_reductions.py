@@ -193,6 +193,43 @@ def test_average_refuses_weights_of_another_shape_without_an_axis():
         irtoy.trace(lambda x: np.average(x, weights=np.ones(3)), np.ones((2, 3)))
 
 
+# -- sorting and order statistics ------------------------------------------------------------------
+
+@st.composite
+def order_case(draw):
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=4))
+    dtype = draw(st.sampled_from(NUMERIC))
+    # distinct entries, shuffled: the sorted order is the same a finite-difference step away
+    x = (np.array(draw(st.permutations(range(int(np.prod(shape)))))) * 0.5 - 2).reshape(shape)
+    x = x.astype(dtype) if dtype.kind == "f" else np.floor(x).astype(dtype)
+    axis, keepdims = draw(axes_of(x.ndim)), draw(st.booleans())
+    single = draw(st.integers(-x.ndim, x.ndim - 1))
+    q = draw(st.sampled_from([0.0, 0.25, 0.5, 1.0, [0.1, 0.9], [[0.3], [1.0]]]))
+    return (lambda x: (np.sort(x), np.sort(x, single), np.sort(x, axis=None), np.median(x, axis, keepdims=keepdims),
+                       np.quantile(x, q, axis, keepdims=keepdims), np.percentile(x, np.multiply(q, 100), single))), x
+
+
+@given(order_case())
+def test_sort_median_and_quantile_match_numpy_and_finite_differences(case):
+    check_like_numpy(*case)
+
+
+def test_median_and_quantile_are_nan_where_a_slice_holds_a_nan_and_sort_puts_nans_last():
+    x = np.array([[3.0, np.nan, 1.0], [2.0, 5.0, 4.0]])
+    check_value(lambda x: (np.median(x, axis=1), np.quantile(x, [0.2, 0.7], axis=1), np.sort(x, axis=1)), x)
+    grad = gradient(lambda x: np.sum(np.median(x, 0)[::2]), x)     # the columns without a NaN
+    np.testing.assert_array_equal(grad, [[0.5, 0.0, 0.5], [0.5, 0.0, 0.5]])
+
+
+def test_quantiles_that_cannot_be_traced_are_refused_naming_why():
+    with pytest.raises(irtoy.TraceError, match=r"numpy.quantile: the option\(s\) method cannot be traced"):
+        irtoy.trace(lambda x: np.quantile(x, 0.5, method="nearest"), np.ones(3))
+    with pytest.raises(irtoy.TraceError, match=r"quantile\(.*q must be constants"):
+        irtoy.trace(lambda x, q: np.quantile(x, q), np.ones(3), np.array(0.5))
+    with pytest.raises(irtoy.ShapeError, match=r"quantile\(.*numbers in \[0, 1\], not \[1.5\]"):
+        irtoy.trace(lambda x: np.quantile(x, [1.5]), np.ones(3))
+
+
 # -- numba -------------------------------------------------------------------------------------
 
 @settings(max_examples=2, derandomize=True, deadline=None)
@@ -202,5 +239,6 @@ def test_reductions_and_scans_on_numba_match_the_interpreter(x):
     mask = np.arange(x.shape[1]) % 2 == 0
     check_like_numpy(lambda x: (np.sum(x, 1, where=mask, initial=1.5), np.prod(x, 0), np.max(x, 1, initial=-9.0),
                                 np.cumprod(x, axis=-1), np.cumsum(x), np.std(x, axis=0), np.argmin(x, 0),
-                                np.all(x > 0, 1), np.any(x > 1, 0), np.count_nonzero(x > 0), np.nanmax(x, 0)),
+                                np.all(x > 0, 1), np.any(x > 1, 0), np.count_nonzero(x > 0), np.nanmax(x, 0),
+                                np.median(x, 0)),
                      x, numba=True)

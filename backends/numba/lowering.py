@@ -276,6 +276,22 @@ def _numpy_scan(name):
     return Call(emit)
 
 
+def _sort_order_text(keys, axis):
+    return f"np.argsort({keys}, axis={axis}, kind='stable')"
+
+
+def _sorted_by(args, out, node):
+    keys, v = args
+    axis = node["attrs"]["axis"]
+    return f"np.take_along_axis({v}, {_sort_order_text(keys, axis)}, axis={axis})"
+
+
+def _unsorted_by(args, out, node):
+    keys, v = args
+    axis = node["attrs"]["axis"]
+    return f"np.take_along_axis({v}, {_sort_order_text(_sort_order_text(keys, axis), axis)}, axis={axis})"
+
+
 def numpy_index_text(index):
     """A normalised index as NumPy source: [0, 1:5:2, None]."""
     return format_index(index)[1:-1] or "()"
@@ -338,6 +354,8 @@ LOWERINGS = {
     "concatenate": Call(_concatenate),
     "cumsum": _numpy_scan("cumsum"),
     "cumprod": _numpy_scan("cumprod"),
+    "sorted_by": Call(_sorted_by, writes_into=False),
+    "unsorted_by": Call(_unsorted_by, writes_into=False),
 }
 
 

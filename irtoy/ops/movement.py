@@ -580,3 +580,55 @@ def _filled(value, like, axis, count):
     value = value if hasattr(value, "shape") and not isinstance(value, np.ndarray) else np.asarray(value)
     value = cast(value, like.dtype) if value.dtype != like.dtype else value
     return broadcast_to(value, shape[:axis] + (count,) + shape[axis + 1:])
+
+
+# -- sorting ----------------------------------------------------------------------------------
+# Two ops, each the other's transpose: `sorted_by(keys, v, axis)` reorders v along `axis` as a
+# stable sort orders `keys`, `unsorted_by` puts the entries back. np.sort(x) is sorted_by(x, x):
+# its gradient is unsorted_by(x, g), and no gradient flows into the keys (the order only
+# changes where two keys tie).
+
+def sorted_by_rule(specs, axis):
+    keys, v = specs
+    check_axes((axis,), len(keys.shape))
+    if keys.shape != v.shape:
+        raise ShapeError(f"the keys {keys} and the values {v} differ in shape")
+    return Spec(v.shape, v.dtype)
+
+
+def _sort_order(keys, axis):
+    return np.argsort(keys, axis=axis, kind="stable")
+
+
+def _sorted_by(keys, v, axis):
+    return np.take_along_axis(v, _sort_order(keys, axis), axis=axis)
+
+
+def _unsorted_by(keys, v, axis):
+    return np.take_along_axis(v, np.argsort(_sort_order(keys, axis), axis=axis, kind="stable"), axis=axis)
+
+
+@declare("sorted_by", "movement", sorted_by_rule, _sorted_by, 2,
+         doc="v reordered along an axis as a stable sort orders the keys")
+def sorted_by(keys, v, axis=-1):
+    """v reordered along `axis` as a stable sort orders `keys` (np.sort(x) is sorted_by(x, x))."""
+    return bind("sorted_by", keys, v, axis=normalize_axes(axis, ndim_of(keys))[0])
+
+
+@declare("unsorted_by", "movement", sorted_by_rule, _unsorted_by, 2,
+         doc="the inverse of sorted_by: v's entries put back where the sorted keys came from")
+def unsorted_by(keys, v, axis=-1):
+    """The inverse of sorted_by(keys, ., axis): entry k of v goes where the k-th smallest key was."""
+    return bind("unsorted_by", keys, v, axis=normalize_axes(axis, ndim_of(keys))[0])
+
+
+@composite("sort", numpy=(np.sort,))
+def sort(a, axis=-1, kind=None, order=None, *, stable=None):
+    """numpy.sort: the entries in increasing order along `axis` (the flattened array when None),
+    NaNs last. Every kind of sort gives the same values."""
+    refuse_options("sort", order=order)
+    if axis is None:
+        a, axis = ravel(a), 0
+    if ndim_of(a) == 0:
+        raise ShapeError("cannot sort a 0-d array along an axis")
+    return sorted_by(a, a, axis)

@@ -14,10 +14,10 @@ import math
 
 import numpy as np
 
-from irtoy.errors import ShapeError
+from irtoy.errors import ShapeError, TraceError
 from irtoy.ops.elementwise import (add, cast, divide, equal, maximum, minimum, multiply, not_equal, sqrt, subtract,
                                    where as select)
-from irtoy.ops.movement import broadcast_to, reshape
+from irtoy.ops.movement import broadcast_to, reshape, sort, stack, transpose
 from irtoy.ops.normalize import check_axes, ndim_of, normalize_axes, refuse_options, shape_of
 from irtoy.ops.registry import REGISTRY, bind, composite, declare
 from irtoy.ops.spec import Spec
@@ -301,3 +301,93 @@ def _nan_extreme(name, reduce, fill):
 
 nanmax = _nan_extreme("nanmax", max, -np.inf)
 nanmin = _nan_extreme("nanmin", min, np.inf)
+
+
+# -- order statistics: sorted entries picked by position -------------------------------------
+
+def _sorted_rows(a, axis, dtype):
+    """`a` in `dtype`, its axes `axis` moved last, flattened into one and sorted along it."""
+    ndim = ndim_of(a)
+    axes = normalize_axes(axis, ndim)
+    rest = tuple(k for k in range(ndim) if k not in axes)
+    shape = shape_of(a)
+    rows = reshape(transpose(cast(a, dtype), rest + axes), tuple(shape[k] for k in rest) + (_reduced_count(a, axis),))
+    if shape_of(rows)[-1] == 0:
+        raise ShapeError("cannot take an order statistic over no entries")
+    return sort(rows, -1), axes
+
+
+def _at(rows, k):
+    return rows[..., k]
+
+
+def _shaped_as_reduced(result, a, axes, keepdims, lead=()):
+    """`result`, of shape lead + the kept axes, with length-1 axes where `axes` were (keepdims)."""
+    if not keepdims:
+        return result
+    return reshape(result, tuple(lead) + tuple(1 if k in axes else d for k, d in enumerate(shape_of(a))))
+
+
+def _nan_where_any_nan(rows, result):
+    """NaN wherever a row holds a NaN (sorted last), as NumPy's median and quantile give."""
+    last = _at(rows, -1)
+    return select(equal(last, last), result, np.nan) if np.dtype(rows.dtype).kind == "f" else result
+
+
+@composite("median", numpy=(np.median,))
+def median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    """numpy.median: the middle entry of the sorted entries, or the mean of the two middle ones."""
+    refuse_options("median", out=out)
+    rows, axes = _sorted_rows(a, axis, np.median(np.zeros(1, a.dtype)).dtype)
+    n = shape_of(rows)[-1]
+    middle = _at(rows, n // 2)
+    if n % 2 == 0:
+        middle = divide(add(_at(rows, n // 2 - 1), middle), 2)
+    return _shaped_as_reduced(_nan_where_any_nan(rows, middle), a, axes, keepdims)
+
+
+@composite("quantile", numpy=(np.quantile,))
+def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *, weights=None,
+             interpolation=None):
+    """numpy.quantile (method 'linear'): between the sorted entries around q * (n - 1), weighted
+    by how far q lies from each, for each of the (constant) quantiles q."""
+    refuse_options("quantile", out=out, weights=weights, interpolation=interpolation,
+                   method=None if method == "linear" else method)
+    return _quantiles(a, _constant_quantiles(q, 1), axis, keepdims, np.quantile(np.zeros(1, a.dtype), q).dtype)
+
+
+@composite("percentile", numpy=(np.percentile,))
+def percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *, weights=None,
+               interpolation=None):
+    """numpy.percentile: quantile at q / 100."""
+    refuse_options("percentile", out=out, weights=weights, interpolation=interpolation,
+                   method=None if method == "linear" else method)
+    return _quantiles(a, _constant_quantiles(q, 100) / 100, axis, keepdims,
+                      np.percentile(np.zeros(1, a.dtype), q).dtype)
+
+
+def _constant_quantiles(q, whole):
+    """q as an array of numbers in [0, whole]; refused when traced (q chooses which sorted
+    entries are read)."""
+    if hasattr(q, "shape") and not isinstance(q, (np.ndarray, np.generic)):
+        raise TraceError("the quantiles q must be constants (they choose which sorted entries are read)")
+    q = np.asarray(q, np.float64)
+    if np.any((q < 0) | (q > whole)):
+        raise ShapeError(f"quantiles must be numbers in [0, {whole}], not {q.tolist()}")
+    return q
+
+
+def _quantiles(a, q, axis, keepdims, dtype):
+    """The quantiles `q` (fractions) of `a` over `axis`, in `dtype`, shaped q.shape + the rest."""
+    rows, axes = _sorted_rows(a, axis, dtype)
+    n = shape_of(rows)[-1]
+    picked = []
+    for fraction in q.reshape(-1).tolist():
+        position = fraction * (n - 1)
+        below = builtins.min(int(np.floor(position)), n - 1)
+        low, high = _at(rows, below), _at(rows, builtins.min(below + 1, n - 1))
+        t = position - below        # NumPy's two forms of the interpolation, each exact at its end
+        value = low + (high - low) * t if t < 0.5 else high - (high - low) * (1 - t)
+        picked.append(_nan_where_any_nan(rows, value))
+    result = picked[0] if q.ndim == 0 else reshape(stack(picked), q.shape + shape_of(picked[0]))
+    return _shaped_as_reduced(result, a, axes, keepdims, q.shape)
