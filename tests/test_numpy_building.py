@@ -14,10 +14,6 @@ from op_cases import FLOATS, NUMERIC, SHAPES, array
 
 pytestmark = pytest.mark.usefixtures("numba_kernel_cache")
 
-FLOAT_ARRAYS = st.sampled_from(FLOATS).flatmap(lambda dtype: st.shared(SHAPES, key="shape").flatmap(
-    lambda shape: array(dtype, shape)))
-
-
 def floats(shapes=SHAPES):
     return st.sampled_from(FLOATS).flatmap(lambda dtype: shapes.flatmap(lambda shape: array(dtype, shape)))
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import irtoy
-from numpy_checks import assert_same_array, check_like_numpy, check_value
+from numpy_checks import check_like_numpy, check_value
 from op_cases import FLOATS, NUMERIC, SHAPES, array, axes_of
 
 pytestmark = pytest.mark.usefixtures("numba_kernel_cache")
