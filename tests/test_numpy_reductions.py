@@ -42,6 +42,13 @@ def test_multiply_reduce_traces_to_prod():
                      np.arange(1.0, 7.0).reshape(2, 3))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.int8, np.int32, np.bool_])
+def test_accumulate_methods_trace_to_running_sums_and_products(dtype):
+    x = np.array([[3, 0, 2], [5, 7, 1]]).astype(dtype)
+    check_like_numpy(lambda x: (np.add.accumulate(x), np.multiply.accumulate(x, axis=1),
+                                np.add.accumulate(x, 1, np.float64)), x)
+
+
 def test_prod_and_cumprod_take_dtype_as_numpy_does():
     x = np.array([[100, 3, 2], [5, 7, 11]], np.int32)
     check_value(lambda x: (np.prod(x, axis=1, dtype=np.int8), np.cumprod(x, dtype=np.int8),
