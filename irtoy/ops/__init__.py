@@ -5,8 +5,9 @@
     irtoy.ops.sum(x, axis=1)       # computes with NumPy on arrays; NumPy's own arguments
 
 The ops are declared by kind, each module one kind: elementwise.py, reductions.py,
-contraction.py, scans.py, movement.py (with scatter), convolution.py (window ops) and random.py;
-creation.py has zeros_like and its kin. NumPy functions that are compositions of ops are
+contraction.py, scans.py, movement.py (with scatter and the sorting ops), convolution.py
+(window ops) and random.py; creation.py has numpy.array of traced values, zeros_like and
+their kin. NumPy functions that are compositions of ops are
 declared beside the ops they use, with `composite` (registry.py). This
 package is the floor of irtoy: it imports nothing of irtoy but its errors and the helper
 that finds the user's source line (irtoy/source.py), so everything else may import it.
