@@ -160,7 +160,8 @@ def extreme_case(draw):
     axis, keepdims = draw(axes_of(x.ndim)), draw(st.booleans())
     single = draw(st.sampled_from([None] + list(range(-x.ndim, x.ndim))))
     return (lambda x: (np.ptp(x, axis, keepdims=keepdims), np.argmin(x, single), x.argmin(axis=single, keepdims=True),
-                       np.nansum(x, axis, keepdims=keepdims), np.nanmax(x, axis), np.nanmin(x, axis, keepdims=keepdims)),
+                       np.nansum(x, axis, keepdims=keepdims), np.nanmax(x, axis), np.nanmin(x, axis, keepdims=keepdims),
+                       np.nanprod(x, axis), np.nancumsum(x, single), np.nancumprod(x)),
             x)
 
 
@@ -172,10 +173,10 @@ def test_ptp_argmin_and_nan_functions_match_numpy_and_finite_differences(case):
 def test_nan_functions_skip_nans_and_give_nan_where_all_are_nan():
     x = np.array([[np.nan, 1.0, 3.0], [np.nan, np.nan, np.nan], [2.0, np.nan, -1.0]])
     fn = lambda x: (np.nansum(x, axis=1), np.nanmean(x, axis=1), np.nanmax(x, axis=1), np.nanmin(x, axis=1),
-                    np.argmin(x, axis=1))
+                    np.nanprod(x, axis=0), np.nancumsum(x, axis=1), np.nancumprod(x), np.argmin(x, axis=1))
     with pytest.warns(RuntimeWarning):
         check_value(fn, x)
-    grad = gradient(lambda x: sum(np.sum(np.where(r == r, r, 0.0)) for r in fn(x)[:4]), x)
+    grad = gradient(lambda x: sum(np.sum(np.where(r == r, r, 0.0)) for r in fn(x)[:7]), x)
     assert np.all(np.isfinite(grad))
     np.testing.assert_array_equal(grad[np.isnan(x)], 0.0)
 

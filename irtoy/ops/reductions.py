@@ -20,6 +20,7 @@ from irtoy.ops.elementwise import (add, cast, divide, equal, maximum, minimum, m
 from irtoy.ops.movement import broadcast_to, reshape, sort, stack, transpose
 from irtoy.ops.normalize import check_axes, ndim_of, normalize_axes, refuse_options, shape_of
 from irtoy.ops.registry import REGISTRY, bind, composite, declare
+from irtoy.ops.scans import cumprod, cumsum
 from irtoy.ops.spec import Spec
 
 
@@ -272,6 +273,27 @@ def nansum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, whe
 def _nan_to(a, value):
     kept = _not_nan(a)
     return a if kept is None else select(kept, a, value)
+
+
+@composite("nanprod", numpy=(np.nanprod,))
+def nanprod(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
+    """numpy.nanprod: the product with NaNs counted as one."""
+    refuse_options("nanprod", out=out)
+    return prod(_nan_to(a, 1), axis, dtype, keepdims=keepdims, initial=initial, where=where)
+
+
+@composite("nancumsum", numpy=(np.nancumsum,))
+def nancumsum(a, axis=None, dtype=None, out=None):
+    """numpy.nancumsum: the running sum with NaNs counted as zero."""
+    refuse_options("nancumsum", out=out)
+    return cumsum(_nan_to(a, 0), axis, dtype)
+
+
+@composite("nancumprod", numpy=(np.nancumprod,))
+def nancumprod(a, axis=None, dtype=None, out=None):
+    """numpy.nancumprod: the running product with NaNs counted as one."""
+    refuse_options("nancumprod", out=out)
+    return cumprod(_nan_to(a, 1), axis, dtype)
 
 
 @composite("nanmean", numpy=(np.nanmean,))
