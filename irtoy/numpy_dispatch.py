@@ -23,7 +23,9 @@ QUESTIONS = {
 }
 
 # ufunc.reduce: np.add.reduce(x, axis=0) and the like
-REDUCE_METHODS = {np.add: ops.sum, np.maximum: ops.max, np.minimum: ops.min}
+REDUCE_METHODS = {np.add: ops.sum, np.maximum: ops.max, np.minimum: ops.min, np.multiply: ops.prod}
+# ufunc.accumulate: np.add.accumulate(x, axis=0) and np.multiply.accumulate are cumsum and cumprod
+ACCUMULATE_METHODS = {np.add: ops.cumsum, np.multiply: ops.cumprod}
 
 
 # -- the tables derived from the registry ---------------------------------------------------------
@@ -52,6 +54,9 @@ def apply_ufunc(ufunc, method, inputs, kwargs):
         options = {k: v for k, v in kwargs.items() if k not in ("axis", "keepdims")}
         refuse_options(f"{ufunc.__name__}.reduce", **options)
         return REDUCE_METHODS[ufunc](inputs[0], kwargs.get("axis", 0), keepdims=kwargs.get("keepdims", False))
+    if method == "accumulate" and ufunc in ACCUMULATE_METHODS:
+        refuse_options(f"{ufunc.__name__}.accumulate", **{k: v for k, v in kwargs.items() if k not in ("axis", "dtype")})
+        return ACCUMULATE_METHODS[ufunc](inputs[0], kwargs.get("axis", 0), dtype=kwargs.get("dtype"))
     raise TraceError(f"{name} has no irtoy op, so it cannot be traced{located(user_src())}")
 
 

@@ -334,6 +334,62 @@ def _max_min(g, out, x, axis, keepdims):
     return (_with_reduced_axes(g, x.shape, axis) / count * hits,)
 
 
+@vjp_rule("prod")
+def _prod(g, out, x, axis, keepdims):
+    """d prod / d x_i is the product of the other entries, found without dividing by zero.
+
+    With p the product of the nonzero entries and k the number of zeros: where k == 0 it is
+    p / x_i; where k == 1 it is p at the zero and 0 elsewhere; where k > 1 it is 0. The
+    division's operand is x with its zeros replaced by 1, so no 0/0 ever happens.
+    """
+    zero, one = _scalar(0, x), _scalar(1, x)
+    is_zero = ops.equal(x, zero)
+    safe = ops.where(is_zero, one, x)
+    zeros = ops.sum(is_zero, axis, keepdims=True)
+    nonzero_product = ops.prod(safe, axis, keepdims=True)
+    at_zero = ops.where(ops.equal(zeros, 1), nonzero_product, zero)
+    elsewhere = ops.where(ops.equal(zeros, 0), nonzero_product, zero) / safe
+    return (_with_reduced_axes(g, x.shape, axis) * ops.where(is_zero, at_zero, elsewhere),)
+
+
+# -- the rules: scans --------------------------------------------------------------------------
+
+def _reversed(v, axis):
+    """`v` read backwards along `axis`."""
+    return v[(slice(None),) * axis + (slice(None, None, -1),)]
+
+
+def _sum_from(v, axis):
+    """Entry i: the sum of v's entries i.. to the end of `axis` (a cumsum run backwards)."""
+    return _reversed(ops.cumsum(_reversed(v, axis), axis), axis)
+
+
+@vjp_rule("cumsum")
+def _cumsum(g, out, x, axis):
+    return (_sum_from(g, axis),)
+
+
+@vjp_rule("cumprod")
+def _cumprod(g, out, x, axis):
+    """d/dx_i of sum_k g_k y_k, y_k = x_0 ... x_k: the sum over k >= i of g_k times the product
+    of x_0..x_k but x_i, found without dividing by zero.
+
+    With q the running product of x with its zeros replaced by 1 and c the running count of
+    zeros, that product is q_k / x_i where c_k == 0 (no zero up to k), q_k where x_i is the
+    first zero and c_k == 1, and 0 otherwise. So the gradient is the backwards sum of g q
+    where c == 0, divided by x_i (its zeros made 1), or at a zero the backwards sum of g q
+    where c == 1 (0 unless it is the first zero).
+    """
+    zero, one = _scalar(0, x), _scalar(1, x)
+    is_zero = ops.equal(x, zero)
+    safe = ops.where(is_zero, one, x)
+    zeros_so_far = ops.cumsum(is_zero, axis)
+    gq = g * ops.cumprod(safe, axis)
+    before_any_zero = _sum_from(ops.where(ops.equal(zeros_so_far, 0), gq, zero), axis)
+    after_first_zero = _sum_from(ops.where(ops.equal(zeros_so_far, 1), gq, zero), axis)
+    return (ops.where(is_zero, after_first_zero, before_any_zero / safe),)
+
+
 # -- the rules: contraction ------------------------------------------------------------------
 
 @vjp_rule("matmul")

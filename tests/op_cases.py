@@ -119,19 +119,33 @@ def axes_of(draw, ndim):
 
 
 @st.composite
-def reduction(draw, fn, name, dtypes=FLOATS):
+def reduction(draw, fn, name, dtypes=FLOATS, zeros=False):
+    """`fn(x, axis, keepdims)`; with `zeros`, x has some entries exactly 0 (products need them)."""
     x = draw(array(draw(st.sampled_from(dtypes)), draw(SHAPES)))
+    if zeros:
+        x = np.where(draw(hnp.arrays(np.bool_, x.shape)), x.dtype.type(0), x)
     axis, keepdims = draw(axes_of(x.ndim)), draw(st.booleans())
     smooth = name not in ("max", "min") or len(np.unique(x)) == x.size
     return Case(labelled(lambda x: fn(x, axis=axis, keepdims=keepdims), f"{name}[{axis},{keepdims}]"), (x,), smooth)
 
 
 @st.composite
-def argmax_case(draw):
+def argmax_case(draw, fn=np.argmax):
     x = draw(array(draw(st.sampled_from(NUMERIC)), draw(NONEMPTY)))
     axis = draw(st.sampled_from([None] + list(range(-x.ndim, x.ndim))))
     keepdims = draw(st.booleans())
-    return Case(labelled(lambda x: np.argmax(x, axis=axis, keepdims=keepdims), f"argmax[{axis}]"), (x,), False)
+    return Case(labelled(lambda x: fn(x, axis=axis, keepdims=keepdims), f"{fn.__name__}[{axis}]"), (x,), False)
+
+
+@st.composite
+def scan_case(draw, fn, dtypes=NUMERIC, zeros=False):
+    """`fn(x, axis)` along one axis or (axis None) the flattened array; with `zeros`, x has
+    some entries exactly 0 (running products need them)."""
+    x = draw(array(draw(st.sampled_from(dtypes)), draw(SHAPES)))
+    if zeros:
+        x = np.where(draw(hnp.arrays(np.bool_, x.shape)), x.dtype.type(0), x)
+    axis = draw(st.sampled_from([None] + list(range(-x.ndim, x.ndim))))
+    return Case(labelled(lambda x: fn(x, axis=axis), f"{fn.__name__}[{axis}]"), (x,))
 
 
 @st.composite
@@ -488,7 +502,10 @@ CASES = {
     "where": where_case(), "cast": cast_case(),
     "sum": reduction(np.sum, "sum", NUMERIC), "mean": reduction(np.mean, "mean", NUMERIC),
     "max": reduction(np.max, "max", NUMERIC), "min": reduction(np.min, "min", NUMERIC),
-    "argmax": argmax_case(), "matmul": matmul_case(),
+    "argmax": argmax_case(), "argmin": argmax_case(np.argmin),
+    "cumsum": scan_case(np.cumsum), "cumprod": st.one_of(scan_case(np.cumprod), scan_case(np.cumprod, FLOATS, True)),
+    "prod": st.one_of(reduction(np.prod, "prod", NUMERIC), reduction(np.prod, "prod", FLOATS, zeros=True)),
+    "matmul": matmul_case(),
     "reshape": reshape_case(), "transpose": transpose_case(), "broadcast_to": broadcast_to_case(),
     "expand_dims": expand_dims_case(), "squeeze": squeeze_case(), "getitem": getitem_case(),
     "scatter": scatter_case(), "concatenate": concatenate_case(),

@@ -65,7 +65,7 @@ def on_both(traced, *args):
 
 def test_every_registry_op_has_a_lowering_of_its_kind():
     fitting = {"source": lowering.Source, "elementwise": lowering.Scalar, "reduction": lowering.Reduction,
-               "contraction": lowering.Call, "movement": (lowering.View, lowering.Call),
+               "contraction": lowering.Call, "movement": (lowering.View, lowering.Call), "scan": lowering.Call,
                "scatter": lowering.Scatter, "window": lowering.Call, "random": lowering.Call,
                "gather": lowering.Gather, "sort": lowering.Call, "linalg": lowering.Call}
     assert set(fitting) == set(ops.KINDS)

@@ -12,7 +12,8 @@ in the registry; tests walk the registry to prove every op has one):
     Gather     an element read at positions taken from index arrays, at each point of a loop
     View       movement ops that only re-index (passes/views.py): index arithmetic inside a
                kernel, a NumPy view in the driver
-    Call       whole-array work the driver does: BLAS matmul, NumPy concatenate and reshape,
+    Call       whole-array work the driver does: BLAS matmul, NumPy concatenate, reshape and
+               the scans (cumsum, cumprod),
                the convolution, pooling and random-number kernels of nn_kernels.py
 
 Adding an op to the registry needs one entry here. Scalar expressions compute in NumPy's
@@ -239,6 +240,9 @@ def _combine_extreme(helper, bool_op):
 SUM = Reduction(acc_dtype=_sum_dtype, init=lambda d: literal(0, d),
                 combine=lambda acc, v, d: f"{acc} += {v}",
                 finish=lambda acc, count, out: convert(acc, out))
+PROD = Reduction(acc_dtype=_sum_dtype, init=lambda d: literal(1, d),
+                 combine=lambda acc, v, d: f"{acc} *= {v}",
+                 finish=lambda acc, count, out: convert(acc, out))
 MEAN = Reduction(acc_dtype=lambda src, out: np.dtype(np.float64) if out in (np.float32, np.float64) else np.dtype(out),
                  init=lambda d: literal(0, d),
                  combine=lambda acc, v, d: f"{acc} += {v}",
@@ -250,6 +254,10 @@ MIN = Reduction(acc_dtype=lambda src, out: np.dtype(out), init=lambda d: _extrem
 # argmax: the first largest value wins, and a nan beats everything (NumPy's rule)
 ARGMAX = Reduction(acc_dtype=lambda src, out: np.dtype(src), init=lambda d: _extreme(d, False),
                    combine=lambda acc, v, d: f"{v} > {acc} or ({v} != {v} and {acc} == {acc})",
+                   finish=lambda acc, count, out: acc, tracks_index=True)
+# argmin: the first smallest value wins, and a nan beats everything (NumPy's rule)
+ARGMIN = Reduction(acc_dtype=lambda src, out: np.dtype(src), init=lambda d: _extreme(d, True),
+                   combine=lambda acc, v, d: f"{v} < {acc} or ({v} != {v} and {acc} == {acc})",
                    finish=lambda acc, count, out: acc, tracks_index=True)
 
 
@@ -277,6 +285,15 @@ def _reshape_copy(args, out, node):
 def _argsort(args, out, node):
     (x,) = args
     return f"np.argsort({x}, axis={node['attrs']['axis']}, kind='stable')"
+
+
+def _numpy_scan(name):
+    """np.cumsum or np.cumprod along the node's axis, in its output dtype."""
+    def emit(args, out, node):
+        (x,) = args
+        into = "" if out is None else f", out={out}"
+        return f"np.{name}({x}, axis={node['attrs']['axis']}, dtype=np.{np.dtype(node['dtype']).name}{into})"
+    return Call(emit)
 
 
 def numpy_index_text(index):
@@ -323,6 +340,8 @@ LOWERINGS = {
     "max": MAX,
     "min": MIN,
     "argmax": ARGMAX,
+    "prod": PROD,
+    "argmin": ARGMIN,
 
     "scatter": Scatter(),
     "scatter_add": Scatter(),
@@ -340,6 +359,8 @@ LOWERINGS = {
     "matmul": Call(_matmul),
     "concatenate": Call(_concatenate),
     "argsort": Call(_argsort, writes_into=False),
+    "cumsum": _numpy_scan("cumsum"),
+    "cumprod": _numpy_scan("cumprod"),
 }
 
 
