@@ -22,9 +22,10 @@ The legality rules, in one place. A node joins a loop kernel when:
   * it is elementwise and its shape is the kernel's domain, or it is a reduction (or a
     scatter) whose argument's shape is the domain; or it is elementwise "after" reductions
     of the kernel: its shape is their result's, they all reduce the same axes, and it uses
-    nothing else of the kernel but them and other such nodes (it runs where those totals
-    are final: after the innermost loops when they reduce the innermost axes, else in a
-    loop of its own after the whole nest);
+    nothing else of the kernel but them and other such nodes, each of its own shape (it
+    runs where those totals are final: after the innermost loops when they reduce the
+    innermost axes, else in a loop of its own after the whole nest; a total over other
+    axes, or broadcast to its shape, is not final there or not at its point);
   * no node at the points of the loop uses a reduction or an "after" node of the same
     kernel (a total exists only once its loop has ended);
   * a gather's argument is not computed in the kernel (the gather reads it at positions
@@ -155,7 +156,7 @@ class _Partition:
                 return False
             inside = [a for a in self.args[m] if a in members]
             if m in after:
-                if any(a not in after and self.part[a] != "sink" for a in inside):
+                if not all(self._final_with(a, m, after) for a in inside):
                     return False
             elif any(a in after or self.part[a] == "sink" for a in inside):
                 return False
@@ -164,6 +165,16 @@ class _Partition:
         if len(self.bases(members)) + len(written) > MAX_KERNEL_ARGS:
             return False
         return not self._leaves_and_returns(members, upto)
+
+    def _final_with(self, a, m, after):
+        """Can "after" node m read member a where it runs? Only a total of the very axes m
+        runs after (or another such node), of m's own shape: a total over more axes is not
+        final yet, and one broadcast to m's shape would be read at other points."""
+        if self.graph[a]["shape"] != self.graph[m]["shape"]:
+            return False
+        if a in after:
+            return after[a] == after[m]
+        return self.part[a] == "sink" and not is_scatter(self.graph, a) and reduced_axes(self.graph, a) == after[m]
 
     def _leaves_and_returns(self, members, upto):
         """Is there a path from `members` through some outside node back into `members`?
