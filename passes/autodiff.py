@@ -379,13 +379,15 @@ def _cbrt(g, out, x):
 def _logaddexp_base(power_of, log_of_half):
     """The rule of log(b^x + b^y) for b = e or 2: d/dx = b^(x - out), likewise for y, never
     above 1, so it cannot overflow. Where x == out (x the larger by far, or infinite) the
-    exponent is taken as 0, so inf - inf never makes a nan; at ties it is log_b(1/2), half each."""
+    exponent is taken as 0, so inf - inf never makes a nan; where x and y are the same
+    infinity it is log_b(1/2), half each."""
     def rule(g, out, x, y):
         half, zero = _scalar(log_of_half, out), _scalar(0, out)
 
         def share(a, b):
             exponent = ops.where(ops.equal(a, out), zero, a - out)
-            return g * power_of(ops.where(ops.equal(a, b), half, exponent))
+            same_infinity = ops.bitwise_and(ops.equal(a, b), ops.equal(ops.abs(a), _scalar(np.inf, out)))
+            return g * power_of(ops.where(same_infinity, half, exponent))
         return share(x, y), share(y, x)
     return rule
 

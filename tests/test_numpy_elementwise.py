@@ -206,6 +206,15 @@ def test_logaddexp_gradients_match_finite_differences_far_apart():
     check_like_numpy(np.logaddexp2, x, y)
 
 
+def test_second_derivatives_of_logaddexp_at_large_ties_are_p_times_one_minus_p():
+    dx = irtoy.grad(lambda x, y: np.sum(np.logaddexp(x, y)))
+    second = irtoy.grad(lambda x, y: np.sum(dx(x, y)), wrt=(0, 1))
+    x = np.array([1000.0, -1000.0, 3.0])
+    dxx, dxy = second(x, np.array([1000.0, -1000.0, 3.0 + np.log(3.0)]))
+    np.testing.assert_allclose(dxx, [0.25, 0.25, 0.1875], rtol=1e-12)
+    np.testing.assert_allclose(dxy, [-0.25, -0.25, -0.1875], rtol=1e-12)
+
+
 def test_second_derivatives_of_powers_at_zero_are_finite_and_right():
     """x ** 0 is 1 (all derivatives 0, at x = 0 too); 0 ** y is 0 for y > 0 (flat in y), and
     d/dx x ** y at x = 0 is y x ** (y - 1), whose derivative in y there is 0 for y > 1."""
@@ -267,3 +276,15 @@ def test_clip_refuses_a_bound_given_twice_naming_it_and_the_line():
 def test_what_numpy_refuses_or_irtoy_cannot_trace_is_an_irtoy_error_naming_it(fn, message):
     with pytest.raises(irtoy.IrtoyError, match=message):
         irtoy.trace(fn, np.ones(3))
+
+
+def test_a_ufuncs_dtype_keyword_casts_its_arguments_as_numpy_does():
+    x, i = np.array([0.5, 1.5, -2.0], np.float32), np.array([3, -4, 5])
+    fn = lambda x, i: (np.add(x, 1, dtype=np.float64), np.exp(x, dtype=np.float64), np.divmod(i, 2, dtype=np.float64),
+                       np.add(x, i, dtype=np.int32, casting="unsafe"))
+    check_value(fn, x, i)
+    with pytest.raises(irtoy.TraceError, match=r"numpy.add: cannot cast an argument of dtype float32 to dtype=int32 "
+                                               r"with casting='same_kind'\n  at \S*test_numpy_elementwise.py"):
+        irtoy.trace(lambda x: np.add(x, x, dtype=np.int32), x)
+    with pytest.raises(irtoy.TraceError, match=r"numpy.greater has no loop that computes in dtype=float64"):
+        irtoy.trace(lambda x: np.greater(x, x, dtype=np.float64), x)
