@@ -120,7 +120,7 @@ def special_values(x, y):
             np.heaviside(x, y), np.logaddexp(x, y), np.logaddexp2(x, y), np.signbit(x), np.copysign(1.0, x),
             np.copysign(y, x), x // y, x % y, np.fmod(x, y), np.floor(x), np.ceil(x), np.rint(x), np.trunc(x),
             np.round(x, 1), np.sinc(x), np.clip(x, -1.0, y), np.logical_and(x, y), np.logical_not(x),
-            np.reciprocal(x), np.cbrt(x), np.expm1(x), np.log1p(x), *np.modf(x)]
+            np.reciprocal(x), np.cbrt(x), np.expm1(x), np.log1p(x), *np.modf(x), np.sign(x), abs(x), -x]
 
 
 @pytest.mark.parametrize("dtype", FLOATS)

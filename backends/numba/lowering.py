@@ -168,10 +168,14 @@ def may_raise(node):
 
 
 def _sign(args, out, attrs):
-    """np.sign; for unsigned integers 0 or 1 (Numba's np.sign gives them -1 wrapped around)."""
+    """np.sign; for unsigned integers 0 or 1 (Numba's np.sign gives them -1 wrapped around),
+    for floats NumPy's rule: nan stays nan, and both zeros give +0 (Numba's keeps -0)."""
+    (x,) = _at(args, out)
     if out.kind == "u":
-        (x,) = _at(args, out)
         return cast(f"({x} > 0)", np.bool_, out)
+    if out.kind == "f":
+        one, zero = literal(1, out), literal(0, out)
+        return f"({one} if {x} > {zero} else -{one} if {x} < {zero} else {zero} if {x} == {zero} else {x})"
     return _arith("np.sign({})", exact=False)(args, out, attrs)
 
 

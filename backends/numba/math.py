@@ -140,14 +140,14 @@ def int_power(base, exponent, one):
 def int_floor_divide(x, y, zero):
     if y == zero:
         return zero
-    if y < zero and y == zero - 1:
+    if y < zero and y == ~zero:        # -1 (~0: no int literal, which would make uint64 a float)
         return zero - x
     return x // y
 
 
 @njit(cache=True, inline="always")
 def int_remainder(x, y, zero):
-    if y == zero or (y < zero and y == zero - 1):
+    if y == zero or (y < zero and y == ~zero):
         return zero
     return x % y
 
