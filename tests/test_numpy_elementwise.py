@@ -288,3 +288,20 @@ def test_a_ufuncs_dtype_keyword_casts_its_arguments_as_numpy_does():
         irtoy.trace(lambda x: np.add(x, x, dtype=np.int32), x)
     with pytest.raises(irtoy.TraceError, match=r"numpy.greater has no loop that computes in dtype=float64"):
         irtoy.trace(lambda x: np.greater(x, x, dtype=np.float64), x)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.int8, np.uint8, np.bool_])
+def test_results_in_float16_are_numpys_to_the_bit(dtype):
+    """8-bit integers and booleans compute in float16 in NumPy: the compositions do too (the
+    angle conversions in float32, as NumPy's own code), on the interpreter."""
+    x = np.array([0, 1, 3, 100, 0, 1, 1, 0]).astype(dtype)
+    if dtype == np.float16:
+        x = np.array([0.0, -0.5, 1.25, 100.0, np.inf, 33.3, -7.1, np.nan], dtype)
+    fn = lambda x: (np.deg2rad(x), np.rad2deg(x), np.sinc(x), *np.modf(x), np.heaviside(x, np.float16(0.5)),
+                    np.round(x), np.reciprocal(x), np.square(x))
+    with np.errstate(all="ignore"):
+        expected = fn(x)
+        got = irtoy.trace(fn, x).compile("numpy")(x)
+    for e, g in zip(expected, got, strict=True):
+        assert g.dtype == e.dtype
+        np.testing.assert_array_equal(g, e)

@@ -104,11 +104,11 @@ def test_control_flow_on_traced_values_says_why_and_where():
 @pytest.mark.parametrize("fn, option", [
     (lambda x: np.reshape(x, (4, 2), order="F"), "reshape: the option(s) order"),
     (lambda x: np.ravel(x, order="F"), "ravel: the option(s) order"),
-    (lambda x: np.exp(x, dtype=np.float64), "exp: the option(s) dtype"),
+    (lambda x: np.exp(x, where=x > 0), "exp: the option(s) where"),
     (lambda x: np.maximum.reduce(x, axis=0, initial=5.0), "maximum.reduce: the option(s) initial"),
     (lambda x: np.concatenate([x, x], dtype=np.float64), "concatenate: the option(s) dtype"),
     (lambda x: np.zeros_like(x, shape=(3,)), "zeros_like: the option(s) shape"),
-], ids=["reshape-order", "ravel-order", "ufunc-dtype", "reduce-initial", "concatenate-dtype", "zeros_like-shape"])
+], ids=["reshape-order", "ravel-order", "ufunc-where", "reduce-initial", "concatenate-dtype", "zeros_like-shape"])
 def test_numpy_options_that_would_change_the_result_are_refused_not_ignored(fn, option):
     with pytest.raises(irtoy.TraceError, match=r"numpy\." + option.replace("(s)", r"\(s\)") + r".*\n  at \S*test_tracing\.py:"):
         irtoy.trace(fn, X)
