@@ -305,3 +305,18 @@ def test_results_in_float16_are_numpys_to_the_bit(dtype):
     for e, g in zip(expected, got, strict=True):
         assert g.dtype == e.dtype
         np.testing.assert_array_equal(g, e)
+
+
+def smooth_compositions(x, y):
+    return [np.sinc(x), np.deg2rad(x), np.rad2deg(y), np.square(x), np.reciprocal(y), np.fmax(x, y), np.fmin(x, y),
+            np.clip(x, -1.0, y), np.heaviside(x, y), np.float_power(np.abs(y), 1.5), np.nan_to_num(x), x % y,
+            np.fmod(x, y), *np.divmod(y, x), np.logaddexp(x, y), np.logaddexp2(y, x), *np.modf(x), np.round(x, 1),
+            np.copysign(x, y), np.arcsinh(x) * np.cbrt(y), np.log1p(np.abs(x)) + np.expm1(y)]
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_values_and_gradients_of_many_functions_in_one_numba_kernel_match_the_interpreter(dtype):
+    """Away from every kink and jump, so finite differences check the gradient too."""
+    x = np.array([[-2.3, -0.7, 0.42, 1.6]], dtype)
+    y = np.array([[0.9], [-1.3], [2.2]], dtype)
+    check_like_numpy(smooth_compositions, x, y, grad=True, numba=True)
