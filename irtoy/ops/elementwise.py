@@ -380,7 +380,9 @@ def round(a, decimals=0, out=None):
         return rint(a)
     if decimals == 0:
         return rint(a)
-    scale = (np.dtype(np.float64) if dtype.kind in "iu" else dtype).type(10.0 ** abs(decimals))
+    with np.errstate(over="ignore"):       # inf beyond float64's range, as in NumPy
+        power_of_ten = np.float64(10.0) ** (decimals if decimals > 0 else -decimals)
+    scale = (np.dtype(np.float64) if dtype.kind in "iu" else dtype).type(power_of_ten)
     if decimals > 0:
         return divide(rint(multiply(a, scale)), scale)
     rounded = multiply(rint(divide(a, scale)), scale)
