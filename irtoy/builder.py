@@ -20,8 +20,8 @@ typed graph. A result computed from weak values alone is weak too (`lr * 0.5`), 
 op was asked for a dtype (`astype`).
 
 A Tracer is immutable, as the node it stands for: item assignment and setting attributes
-are refused, saying what to write instead, and so is an operator irtoy has no op for (`&`,
-`|`, `^`, `~`), naming it: never Python's own TypeError, which names neither the line nor why.
+are refused, saying what to write instead: never Python's own TypeError, which names neither
+the line nor why.
 """
 import math
 
@@ -194,18 +194,24 @@ class Tracer:
     __ne__ = lambda self, o: ops.not_equal(self, o)
     __getitem__ = lambda self, index: ops.getitem(self, index)
 
-    # Operators irtoy has no op for yet: once the registry declares an op for the ufunc, the
-    # operator traces to it, as np.bitwise_and(x, y) would. On boolean masks, `where` does it.
-    __and__ = lambda self, o: _operator("x & y", np.bitwise_and, "np.where(x, y, False)", self, o)
-    __rand__ = lambda self, o: _operator("x & y", np.bitwise_and, "np.where(x, y, False)", o, self)
-    __iand__ = lambda self, o: _operator("x &= y", np.bitwise_and, "np.where(x, y, False)", self, o)
-    __or__ = lambda self, o: _operator("x | y", np.bitwise_or, "np.where(x, True, y)", self, o)
-    __ror__ = lambda self, o: _operator("x | y", np.bitwise_or, "np.where(x, True, y)", o, self)
-    __ior__ = lambda self, o: _operator("x |= y", np.bitwise_or, "np.where(x, True, y)", self, o)
-    __xor__ = lambda self, o: _operator("x ^ y", np.bitwise_xor, "x != y", self, o)
-    __rxor__ = lambda self, o: _operator("x ^ y", np.bitwise_xor, "x != y", o, self)
-    __ixor__ = lambda self, o: _operator("x ^= y", np.bitwise_xor, "x != y", self, o)
-    __invert__ = lambda self: _operator("~x", np.invert, "np.where(x, False, True)", self)
+    __floordiv__ = lambda self, o: ops.floor_divide(self, o)
+    __rfloordiv__ = lambda self, o: ops.floor_divide(o, self)
+    __mod__ = lambda self, o: ops.remainder(self, o)
+    __rmod__ = lambda self, o: ops.remainder(o, self)
+    __divmod__ = lambda self, o: ops.divmod(self, o)
+    __rdivmod__ = lambda self, o: ops.divmod(o, self)
+    # bitwise on integers and booleans (on booleans: logical and, or, xor, not)
+    __and__ = lambda self, o: ops.bitwise_and(self, o)
+    __rand__ = lambda self, o: ops.bitwise_and(o, self)
+    __or__ = lambda self, o: ops.bitwise_or(self, o)
+    __ror__ = lambda self, o: ops.bitwise_or(o, self)
+    __xor__ = lambda self, o: ops.bitwise_xor(self, o)
+    __rxor__ = lambda self, o: ops.bitwise_xor(o, self)
+    __invert__ = lambda self: ops.invert(self)
+    __lshift__ = lambda self, o: ops.left_shift(self, o)
+    __rlshift__ = lambda self, o: ops.left_shift(o, self)
+    __rshift__ = lambda self, o: ops.right_shift(self, o)
+    __rrshift__ = lambda self, o: ops.right_shift(o, self)
 
     # Traced values are immutable: a node's value is fixed once recorded.
     def __setitem__(self, index, value):
@@ -262,15 +268,6 @@ _NEW_VALUE_INSTEAD = "compute a new value instead: y = x.reshape(...), y = x.ast
 def _brief(value):
     """A value as a short text for errors: numbers whole, arrays by shape and dtype."""
     return f"of shape {np.shape(value)} and dtype {value.dtype}" if isinstance(value, np.ndarray) else repr(value)
-
-
-def _operator(expression, ufunc, on_masks, *args):
-    """Python's operator `expression` as NumPy's `ufunc`, or a TraceError if irtoy has no op for
-    it yet (saying what computes it on boolean masks: `on_masks`)."""
-    if ufunc not in numpy_dispatch.FUNCTIONS:
-        _refuse(f"{expression} (numpy.{ufunc.__name__}) on a traced value: irtoy has no op for it yet, so it "
-                f"cannot be traced; on boolean masks, {on_masks} computes it")
-    return ufunc(*args)
 
 
 def _refuse(message):

@@ -211,10 +211,16 @@ def _divide(g, out, x, y):
 
 @vjp_rule("power")
 def _power(g, out, x, y):
-    """d/dx x**y = y x**(y-1), taken as 0 where y == 0; d/dy = x**y log x, taken as 0 where x == 0."""
-    zero = _scalar(0, out)
-    dx = ops.where(ops.equal(y, zero), zero, y * x ** (y - 1))
-    dy = ops.where(ops.equal(x, zero), zero, out * ops.log(x))
+    """d/dx x**y = y x**(y-1), taken as 0 where y == 0; d/dy = x**y log x, taken as 0 where x == 0.
+
+    The guards replace the operands as well as the results (x**(y-1) is computed as x**0 where
+    y == 0, log x as log 1 where x == 0): the branch not taken stays finite, so its derivatives
+    do too, and second derivatives at those points are 0 * finite, never 0 * inf = nan.
+    """
+    zero, one = _scalar(0, out), _scalar(1, out)
+    y_is_zero, x_is_zero = ops.equal(y, zero), ops.equal(x, zero)
+    dx = ops.where(y_is_zero, zero, y * x ** (ops.where(y_is_zero, one, y) - 1))
+    dy = ops.where(x_is_zero, zero, out * ops.log(ops.where(x_is_zero, one, x)))
     return g * dx, g * dy
 
 
@@ -295,6 +301,124 @@ def _abs(g, out, x):
 def _sign(g, out, x):
     """sign is flat wherever it is differentiable: no gradient."""
     return (None,)
+
+
+@vjp_rule("log1p")
+def _log1p(g, out, x):
+    return (g / (x + 1),)
+
+
+@vjp_rule("expm1")
+def _expm1(g, out, x):
+    return (g * (out + 1),)
+
+
+def _log_base(base):
+    """The rule of log_base: d/dx log_b x = 1 / (x ln b)."""
+    def rule(g, out, x):
+        return (g / (x * _scalar(np.log(base), out)),)
+    return rule
+
+
+vjp_rule("log2")(_log_base(2.0))
+vjp_rule("log10")(_log_base(10.0))
+
+
+@vjp_rule("exp2")
+def _exp2(g, out, x):
+    return (g * out * _scalar(np.log(2.0), out),)
+
+
+@vjp_rule("sinh")
+def _sinh(g, out, x):
+    return (g * ops.cosh(x),)
+
+
+@vjp_rule("cosh")
+def _cosh(g, out, x):
+    return (g * ops.sinh(x),)
+
+
+@vjp_rule("arcsin")
+def _arcsin(g, out, x):
+    return (g / ops.sqrt(1 - x * x),)
+
+
+@vjp_rule("arccos")
+def _arccos(g, out, x):
+    return (-(g / ops.sqrt(1 - x * x)),)
+
+
+@vjp_rule("arctan")
+def _arctan(g, out, x):
+    return (g / (1 + x * x),)
+
+
+@vjp_rule("arcsinh")
+def _arcsinh(g, out, x):
+    """1 / sqrt(x^2 + 1), as 1 / hypot(x, 1) so that x^2 never overflows."""
+    return (g / ops.hypot(x, _scalar(1, out)),)
+
+
+@vjp_rule("arccosh")
+def _arccosh(g, out, x):
+    """1 / sqrt(x^2 - 1), as 1 / (sqrt(x - 1) sqrt(x + 1)) so that x^2 never overflows."""
+    return (g / (ops.sqrt(x - 1) * ops.sqrt(x + 1)),)
+
+
+@vjp_rule("arctanh")
+def _arctanh(g, out, x):
+    return (g / ((1 - x) * (1 + x)),)
+
+
+@vjp_rule("cbrt")
+def _cbrt(g, out, x):
+    return (g / (out * out * 3),)
+
+
+def _logaddexp_base(power_of, log_of_half):
+    """The rule of log(b^x + b^y) for b = e or 2: d/dx = b^(x - out), likewise for y, never
+    above 1, so it cannot overflow. Where x == out (x the larger by far, or infinite) the
+    exponent is taken as 0, so inf - inf never makes a nan; where x and y are the same
+    infinity it is log_b(1/2), half each."""
+    def rule(g, out, x, y):
+        half, zero = _scalar(log_of_half, out), _scalar(0, out)
+
+        def share(a, b):
+            exponent = ops.where(ops.equal(a, out), zero, a - out)
+            same_infinity = ops.bitwise_and(ops.equal(a, b), ops.equal(ops.abs(a), _scalar(np.inf, out)))
+            return g * power_of(ops.where(same_infinity, half, exponent))
+        return share(x, y), share(y, x)
+    return rule
+
+
+vjp_rule("logaddexp")(_logaddexp_base(ops.exp, -np.log(2.0)))
+vjp_rule("logaddexp2")(_logaddexp_base(ops.exp2, -1.0))
+
+
+@vjp_rule("copysign")
+def _copysign(g, out, x, y):
+    """|x| with the sign of y: the slope in x is sign(x) times y's sign; y only flips it."""
+    one = _scalar(1, out)
+    return g * ops.copysign(one, x) * ops.copysign(one, y), None
+
+
+@vjp_rule("floor", "ceil", "rint", "trunc", "floor_divide")
+def _piecewise_constant(g, out, *args):
+    """Flat wherever they are differentiable: no gradient."""
+    return (None,) * len(args)
+
+
+@vjp_rule("remainder")
+def _remainder(g, out, x, y):
+    """x - y floor(x / y): 1 for x, -floor(x / y) for y (away from the jumps)."""
+    return g, -(g * ops.floor_divide(x, y))
+
+
+@vjp_rule("fmod")
+def _fmod(g, out, x, y):
+    """x - y trunc(x / y): 1 for x, -trunc(x / y) for y (away from the jumps)."""
+    return g, -(g * ops.trunc(x / y))
 
 
 @vjp_rule("where")

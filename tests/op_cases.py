@@ -57,12 +57,36 @@ SHAPES = hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4)
 NONEMPTY = hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4)
 
 
+def takes(ufunc, *dtypes):
+    """Does NumPy's `ufunc` take arguments of these dtypes? (bitwise_and of int64 and uint64 does not)"""
+    try:
+        with np.errstate(all="ignore"):
+            ufunc(*[np.ones((), d) for d in dtypes])
+        return True
+    except TypeError:
+        return False
+
+
+def away_from_jumps(x, y):
+    """Where floor division and remainder are smooth: y away from 0 and x / y from the whole numbers."""
+    with np.errstate(all="ignore"):
+        q = np.asarray(x, np.float64) / np.asarray(y, np.float64)
+        return (np.abs(y) > 0.1) & (np.abs(q - np.round(q)) > 1e-3)
+
+
+def away_from_whole(x, offset=0.0):
+    """Where floor, ceil, trunc (offset 0) and rint (offset 1/2) do not jump."""
+    distance = np.abs(x + offset - np.round(x + offset))
+    return distance > 1e-3
+
+
 @st.composite
 def binary(draw, ufunc, dtypes=FLOATS, lo=-3.0, hi=3.0, y_away_from_zero=False, smooth_at=None):
     """`ufunc(x, y)` on drawn arrays; `smooth_at(x, y)` says where it is differentiable
     (by default everywhere, but for maximum and minimum at ties)."""
     shapes = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=4)).input_shapes
-    dx, dy = draw(st.sampled_from(dtypes)), draw(st.sampled_from(dtypes))
+    dx = draw(st.sampled_from(dtypes))
+    dy = draw(st.sampled_from([d for d in dtypes if takes(ufunc, dx, d)]))
     x = draw(array(dx, shapes[0], lo, hi))
     y = draw(array(dy, shapes[1], lo, hi, away_from_zero=y_away_from_zero))
     fn = labelled(lambda x, y: ufunc(x, y), ufunc.__name__)
@@ -83,9 +107,13 @@ def integer_power(draw):
 
 
 @st.composite
-def unary(draw, ufunc, lo=-3.0, hi=3.0, dtypes=TO_FLOAT):
+def unary(draw, ufunc, lo=-3.0, hi=3.0, dtypes=TO_FLOAT, smooth_at=None):
+    """`ufunc(x)` on a drawn array; `smooth_at(x)` says where it is differentiable (by default
+    everywhere, but for abs and sign at 0)."""
     x = draw(array(draw(st.sampled_from(dtypes)), draw(SHAPES), lo, hi))
-    smooth = ufunc not in (np.abs, np.sign) or bool(np.all(np.abs(x) > 1e-3))
+    if smooth_at is None and ufunc in (np.abs, np.sign):
+        smooth_at = lambda x: np.abs(x) > 1e-3
+    smooth = smooth_at is None or bool(np.all(smooth_at(x)))
     return Case(labelled(lambda x: ufunc(x), ufunc.__name__), (x,), smooth)
 
 
@@ -499,6 +527,29 @@ CASES = {
     "sin": unary(np.sin), "cos": unary(np.cos), "tan": unary(np.tan, -1.2, 1.2), "tanh": unary(np.tanh),
     "sqrt": unary(np.sqrt, 0.1, 5.0), "abs": unary(np.abs, dtypes=NUMERIC),
     "sign": unary(np.sign, dtypes=NUMERIC),
+    "log1p": unary(np.log1p, -0.9, 5.0), "expm1": unary(np.expm1), "log2": unary(np.log2, 0.1, 5.0),
+    "log10": unary(np.log10, 0.1, 5.0), "exp2": unary(np.exp2), "sinh": unary(np.sinh), "cosh": unary(np.cosh),
+    "arcsin": unary(np.arcsin, -0.95, 0.95), "arccos": unary(np.arccos, -0.95, 0.95), "arctan": unary(np.arctan),
+    "arcsinh": unary(np.arcsinh), "arccosh": unary(np.arccosh, 1.1, 5.0), "arctanh": unary(np.arctanh, -0.9, 0.9),
+    "cbrt": unary(np.cbrt, smooth_at=lambda x: np.abs(x) > 1e-3),
+    "logaddexp": binary(np.logaddexp, TO_FLOAT), "logaddexp2": binary(np.logaddexp2, TO_FLOAT),
+    # copysign: x's magnitude has a kink at 0, y's sign jumps there
+    "copysign": binary(np.copysign, TO_FLOAT, smooth_at=lambda x, y: (np.abs(x) > 1e-3) & (np.abs(y) > 1e-3)),
+    "floor": unary(np.floor, dtypes=NUMERIC, smooth_at=away_from_whole),
+    "ceil": unary(np.ceil, dtypes=NUMERIC, smooth_at=away_from_whole),
+    "trunc": unary(np.trunc, dtypes=NUMERIC, smooth_at=away_from_whole),
+    "rint": unary(np.rint, smooth_at=lambda x: away_from_whole(x, 0.5)),
+    # divisors of 0 too: NumPy's integer result there is 0, its float one inf or nan
+    "floor_divide": binary(np.floor_divide, NUMERIC, smooth_at=away_from_jumps),
+    "remainder": binary(np.remainder, NUMERIC, smooth_at=away_from_jumps),
+    "fmod": binary(np.fmod, NUMERIC, smooth_at=away_from_jumps),
+    "signbit": unary(np.signbit, dtypes=NUMERIC),
+    "bitwise_and": binary(np.bitwise_and, INTEGERS + [np.dtype(np.bool_)]),
+    "bitwise_or": binary(np.bitwise_or, INTEGERS + [np.dtype(np.bool_)]),
+    "bitwise_xor": binary(np.bitwise_xor, INTEGERS + [np.dtype(np.bool_)]),
+    "invert": unary(np.invert, dtypes=INTEGERS + [np.dtype(np.bool_)]),
+    # negative shifts and shifts by the width or more have NumPy's own results (0 or -1)
+    "left_shift": binary(np.left_shift, INTEGERS), "right_shift": binary(np.right_shift, INTEGERS),
     "where": where_case(), "cast": cast_case(),
     "sum": reduction(np.sum, "sum", NUMERIC), "mean": reduction(np.mean, "mean", NUMERIC),
     "max": reduction(np.max, "max", NUMERIC), "min": reduction(np.min, "min", NUMERIC),

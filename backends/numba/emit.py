@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from irtoy.backends.numba import math
 from irtoy.backends.numba.kernels import Comment
 from irtoy.backends.numba.lowering import call_lowering, lowering, may_raise, raises_index_error
 from irtoy.errors import located
@@ -43,7 +44,7 @@ KERNEL_IMPORTS = '''\
 import numpy as np
 from numba import njit, prange
 
-from irtoy.backends.numba.math import exp_f32, int_power, maximum, minimum, tanh_f32
+from irtoy.backends.numba.math import {helpers}
 
 OPTIONS = dict(cache=True, nogil=True, boundscheck={boundscheck}, error_model="numpy",
                fastmath={fastmath})
@@ -65,7 +66,7 @@ class ModuleSource:
 def module_source(plan, title=""):
     """The source of the module running `plan` (plan.py)."""
     graph = plan.graph
-    imports = KERNEL_IMPORTS.format(boundscheck=plan.debug, fastmath=FASTMATH)
+    imports = KERNEL_IMPORTS.format(boundscheck=plan.debug, fastmath=FASTMATH, helpers=", ".join(math.__all__))
     dtypes = sorted({graph.spec(n).dtype.name for n in graph.inputs})
     constants = "".join(f"{d.upper()} = np.dtype({d!r})\n" for d in dtypes)
     calls = sorted({line for n in plan.calls for line in call_lowering(graph[n]["op"]).imports})

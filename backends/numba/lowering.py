@@ -99,8 +99,10 @@ def literal(value, dtype):
             text = "np.nan"
         elif np.isinf(value):
             text = "np.inf" if value > 0 else "-np.inf"
-        else:
+        elif abs(value) < 1e16:
             text = np.format_float_positional(np.asarray(value, dtype)[()], unique=True, trim="-")
+        else:       # not as digits: Numba takes no integer literal of 2**64 or more
+            text = repr(float(value))
     else:
         text = str(int(value))
     return f"np.{dtype.name}({text})"
@@ -182,10 +184,14 @@ def raises_index_error(node):
 
 
 def _sign(args, out, attrs):
-    """np.sign; for unsigned integers 0 or 1 (Numba's np.sign gives them -1 wrapped around)."""
+    """np.sign; for unsigned integers 0 or 1 (Numba's np.sign gives them -1 wrapped around),
+    for floats NumPy's rule: nan stays nan, and both zeros give +0 (Numba's keeps -0)."""
+    (x,) = _at(args, out)
     if out.kind == "u":
-        (x,) = _at(args, out)
         return cast(f"({x} > 0)", np.bool_, out)
+    if out.kind == "f":
+        one, zero = literal(1, out), literal(0, out)
+        return f"({one} if {x} > {zero} else -{one} if {x} < {zero} else {zero} if {x} == {zero} else {x})"
     return _arith("np.sign({})", exact=False)(args, out, attrs)
 
 
@@ -211,6 +217,61 @@ def _cast(args, out, attrs):
 def _abs(args, out, attrs):
     (x,) = _at(args, out)
     return x if out == np.bool_ else convert(f"abs({x})", out) if out not in WIDE else f"abs({x})"
+
+
+def _integral(name):
+    """floor, ceil, rint, trunc: NumPy's function on floats; integers and booleans are whole already."""
+    def emit(args, out, attrs):
+        (x,) = _at(args, out)
+        return x if out.kind in "iub" else f"np.{name}({x})"
+    return emit
+
+
+def _division(int_helper, float_helper=None, float_name=None):
+    """floor_divide, remainder, fmod: math.py's helpers keep NumPy's rules for integers
+    (division by 0, the most negative number by -1) and for floats."""
+    def emit(args, out, attrs):
+        x, y = _at(args, out)
+        if out.kind in "iu":
+            return convert(f"{int_helper}({x}, {y}, {literal(0, out)})", out)
+        if float_helper:
+            return f"{float_helper}({x}, {y}, {literal(1, out)})"
+        return f"np.{float_name}({x}, {y})"
+    return emit
+
+
+def _shift(helper):
+    def emit(args, out, attrs):
+        x, y = _at(args, out)
+        return convert(f"{helper}({x}, {y}, {literal(8 * out.itemsize, out)})", out)
+    return emit
+
+
+def _bitwise(symbol):
+    def emit(args, out, attrs):
+        x, y = _at(args, out)
+        return f"({x} {symbol} {y})" if out == np.bool_ else convert(f"({x} {symbol} {y})", out)
+    return emit
+
+
+def _invert(args, out, attrs):
+    (x,) = _at(args, out)
+    return f"(not {x})" if out == np.bool_ else convert(f"(~{x})", out)
+
+
+def _signbit(args, out, attrs):
+    ((x, d),) = args
+    return f"np.signbit({x})" if np.dtype(d).kind == "f" else f"({x} < 0)" if np.dtype(d).kind == "i" else "False"
+
+
+def _logaddexp(args, out, attrs):
+    x, y = _at(args, out)
+    return f"logaddexp({x}, {y}, {literal(np.log(2.0), out)})"
+
+
+def _logaddexp2(args, out, attrs):
+    x, y = _at(args, out)
+    return f"logaddexp2({x}, {y}, {literal(1 / np.log(2.0), out)}, {literal(1, out)})"
 
 
 # -- reductions -----------------------------------------------------------------------------
@@ -326,6 +387,37 @@ LOWERINGS = {
     "hypot": Scalar(_math("hypot")),
     "abs": Scalar(_abs),
     "sign": Scalar(_sign),
+    "log1p": Scalar(_math("log1p")),
+    "expm1": Scalar(_math("expm1")),
+    "log2": Scalar(_math("log2")),
+    "log10": Scalar(_math("log10")),
+    "exp2": Scalar(_math("exp2")),
+    "sinh": Scalar(_math("sinh")),
+    "cosh": Scalar(_math("cosh")),
+    "arcsin": Scalar(_math("arcsin")),
+    "arccos": Scalar(_math("arccos")),
+    "arctan": Scalar(_math("arctan")),
+    "arcsinh": Scalar(_math("arcsinh")),
+    "arccosh": Scalar(_math("arccosh")),
+    "arctanh": Scalar(_math("arctanh")),
+    "cbrt": Scalar(_math("cbrt")),
+    "logaddexp": Scalar(_logaddexp),
+    "logaddexp2": Scalar(_logaddexp2),
+    "copysign": Scalar(_math("copysign")),
+    "floor": Scalar(_integral("floor")),
+    "ceil": Scalar(_integral("ceil")),
+    "rint": Scalar(_integral("rint")),
+    "trunc": Scalar(_integral("trunc")),
+    "floor_divide": Scalar(_division("int_floor_divide", "float_floor_divide")),
+    "remainder": Scalar(_division("int_remainder", "float_remainder")),
+    "fmod": Scalar(_division("int_fmod", float_name="fmod")),
+    "signbit": Scalar(_signbit),
+    "bitwise_and": Scalar(_bitwise("&")),
+    "bitwise_or": Scalar(_bitwise("|")),
+    "bitwise_xor": Scalar(_bitwise("^")),
+    "invert": Scalar(_invert),
+    "left_shift": Scalar(_shift("left_shift")),
+    "right_shift": Scalar(_shift("right_shift")),
     "greater": Scalar(_compare(">")),
     "greater_equal": Scalar(_compare(">=")),
     "less": Scalar(_compare("<")),
