@@ -172,3 +172,16 @@ def test_an_index_outside_its_axis_is_an_error_never_a_clamped_read():
         f(table, np.array([0, 7, 1]))
     with pytest.raises(irtoy.IrtoyError, match=r"index -5 is out of bounds"):
         f(table, np.array([-5, 0, 1]))
+
+
+@pytest.mark.parametrize("fn, message", [(np.linalg.inv, "Singular matrix"),
+                                         (lambda a: np.linalg.solve(a, np.ones(2)), "Singular matrix"),
+                                         (np.linalg.cholesky, "not positive definite")],
+                         ids=["inv", "solve", "cholesky"])
+def test_a_singular_matrix_is_numpys_linalg_error_not_infinities(fn, message):
+    good, bad = np.array([[2.0, 1.0], [1.0, 3.0]]), np.array([[1.0, 2.0], [2.0, 4.0]])
+    f = irtoy.trace(fn, good).compile("jax")
+    np.testing.assert_allclose(f(good), fn(good), rtol=1e-12)
+    with pytest.raises(np.linalg.LinAlgError, match=message) as error:
+        f(bad if message == "Singular matrix" else -good)
+    assert isinstance(error.value, irtoy.IrtoyError)

@@ -95,7 +95,7 @@ class JaxExecutable:
         for n, fn, args, attrs, check in self._steps:
             values = [env[a] for a in args]
             env[n] = fn(*values, **attrs)
-            for error, bad, example, message in check(*values, **attrs) if check else ():
+            for error, bad, example, message in check(env[n], *values, **attrs) if check else ():
                 self._checks.append((n, error, message))
                 found += [bad, example]
         return tuple(env[o] for o in self.graph.outputs) + tuple(found)

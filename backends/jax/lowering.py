@@ -18,6 +18,7 @@ from jax import lax
 from irtoy import ops
 from irtoy.errors import IntegerPowerError, IrtoyError
 from irtoy.ops.indexing import IndexOutOfRangeError, out_of_range_message
+from irtoy.ops.linalg import LinAlgError
 from irtoy.ops.convolution import window_positions
 from irtoy.ops.random import SPLITMIX_GAMMA, SPLITMIX_MULTIPLIERS, SPLITMIX_SHIFTS
 
@@ -202,6 +203,45 @@ def _mean(x, axis, keepdims, out_dtype):
 
 
 
+def _scan(fn):
+    def lowered(x, axis, out_dtype):
+        return fn(x.astype(out_dtype), axis=axis, dtype=out_dtype)
+    return lowered
+
+
+# -- numpy.linalg: XLA's own decompositions, packed as the ops pack NumPy's results -------------
+
+def _swap(x):
+    return jnp.swapaxes(x, -1, -2)
+
+
+def _slogdet(a):
+    sign, log = jnp.linalg.slogdet(a)
+    return jnp.stack([sign, log], axis=-1)
+
+
+def _solve(a, b, out_dtype):
+    a, b = a.astype(out_dtype), b.astype(out_dtype)
+    if b.ndim == 1:         # one vector for every matrix (NumPy 2's rule)
+        return jnp.linalg.solve(a, jnp.broadcast_to(b, a.shape[:-1])[..., None])[..., 0]
+    return jnp.linalg.solve(a, b)
+
+
+def _qr(a):
+    q, r = jnp.linalg.qr(a, mode="reduced")
+    return jnp.concatenate([q, _swap(r)], axis=-2)
+
+
+def _eigh(a, UPLO):
+    w, v = jnp.linalg.eigh(a, UPLO=UPLO, symmetrize_input=False)     # one triangle, as LAPACK reads
+    return jnp.concatenate([v, w[..., None, :]], axis=-2)
+
+
+def _svd(a):
+    u, s, vh = jnp.linalg.svd(a, full_matrices=False)
+    return jnp.concatenate([u, _swap(vh), s[..., None, :]], axis=-2)
+
+
 LOWERINGS = {
     "add": _in_result_dtype(jnp.add),
     "multiply": _in_result_dtype(jnp.multiply),
@@ -218,6 +258,19 @@ LOWERINGS = {
     "max": _reduction(jnp.max),
     "min": _reduction(jnp.min),
     "argmax": _reduction(jnp.argmax),
+    "argmin": _reduction(jnp.argmin),
+    "prod": _reduction(lambda x, axis, keepdims: jnp.prod(x, axis=axis, keepdims=keepdims, promote_integers=False)),
+    "cumsum": _scan(jnp.cumsum),
+    "cumprod": _scan(jnp.cumprod),
+
+    "det": jnp.linalg.det,
+    "slogdet": _slogdet,
+    "inv": jnp.linalg.inv,
+    "solve": _solve,
+    "cholesky": lambda a: jnp.linalg.cholesky(a, symmetrize_input=False),
+    "qr": _qr,
+    "eigh": _eigh,
+    "svd": _svd,
 
     "matmul": _in_result_dtype(lambda a, b: jnp.matmul(a, b, precision=lax.Precision.HIGHEST)),
     "reshape": lambda x, shape: jnp.reshape(x, shape),
@@ -245,11 +298,12 @@ LOWERINGS = {
 
 
 # -- what NumPy raises at run time, which XLA's program cannot ------------------------------------
-# A check returns (error class, found, example, message of the example): the executable makes
-# `found` and `example` extra results of the program and raises after the call, so a negative
-# integer exponent or an index outside its axis is an error here too, never a wrong number.
+# A check of a node takes its result, arguments and attributes, and returns (error class,
+# found, example, message of the example): the executable makes `found` and `example` extra
+# results of the program and raises after the call, so a negative integer exponent, an index
+# outside its axis or a singular matrix is an error here too, never a wrong number.
 
-def _negative_exponent(x, y, out_dtype):
+def _negative_exponent(result, x, y, out_dtype):
     if np.dtype(out_dtype).kind not in "iu":
         return []
     return [(IntegerPowerError, jnp.any(y < 0), jnp.int64(0),
@@ -257,7 +311,7 @@ def _negative_exponent(x, y, out_dtype):
 
 
 def _indices_outside(op):
-    def check(first, *indices, axes, shape=None):
+    def check(result, first, *indices, axes, shape=None):
         shape = shape or first.shape
         found = []
         for i, axis in zip(indices, axes):
@@ -270,5 +324,16 @@ def _indices_outside(op):
     return check
 
 
+def _no_result(name, why):
+    """NumPy's LinAlgError where XLA's factorisation gives inf or NaN from finite matrices."""
+    def check(result, *args, **attrs):
+        finite = jnp.all(jnp.asarray([jnp.all(jnp.isfinite(a)) for a in args]))
+        return [(LinAlgError, finite & ~jnp.all(jnp.isfinite(result)), jnp.int64(0),
+                 lambda value: f"numpy.linalg.{name}: {why}")]
+    return check
+
+
 CHECKS = {"power": _negative_exponent, "gather": _indices_outside("gather"),
-          "scatter_add": _indices_outside("scatter_add")}
+          "scatter_add": _indices_outside("scatter_add"),
+          "inv": _no_result("inv", "Singular matrix"), "solve": _no_result("solve", "Singular matrix"),
+          "cholesky": _no_result("cholesky", "Matrix is not positive definite")}
