@@ -113,6 +113,12 @@ def test_bench_times_the_jax_backend_beside_numba(monkeypatch):
     assert row.cells()[-1].endswith("x)")
 
 
+def test_bench_runs_the_gather_case(monkeypatch):
+    monkeypatch.setattr(timing, "PATIENCE", 0.0)
+    (row,) = suite.run(["B6"], seconds=0.0, out=lambda line: None)
+    assert row.case == "B6" and row.numpy > 0 and row.interpreter > 0 and row.numba > 0, row
+
+
 def test_bench_shows_a_failed_case_and_goes_on(monkeypatch):
     def broken(seconds):
         raise ValueError("the baseline disagrees")
