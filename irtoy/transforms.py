@@ -160,7 +160,7 @@ def _global_names(code):
     names = set(code.co_names)
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
-            names |= _global_names(const)
+            names |= set(_global_names(const))
     return tuple(sorted(names))
 
 

@@ -57,7 +57,8 @@ def test_verbose_1_on_a_terminal_updates_one_line_in_place(monkeypatch):
     text = terminal.getvalue()
     kept = text.split("\n")[:-1]       # what stays on screen: the lines that end in a newline
     assert len(kept) == 6 and kept[-1].split("\r")[-1].startswith("epoch 60/60: 2 batches")
-    assert text.count("\r") > 60 and "2/2" in text and "loss=" in text       # the bars, drawn over each other
+    # the bars, drawn over each other (how often tqdm redraws within an epoch depends on time)
+    assert text.count("\r") > 60 and "/2 [" in text and "batch/s" in text
 
 
 def test_verbose_must_be_a_level(capsys):

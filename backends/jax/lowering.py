@@ -315,7 +315,7 @@ def _indices_outside(op):
         shape = shape or first.shape
         found = []
         for i, axis in zip(indices, axes):
-            size = shape[axis]
+            size, i = shape[axis], jnp.asarray(i)       # a constant index is a NumPy array
             outside = ((i >= size) if i.dtype.kind == "u" else (i < -size) | (i >= size)).ravel()
             if outside.size:
                 found.append((IndexOutOfRangeError, jnp.any(outside), i.ravel()[jnp.argmax(outside)],
