@@ -20,15 +20,20 @@ from irtoy.backends.jax import lowering
 from graph_programs import programs
 from op_cases import CASES
 from irtoy.benchmarks import workloads
-from test_numba_backend import assert_same, float_programs, mlp_arguments
+from against_interpreter import assert_same, check_op_case, check_op_gradient, check_program
+from test_numba_backend import float_programs, mlp_arguments
 
 FEW = settings(max_examples=3, derandomize=True, deadline=None)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def on_jax(traced):
+    return traced.compile("jax")
+
+
 def on_both(traced, *args):
     """(interpreter's result, jax's result) of a traced function."""
-    return traced.compile("numpy")(*args), traced.compile("jax")(*args)
+    return traced.compile("numpy")(*args), on_jax(traced)(*args)
 
 
 def test_jax_is_found_through_the_entry_point_group_only():
@@ -52,11 +57,7 @@ def test_every_registry_op_has_a_lowering():
 @FEW
 @given(data=st.data())
 def test_every_op_matches_the_interpreter(op, data):
-    case = data.draw(CASES[op])
-    traced = irtoy.trace(case.fn, *case.args)
-    assert op in traced.graph.count_ops()
-    expected, got = on_both(traced, *case.args)
-    assert_same(expected, got)
+    check_op_case(op, data.draw(CASES[op]), on_jax)
 
 
 DIFFERENTIABLE = sorted(name for name in CASES if ops.REGISTRY[name].differentiable)
@@ -66,28 +67,13 @@ DIFFERENTIABLE = sorted(name for name in CASES if ops.REGISTRY[name].differentia
 @settings(max_examples=2, derandomize=True, deadline=None)
 @given(data=st.data())
 def test_gradient_graph_of_every_op_matches_the_interpreter(op, data):
-    case = data.draw(CASES[op])
-    wrt = tuple(i for i, a in enumerate(case.args) if a.dtype.kind == "f")
-    out = np.asarray(case.fn(*case.args))
-    if not wrt or out.dtype.kind != "f":
-        return
-    weights = np.random.default_rng(0).uniform(0.5, 1.5, out.shape).astype(out.dtype)
-
-    def loss(*xs):
-        return np.sum(case.fn(*xs) * weights)
-
-    traced = irtoy.trace(loss, *case.args).value_and_grad(wrt=wrt)
-    expected, got = on_both(traced, *case.args)
-    assert_same(expected, got, scale=10.0)
+    check_op_gradient(data.draw(CASES[op]), on_jax)
 
 
 @settings(max_examples=10, derandomize=True, deadline=None)
 @given(programs(max_steps=6))
 def test_random_programs_and_gradients_match_in_float64(program):
-    args = program.inputs()
-    traced = irtoy.trace(program.fn, *args).value_and_grad(wrt=tuple(range(len(args))))
-    expected, got = on_both(traced, *args)
-    assert_same(expected, got, scale=10.0)
+    check_program(program, on_jax)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
