@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml scripts/install-system-packages.sh
 	PYTHON=$(PYTHON) bash scripts/install-system-packages.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,examples,onnx]'
+	$(BIN)/pip install --quiet -e '.[test,examples,jax,onnx]'
 	touch $@
 
 demo: setup

@@ -32,3 +32,16 @@ def get(name):
         if ep.name == name:
             return ep.load()
     raise IrtoyError(f"no backend named {name!r}; available: {', '.join(available())}")
+
+
+def usable():
+    """Names of the backends that can run here: the built-in ones, and each one of the
+    entry-point group whose own packages are installed (the jax backend needs JAX)."""
+    names = []
+    for name in available():
+        try:
+            get(name)
+        except IrtoyError:      # an optional extra that is not installed
+            continue
+        names.append(name)
+    return sorted(names, key=lambda n: (n not in BUILTIN, list(BUILTIN).index(n) if n in BUILTIN else 0, n))

@@ -2,8 +2,9 @@
 
 Each case times, in one process, a hand-written NumPy baseline (benchmarks/references.py;
 for B2 benchmarks/tinynn.py), the same computation traced by irtoy (benchmarks/workloads.py)
-on the interpreter, and on the numba backend, and gives medians and their ratios to the
-baseline (a ratio below 1 is faster than NumPy):
+on the interpreter, on the numba backend, and (B1, B2 and B5, with the extra irtoy[jax]) on
+the jax backend, and gives medians and their ratios to the baseline (a ratio below 1 is
+faster than NumPy):
 
     B1        y = tanh(1.7 x + 0.3) * sigmoid(x) + 0.5 x**2, float32, 4,194,304 elements
     B1-small  the same on 65,536 elements
@@ -16,6 +17,15 @@ baseline (a ratio below 1 is faster than NumPy):
               (examples/scalar_function.py), on float64 Python floats
     B5        conv 3x3 (8 channels, padding 1), ReLU, 2x2 max-pool, dense, softmax CE, SGD,
               on 32x1x28x28 images
+    B6        an embedding lookup in a 50,000 x 128 table (256 samples of 20 tokens, averaged),
+              dense, softmax CE on integer labels (a gather), SGD: the table's gradient is a
+              scatter-add of the rows looked up; float32
+
+The table gives figures, not verdicts: there is no pass/fail column. Thresholds on these
+ratios would be measured against baselines whose own time moves by up to 2x from run to run
+(B2's NumPy step, see the README), on machines of every speed and load, and B3's cached first
+call includes Numba's own start-up, which irtoy cannot shorten; a "NO" would say more about
+the machine than about irtoy.
 
 Training steps run on a stream of distinct batches (never one batch again and again, which
 lets Adam's moments decay into denormals and slows NumPy), with every backend starting from
@@ -34,8 +44,10 @@ import irtoy
 from irtoy.benchmarks import references, tinynn
 from irtoy.benchmarks.timing import peak_bytes, time_interleaved
 from irtoy.benchmarks.workloads import (adam_scalars, b1_function, batches, conv_sgd_step, copy_tree,
+                                        embedding_setup, embedding_sgd_step, embedding_sgd_step_numpy,
                                         mlp_train_step, scalar_function)
-from irtoy.compare import duration_text, largest_difference
+from irtoy.backends import usable as usable_backends
+from irtoy.compare import duration_text, float64_run, judge
 
 
 @dataclass
@@ -46,28 +58,28 @@ class Row:
     numpy: float = None         # seconds per call (medians)
     interpreter: float = None
     numba: float = None
-    target: float = None        # the highest acceptable numba / NumPy ratio
     shown: str = ""             # for rows that are not ratios (B3)
-    met: bool = None
     notes: tuple = ()
+    jax: float = None           # B1, B2 and B5, when the jax extra is installed
 
     def ratio(self, seconds):
         return seconds / self.numpy
 
+    def timed(self, seconds):
+        return f"{duration_text(seconds)} ({self.ratio(seconds):.2f}x)" if seconds else ""
+
     def cells(self):
         if self.shown:
-            return [self.case, self.what, "", "", self.shown, self.target_text(), self.met_text()]
-        interp = f"{duration_text(self.interpreter)} ({self.ratio(self.interpreter):.2f}x)" if self.interpreter else ""
-        return [self.case, self.what, duration_text(self.numpy), interp,
-                f"{duration_text(self.numba)} ({self.ratio(self.numba):.2f}x)", self.target_text(), self.met_text()]
+            return [self.case, self.what, "", "", self.shown, ""]
+        return [self.case, self.what, duration_text(self.numpy), self.timed(self.interpreter), self.timed(self.numba),
+                self.timed(self.jax)]
 
-    def target_text(self):
-        if self.target is None:
-            return ""
-        return self.target if isinstance(self.target, str) else f"<= {self.target:.2f}x"
 
-    def met_text(self):
-        return "" if self.met is None else "yes" if self.met else "NO"
+def on_jax(traced, **options):
+    """`traced` compiled by the jax backend, or None when the extra irtoy[jax] is not installed."""
+    if "jax" not in usable_backends():
+        return None
+    return traced.compile("jax", **options)
 
 
 def stepper(compiled, params, batches_):
@@ -84,27 +96,32 @@ def stepper(compiled, params, batches_):
     return step, state
 
 
-def check_agreement(a, b, what):
-    gap = largest_difference(a, b)
-    if gap > 1.0:
-        raise AssertionError(f"{what}: numba and the interpreter disagree ({gap:.1f} x the tolerance)")
+def check_agreement(traced, args, interpreted, got, what, backend="numba"):
+    """Stop the case if a backend's outputs `got` disagree, as irtoy.compare judges them: against
+    a float64 run of the interpreter, allowing for the float32 interpreter's own rounding."""
+    error, agrees = judge(float64_run(traced, args, {}), interpreted, got)
+    if not agrees:
+        raise AssertionError(f"{what}: {backend} is off from a float64 run of the interpreter by {error:.1f} tolerances")
 
 
 # -- the cases ------------------------------------------------------------------------------
 
-def case_b1(seconds, n=4_194_304, name="B1", target=0.22):
+def case_b1(seconds, n=4_194_304, name="B1"):
     x = np.random.default_rng(0).standard_normal(n).astype(np.float32) * 3
     traced = irtoy.trace(b1_function, x)
-    slow, fast = traced.compile("numpy"), traced.compile("numba")
-    check_agreement(slow(x), fast(x), name)
+    slow, fast, xla = traced.compile("numpy"), traced.compile("numba"), on_jax(traced)
+    contenders = {"numpy": lambda: references.b1_numpy(x), "interpreter": lambda: slow(x), "numba": lambda: fast(x)}
+    check_agreement(traced, (x,), slow(x), fast(x), name)
     np.testing.assert_allclose(fast(x), references.b1_numpy(x), rtol=1e-5, atol=1e-6)
-    t = time_interleaved({"numpy": lambda: references.b1_numpy(x), "interpreter": lambda: slow(x),
-                          "numba": lambda: fast(x)}, seconds)
-    return Row(name, f"fused elementwise, {n:,} float32", t["numpy"], t["interpreter"], t["numba"], target)
+    if xla is not None:
+        check_agreement(traced, (x,), slow(x), xla(x), name, "jax")
+        contenders["jax"] = lambda: xla(x)
+    t = time_interleaved(contenders, seconds)
+    return Row(name, f"fused elementwise, {n:,} float32", t["numpy"], t["interpreter"], t["numba"], jax=t.get("jax"))
 
 
 def case_b1_small(seconds):
-    return case_b1(seconds, n=65_536, name="B1-small", target=0.5)
+    return case_b1(seconds, n=65_536, name="B1-small")
 
 
 def mlp_setup(batch=128, sizes=(784, 400, 100, 10), count=32):
@@ -118,9 +135,12 @@ def mlp_setup(batch=128, sizes=(784, 400, 100, 10), count=32):
 def case_b2(seconds):
     params, data, traced = mlp_setup()
     slow, fast = traced.compile("numpy"), traced.compile("numba", donate=("params", "m", "v"))
+    xla = on_jax(traced, donate=("params", "m", "v"))
     args = (params, {k: np.zeros_like(p) for k, p in params.items()},
             {k: np.zeros_like(p) for k, p in params.items()}, *data[0], *adam_scalars(1))
-    check_agreement(slow(*copy_tree(args))[0], fast(*copy_tree(args))[0], "B2 loss")
+    check_agreement(traced, args, slow(*copy_tree(args)), fast(*copy_tree(args)), "B2")
+    if xla is not None:
+        check_agreement(traced, args, slow(*copy_tree(args)), xla(*copy_tree(args)), "B2", "jax")
     net = tinynn.TinynnMLP(copy_tree(params))
     reference = {"params": copy_tree(params), "state": references.adam_init(params), "t": 0, "tinynn": 0}
 
@@ -146,8 +166,11 @@ def case_b2(seconds):
 
     slow_step, _ = stepper(slow, params, data)
     fast_step, fast_state = stepper(fast, params, data)
-    t = time_interleaved({"numpy": tinynn_step, "in place": in_place_step, "interpreter": slow_step,
-                          "numba": fast_step, "products": matrix_products}, seconds)
+    contenders = {"numpy": tinynn_step, "in place": in_place_step, "interpreter": slow_step, "numba": fast_step,
+                  "products": matrix_products}
+    if xla is not None:
+        contenders["jax"] = stepper(xla, params, data)[0]
+    t = time_interleaved(contenders, seconds)
     peaks = {name: peak_bytes(fn) for name, fn in [("numpy", tinynn_step), ("in place", in_place_step),
                                                    ("interpreter", slow_step), ("numba", fast_step)]}
     notes = (f"B2 the NumPy step is written the tinynn way (benchmarks/tinynn.py); the same step tuned by "
@@ -161,8 +184,8 @@ def case_b2(seconds):
              f"written into the donated ones) + {fast.executable.planned_bytes / 1e6:.1f} MB of intermediate "
              f"buffers it keeps between calls ({fast.executable.unshared_bytes / 1e6:.1f} MB if none were shared)",
              f"B2 loss after {fast_state['t']} numba steps: {float(fast_state['loss']):.4f}")
-    return Row("B2", "MLP 784-400-100-10 train step (Adam)", t["numpy"], t["interpreter"], t["numba"], 0.30,
-               notes=notes)
+    return Row("B2", "MLP 784-400-100-10 train step (Adam)", t["numpy"], t["interpreter"], t["numba"],
+               notes=notes, jax=t.get("jax"))
 
 
 FIRST_CALL_CODE = """
@@ -213,12 +236,11 @@ def case_b3(seconds):
     with tempfile.TemporaryDirectory(prefix="irtoy-bench-") as folder:
         cold = first_call_in_fresh_process(folder)
         warm = first_call_in_fresh_process(folder)
-    met = cold["first_call"] <= 3.0 and warm["first_call"] <= 0.3
     notes = (f"B3 a fresh process first imports numpy, irtoy and numba: {cold['imports']:.2f} s and "
              f"{warm['imports']:.2f} s (not counted); first call = trace + compile + run, including "
              f"Numba's one-time start-up (about {numba_start_up():.2f} s, measured alone)",)
     return Row("B3", "B2's first call, fresh process", shown=f"cold {cold['first_call']:.2f} s / cached "
-               f"{warm['first_call']:.2f} s", target="<= 3 s / <= 0.3 s", met=met, notes=notes)
+               f"{warm['first_call']:.2f} s", notes=notes)
 
 
 def case_b4(seconds):
@@ -230,7 +252,7 @@ def case_b4(seconds):
     np.testing.assert_allclose([value, *grads], [ref_value, *ref_grads], rtol=1e-12)
     t = time_interleaved({"numpy": lambda: references.seed_scalar(*args), "interpreter": lambda: slow(*args),
                           "numba": lambda: fast(*args)}, seconds)
-    return Row("B4", "scalar function value and gradient, float64", t["numpy"], t["interpreter"], t["numba"], 3.5,
+    return Row("B4", "scalar function value and gradient, float64", t["numpy"], t["interpreter"], t["numba"],
                notes=("B4's baseline is plain Python with `math`; the compiled call includes its argument checks",))
 
 
@@ -238,10 +260,12 @@ def case_b5(seconds):
     params = references.conv_init(seed=0)
     data = batches(16, 32, (1, 28, 28))
     traced = irtoy.trace(conv_sgd_step, params, *data[0])
-    slow, fast = traced.compile("numpy"), traced.compile("numba")
-    check_agreement(slow(params, *data[0]), fast(params, *data[0]), "B5")
+    slow, fast, xla = traced.compile("numpy"), traced.compile("numba"), on_jax(traced)
+    check_agreement(traced, (params, *data[0]), slow(params, *data[0]), fast(params, *data[0]), "B5")
+    if xla is not None:
+        check_agreement(traced, (params, *data[0]), slow(params, *data[0]), xla(params, *data[0]), "B5", "jax")
     reference = {"params": copy_tree(params), "t": 0}
-    states = {"interpreter": [copy_tree(params), 0], "numba": [copy_tree(params), 0]}
+    states = {"interpreter": [copy_tree(params), 0], "numba": [copy_tree(params), 0], "jax": [copy_tree(params), 0]}
 
     def numpy_step():
         reference["t"] += 1
@@ -254,9 +278,35 @@ def case_b5(seconds):
             _, state[0] = compiled(state[0], *data[state[1] % len(data)])
         return step
 
-    t = time_interleaved({"numpy": numpy_step, "interpreter": irtoy_step("interpreter", slow),
-                          "numba": irtoy_step("numba", fast)}, seconds)
-    return Row("B5", "conv 3x3 + pool + dense train step (SGD)", t["numpy"], t["interpreter"], t["numba"], 0.6)
+    contenders = {"numpy": numpy_step, "interpreter": irtoy_step("interpreter", slow), "numba": irtoy_step("numba", fast)}
+    if xla is not None:
+        contenders["jax"] = irtoy_step("jax", xla)
+    t = time_interleaved(contenders, seconds)
+    return Row("B5", "conv 3x3 + pool + dense train step (SGD)", t["numpy"], t["interpreter"], t["numba"],
+               jax=t.get("jax"))
 
 
-CASES = {"B1": case_b1, "B1-small": case_b1_small, "B2": case_b2, "B3": case_b3, "B4": case_b4, "B5": case_b5}
+def case_b6(seconds):
+    params, data = embedding_setup()
+    traced = irtoy.trace(embedding_sgd_step, params, *data[0])
+    slow, fast = traced.compile("numpy"), traced.compile("numba")
+    check_agreement(traced, (params, *data[0]), slow(params, *data[0]), fast(params, *data[0]), "B6")
+    expected, got = embedding_sgd_step_numpy(params, *data[0]), fast(params, *data[0])
+    np.testing.assert_allclose(got[0], expected[0], rtol=1e-4)
+    np.testing.assert_allclose(got[1]["table"], expected[1]["table"], rtol=1e-4, atol=1e-7)
+    states = {name: [copy_tree(params), 0] for name in ("numpy", "interpreter", "numba")}
+
+    def step(name, fn):
+        def one():
+            state = states[name]
+            state[1] += 1
+            _, state[0] = fn(state[0], *data[state[1] % len(data)])
+        return one
+
+    t = time_interleaved({"numpy": step("numpy", embedding_sgd_step_numpy), "interpreter": step("interpreter", slow),
+                          "numba": step("numba", fast)}, seconds)
+    return Row("B6", "embedding 50,000x128 + softmax CE on labels (SGD)", t["numpy"], t["interpreter"], t["numba"])
+
+
+CASES = {"B1": case_b1, "B1-small": case_b1_small, "B2": case_b2, "B3": case_b3, "B4": case_b4, "B5": case_b5,
+         "B6": case_b6}

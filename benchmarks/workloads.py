@@ -2,7 +2,8 @@
 
 Each function here is plain NumPy-style code, the way a user would hand it to `irtoy.trace`;
 its hand-written NumPy counterpart, the baseline it is timed against, is in
-benchmarks/references.py (for the MLP step also benchmarks/tinynn.py). The tests use these
+benchmarks/references.py (for the MLP step also benchmarks/tinynn.py; for the embedding
+step here, beside it). The tests use these
 functions too, as realistic programs for the passes and backends.
 """
 import math
@@ -67,6 +68,53 @@ def conv_loss(params, x, y_onehot):
 def conv_sgd_step(params, x, y_onehot, lr=0.01):
     loss, grads = irtoy.value_and_grad(conv_loss)(params, x, y_onehot)
     return loss, {k: params[k] - lr * grads[k] for k in params}
+
+
+def embedding_loss(params, tokens, labels):
+    """A bag-of-words classifier: the mean of each sample's token embeddings (rows of a table
+    looked up by integer index), a dense layer, softmax cross-entropy on integer labels."""
+    h = params["table"][tokens].mean(axis=1)
+    logits = h @ params["w"] + params["b"]
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return -log_probs[np.arange(tokens.shape[0]), labels].sum() / tokens.shape[0]
+
+
+def embedding_sgd_step(params, tokens, labels, lr=0.1):
+    loss, grads = irtoy.value_and_grad(embedding_loss)(params, tokens, labels)
+    return loss, {k: params[k] - lr * grads[k] for k in params}
+
+
+def embedding_sgd_step_numpy(params, tokens, labels, lr=0.1):
+    """embedding_sgd_step written by hand in NumPy (the baseline): the gradient of the table
+    is np.add.at of each looked-up row's share, as the rows may repeat."""
+    table, w, b = params["table"], params["w"], params["b"]
+    n, length = tokens.shape
+    rows = np.arange(n)
+    embedded = table[tokens]
+    h = embedded.mean(axis=1)
+    shifted = h @ w + b
+    shifted -= shifted.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    total = exp.sum(axis=1, keepdims=True)
+    loss = -(shifted[rows, labels] - np.log(total[:, 0])).sum() / n
+    g = exp / total
+    g[rows, labels] -= 1
+    g /= n
+    grad_h = (g @ w.T) / length
+    grad_table = np.zeros_like(table)
+    np.add.at(grad_table, tokens, np.broadcast_to(grad_h[:, None, :], embedded.shape))
+    return loss, {"table": table - lr * grad_table, "w": w - lr * (h.T @ g), "b": b - lr * g.sum(axis=0)}
+
+
+def embedding_setup(rows=50_000, dim=128, classes=10, batch=256, length=20, count=16, seed=0):
+    """Parameters of embedding_loss and `count` batches of (tokens, labels), float32."""
+    rng = np.random.default_rng(seed)
+    params = {"table": rng.uniform(-0.05, 0.05, (rows, dim)).astype(np.float32),
+              "w": (rng.standard_normal((dim, classes)) / np.sqrt(dim)).astype(np.float32),
+              "b": np.zeros(classes, np.float32)}
+    data = [(rng.integers(0, rows, (batch, length)), rng.integers(0, classes, batch)) for _ in range(count)]
+    return params, data
 
 
 # -- data ---------------------------------------------------------------------------------

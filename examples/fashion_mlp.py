@@ -42,8 +42,8 @@ def main():
                          nn.Dense(100, 10)])
     model = nn.Model(net, loss=nn.SoftmaxCrossEntropy(), optimizer=nn.Adam(lr=1e-3), backend=args.backend)
     for epoch in range(1, args.epochs + 1):
-        history = model.fit(x_train, y_train, epochs=1, batch_size=args.batch_size,
-                            validation_data=(x_test, y_test))
+        history = model.fit(x_train, y_train, epochs=1, batch_size=args.batch_size,     # the line below says
+                            validation_data=(x_test, y_test), verbose=0)                # how the epoch went
         print(f"epoch {epoch}: loss {history['loss'][0]:.4f}, train accuracy {history['accuracy'][0]:.4f}, "
               f"test accuracy {history['val_accuracy'][0]:.4f} ({history['time'][0]:.1f} s)", flush=True)
 

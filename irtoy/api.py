@@ -7,13 +7,14 @@
 
 Every graph along the way is kept in `stages` (in order), so each can be printed and drawn.
 """
+import inspect
 import os
 
 import numpy as np
 
 from irtoy import backends, pytree, render as render_mod
 from irtoy.errors import IrtoyError, ShapeError
-from irtoy.arguments import check_argument
+from irtoy.arguments import check_argument, check_weak_int
 from irtoy.passes import (check_graph, differentiate, eliminate_common_subexpressions, eliminate_dead_code,
                           fold_constants, infer_shapes, simplify)
 from irtoy.tracing import trace_function
@@ -86,18 +87,23 @@ class Traced:
                       f"{kind}({self.name})")
 
     def render(self, path, stage=None, **options):
-        """Draw a stage (default: the latest) to `path`; .svg/.png/.pdf/.dot by extension."""
-        graph = self.stages[stage] if stage else self.graph
-        return render_mod.render(graph, path, title=options.pop("title", f"{self.name}: {stage or list(self.stages)[-1]}"),
+        """Draw a stage (default: the latest) to `path`; .svg/.png/.pdf/.dot by extension.
+        The same signature as `Compiled.render`, whose stages go on to the backend's."""
+        stage = chosen_stage(self.stages, stage, path, self.name)
+        return render_mod.render(self.stages[stage], path, title=options.pop("title", f"{self.name}: {stage}"),
                                  **options)
 
-    def compile(self, backend="numpy", profile=False, debug=None, donate=()):
-        """Run the cleanup passes and compile with `backend` ("numpy", "numba", ...).
+    def compile(self, backend="numpy", profile=False, debug=None, donate=(), **options):
+        """Run the cleanup passes and compile with `backend` ("numpy", "numba", "jax", ...).
 
         `donate` names arguments (an index, a name, or a tuple of them, as `wrt` in `grad`)
         whose arrays the caller will not use again, so the call may write its outputs into
         them, as JAX's `donate_argnums`: `params, m = step(params, m, x)` then updates in
         place. A backend that cannot use them (the interpreter) returns new arrays.
+
+        Other options go to the backend. The jax backend takes `devices` (a count or a list
+        of JAX devices) and `split_batch` (arguments, named as in `donate`, whose first
+        axis is split over the devices; the others are copied to each).
         """
         debug = DEBUG if debug is None else debug
         stages = dict(self.stages)
@@ -108,9 +114,30 @@ class Traced:
             graph = graph.copy()
             for i in select_arguments(donate, self.arg_names, self.in_tree, self.name, "donate")[0]:
                 graph[graph.inputs[i]]["donated"] = True
-        executable = backends.get(backend)(graph, profile=profile, debug=debug)
+        if "split_batch" in options:
+            options["batch_inputs"] = select_arguments(options.pop("split_batch"), self.arg_names, self.in_tree,
+                                                       self.name, "split_batch")[0]
+        compile_graph = backends.get(backend)
+        taken = inspect.signature(compile_graph).parameters
+        for option in options:
+            if option not in taken:
+                raise IrtoyError(f"the {backend} backend takes no option {option!r}")
+        executable = compile_graph(graph, profile=profile, debug=debug, **options)
         stages.update(executable.stages)
         return Compiled(self, stages, executable, backend)
+
+
+def chosen_stage(stages, stage, path, fn_name):
+    """The name of the stage `render(path, stage)` draws: `stage`, or the latest one; an
+    IrtoyError listing the stages when `stage` is none of them."""
+    if stage is None:
+        return list(stages)[-1]
+    if stage not in stages:
+        swapped = (f"; the path comes first: render({str(stage)!r}, stage={str(path)!r})"
+                   if str(path) in stages else "")
+        raise IrtoyError(f"{fn_name} has no stage {stage!r} to draw; its stages are "
+                         f"{', '.join(stages)}{swapped}")
+    return stage
 
 
 def differentiate_function(graph, in_tree, out_tree, arg_names, wrt, with_value, name):
@@ -156,7 +183,12 @@ def select_arguments(wrt, arg_names, in_tree, fn_name, option="wrt"):
 
 
 class Compiled:
-    """A compiled function: call it like the traced one; `stages` keeps every graph."""
+    """A compiled function: call it like the traced one; `stages` keeps every graph.
+
+    It returns NumPy arrays, in the structure the traced function returned: a 0-d array
+    where that function returned a scalar (a sum, a loss, the gradient of a scalar argument),
+    on every backend, as JAX returns arrays.
+    """
 
     def __init__(self, traced, stages, executable, backend):
         self.traced = traced
@@ -167,8 +199,10 @@ class Compiled:
         self._specs = traced.input_specs
         self._names = [traced.graph[n].get("name", f"input {i}") for i, n in enumerate(traced.graph.inputs)]
         self._arity = _leaf_arity(traced.in_tree)
-        self._rebuild = _rebuilder(traced.out_tree)
+        self._rebuild = _rebuilder(traced.out_tree, [self.graph.spec(o).shape == () for o in self.graph.outputs])
         self._self_checking = getattr(executable, "checks_arguments", False)
+        # Python int arguments converted to narrower integer dtypes, checked on every backend
+        self._weak_ints = weak_int_inputs(traced.graph)
 
     def __call__(self, *args, **kwargs):
         if not kwargs and len(args) == self._arity:
@@ -177,6 +211,7 @@ class Compiled:
             # backend with `checks_arguments` checks them itself); the full checks below then
             # say what is wrong, exactly as without the fast path.
             try:
+                self._check_weak_ints(args)
                 flat = args if self._self_checking else [self._check(i, v) for i, v in enumerate(args)]
                 return self._rebuild(self.executable.run(flat))
             except ShapeError:
@@ -184,8 +219,13 @@ class Compiled:
         leaves, tree = pytree.flatten((args, kwargs), "(args, kwargs)")
         if tree != self.traced.in_tree:
             raise ShapeError(self._mismatch(tree))
+        self._check_weak_ints(leaves)
         flat = leaves if self._self_checking else [self._check(i, v) for i, v in enumerate(leaves)]
         return self._rebuild(self.executable.run(flat))
+
+    def _check_weak_ints(self, flat):
+        for i, weak_casts in self._weak_ints:
+            check_weak_int(flat[i], weak_casts, self._names[i], self.traced.name)
 
     def _mismatch(self, tree):
         """What differs between this call's arguments (structured as `tree`) and the traced ones."""
@@ -212,10 +252,11 @@ class Compiled:
             raise IrtoyError(f"the {self.backend} backend runs the graph directly and generates no source")
         return self.executable.source
 
-    def render(self, stage, path, **options):
-        """Draw one stage ("traced", "shaped", "grad", "simplified", "fused", ...) to `path`."""
-        if stage not in self.stages:
-            raise IrtoyError(f"no stage {stage!r}; the stages are {list(self.stages)}")
+    def render(self, path, stage=None, **options):
+        """Draw a stage ("traced", "shaped", "grad", "simplified", "fused", ...; default: the
+        latest) to `path`, as `Traced.render` does; the backend may add how it draws a stage
+        (the numba backend boxes each kernel)."""
+        stage = chosen_stage(self.stages, stage, path, self.traced.name)
         if hasattr(self.executable, "render_options"):
             options = {**self.executable.render_options(stage), **options}
         return render_mod.render(self.stages[stage], path, title=options.pop("title", f"{self.traced.name}: {stage}"),
@@ -229,6 +270,12 @@ class Compiled:
         return f"<irtoy.Compiled {self.traced.name} on {self.backend}: stages {list(self.stages)}>"
 
 
+def weak_int_inputs(graph):
+    """[(input position, its weak casts)] of the Python number inputs of `graph` that meet
+    narrower integer arrays (see GraphBuilder.weak_cast)."""
+    return [(i, graph[n]["weak_casts"]) for i, n in enumerate(graph.inputs) if graph[n].get("weak_casts")]
+
+
 def _leaf_arity(in_tree):
     """How many positional arguments, if every argument is one leaf and there are no keywords."""
     positional, keywords = in_tree.children
@@ -237,16 +284,21 @@ def _leaf_arity(in_tree):
     return len(positional.children)
 
 
-def _rebuilder(tree):
+def _rebuilder(tree, scalars):
     """A function from the flat outputs to `tree`'s structure, made once per compiled function
-    (as a Python expression: rebuilding a small tuple then costs about as much as a tuple)."""
+    (as a Python expression: rebuilding a small tuple then costs about as much as a tuple).
+
+    Every result is a NumPy array, as JAX returns arrays: a backend may give a 0-d result as
+    a NumPy scalar (np.sum does), so the outputs flagged in `scalars` become 0-d arrays.
+    """
     if any(type(k) not in (str, int) for k in _dict_keys(tree)):
-        return lambda leaves: pytree.unflatten(tree, leaves)
+        return lambda leaves: pytree.unflatten(tree, [np.asarray(v) if s else v for v, s in zip(leaves, scalars)])
     position = iter(range(tree.num_leaves))
 
     def text(t):
         if t.kind == "leaf":
-            return f"out[{next(position)}]"
+            i = next(position)
+            return f"asarray(out[{i}])" if scalars[i] else f"out[{i}]"
         inner = [text(c) for c in t.children]
         if t.kind == "dict":
             return "{" + ", ".join(f"{k!r}: {v}" for k, v in zip(t.keys, inner)) + "}"
@@ -254,7 +306,7 @@ def _rebuilder(tree):
             return "[" + ", ".join(inner) + "]"
         return "(" + ", ".join(inner) + ("," if len(inner) == 1 else "") + ")"
 
-    return eval(f"lambda out: {text(tree)}")
+    return eval(f"lambda out: {text(tree)}", {"asarray": np.asarray})
 
 
 def _dict_keys(tree):
@@ -268,9 +320,14 @@ def trace(fn, *example_args, **example_kwargs):
     """Record `fn(*example_args, **example_kwargs)` as a graph.
 
     Example arguments may be arrays, Python numbers, `irtoy.Spec(shape, dtype)` or pytrees
-    (dicts, lists, tuples) of them; only their shapes and dtypes matter.
+    (dicts, lists, tuples) of them; only their shapes and dtypes matter. Python numbers are
+    weakly typed, as in NumPy 2 and JAX: they take the dtype of the arrays they meet.
     """
     trace_, in_tree, out_tree, names = trace_function(fn, example_args, example_kwargs)
+    examples = pytree.flatten((example_args, example_kwargs))[0]
+    for i, weak_casts in weak_int_inputs(trace_.graph):      # 300 where int8 meets it, as NumPy refuses
+        check_weak_int(examples[i], weak_casts, f"{trace_.graph[trace_.graph.inputs[i]]['name']}",
+                       getattr(fn, "__name__", "fn"))
     if trace_.captures:
         raise IrtoyError("irtoy.trace called inside a traced function closed over traced values; "
                          "use irtoy.grad / irtoy.value_and_grad to compose transformations")

@@ -8,7 +8,7 @@ NumPy's ufuncs convert them: a copy, made only for such arrays.
 """
 import numpy as np
 
-from irtoy.errors import ShapeError
+from irtoy.errors import ShapeError, located
 from irtoy.ir import Spec
 
 
@@ -41,3 +41,18 @@ def check_argument(value, spec, name, function=None):
         raise ShapeError(f"{prefix}argument {name} was traced as {spec}, but this call passes "
                          f"{given}; trace again for new shapes or dtypes")
     return array
+
+
+def check_weak_int(value, weak_casts, name, function=None):
+    """A Python int argument (weakly typed: it takes the dtype of the arrays it meets) must fit
+    each integer dtype in `weak_casts` ((dtype, file:line) where it met those arrays), as
+    NumPy 2 refuses `np.ones(2, np.int8) + 300` rather than wrap 300 to 44."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return
+    for dtype, src in weak_casts:
+        info = np.iinfo(dtype)
+        if not info.min <= value <= info.max:
+            prefix = f"{function}: " if function else ""
+            raise ShapeError(f"{prefix}argument {name} is the Python int {value}, out of bounds for {dtype}, "
+                             f"the dtype of the array it meets; as in NumPy 2, it is refused rather than "
+                             f"wrapped: pass an int in [{info.min}, {info.max}]{located(src)}")

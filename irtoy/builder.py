@@ -9,12 +9,19 @@ a constant is made once per distinct value.
 A Tracer stands for one node while code runs on it: it has the node's shape and dtype but
 no values, and every operator, ufunc, NumPy function or array method applied to it binds an
 op (irtoy/ops/registry.py), which records a new node through the Tracer's builder. Arrays and
-Python numbers that meet a Tracer become constants; a Python number takes the dtype the op
-would give it next to the other arguments.
+Python numbers that meet a Tracer become constants.
+
+Python numbers are weakly typed, as in NumPy 2 (NEP 50) and JAX: a Python number takes the
+dtype of the arrays it meets (`x32 * 2.5` is float32, `x8 + 1` int8). The same holds for a
+Python number given as an argument: its input node is marked `weak` (it has the default dtype
+of its kind, int64 or float64, until it meets an array), and where it meets arrays of another
+dtype the builder converts it with a `cast` node, so every backend runs an ordinary, fully
+typed graph. A result computed from weak values alone is weak too (`lr * 0.5`), unless the
+op was asked for a dtype (`astype`).
 
 A Tracer is immutable, as the node it stands for: item assignment and setting attributes
-are refused, saying what to write instead, and so is an operator irtoy has no op for (`&`,
-`|`, `^`, `~`), naming it: never Python's own TypeError, which names neither the line nor why.
+are refused, saying what to write instead: never Python's own TypeError, which names neither
+the line nor why.
 """
 import math
 
@@ -74,29 +81,44 @@ class GraphBuilder:
 
     # -- nodes from values -------------------------------------------------------------------------
     def record(self, op, args, attrs):
-        """Add `op(*args)`, the arguments being Tracers, arrays or numbers; the result's Tracer."""
+        """Add `op(*args)`, the arguments being Tracers, arrays or numbers; the result's Tracer.
+
+        Weak arguments (Python numbers, weak tracers) take the dtype NumPy 2 gives them next to
+        the others; a result of weak arguments alone is weak (see the module docstring)."""
         role, src, scope = self.provenance()
-        arrays = [a.dtype if isinstance(a, Tracer) else np.asarray(a).dtype
-                  for a in args if not isinstance(a, PYTHON_NUMBERS)]
-        weak = np.result_type(*arrays, *[a for a in args if isinstance(a, PYTHON_NUMBERS)]) if arrays else None
-        nodes = [self.node_of(a, weak) for a in args]
+        strong = [a.dtype if isinstance(a, Tracer) else np.asarray(a).dtype for a in args if not is_weak(a)]
+        weak = [a if isinstance(a, PYTHON_NUMBERS) else _WEAK_EXAMPLE[a.dtype.kind] for a in args if is_weak(a)]
+        weak_dtype = np.result_type(*strong, *weak) if strong else None
+        nodes = [self.node_of(a, weak_dtype) for a in args]
         spec = ops.infer_spec(op, [self.graph.spec(n) for n in nodes], attrs, src)
-        n = self.graph.add_node(op, nodes, attrs, role=role, spec=spec, src=src, scope=scope)
+        facts = {"weak": True} if not strong and "dtype" not in attrs else {}
+        n = self.graph.add_node(op, nodes, attrs, role=role, spec=spec, src=src, scope=scope, **facts)
         return Tracer(self, n, spec)
 
     def node_of(self, value, weak_dtype=None):
-        """The node standing for `value`: its own Tracer's, or a constant (a Python number
-        in `weak_dtype`, when given). Its errors name no line: the op that was given `value`
-        adds the op and the user's line, as tracing does for the results."""
+        """The node standing for `value`: its own Tracer's, or a constant. A Python number or
+        weak tracer becomes `weak_dtype`, when given. Its errors name no line: the op that was
+        given `value` adds the op and the user's line, as tracing does for the results."""
         if isinstance(value, Tracer):
-            if value._builder is self:
-                return value.node
-            return self.foreign(value)
-        if isinstance(value, PYTHON_NUMBERS) and weak_dtype is not None:
+            node = value.node if value._builder is self else self.foreign(value)
+            if weak_dtype is not None and self.graph[node].get("weak") and self.graph[node]["dtype"] != weak_dtype:
+                return self.weak_cast(node, np.dtype(weak_dtype))
+            return node
+        if is_weak(value) and weak_dtype is not None:
             return self.constant(value, weak_dtype)
         if isinstance(value, (np.ndarray, np.generic) + PYTHON_NUMBERS):
             return self.constant(value)
         raise TraceError(f"cannot use a {type(value).__name__} as an array in a traced function")
+
+    def weak_cast(self, node, dtype):
+        """Weak `node` converted to `dtype`, the dtype of the arrays it meets. An input (a Python
+        number argument) remembers the integer dtypes it is converted to and where, so a call
+        can refuse an int out of their range, as NumPy 2 refuses `np.int8(1) + 300`. (An int
+        computed from such arguments inside the function, `s * 1000`, is computed in int64 and
+        converted without that check, where NumPy, computing in Python ints, would refuse it.)"""
+        if self.graph[node]["op"] == "input" and dtype.kind in "iu":
+            self.graph[node]["weak_casts"] = self.graph[node].get("weak_casts", ()) + ((dtype.name, self.provenance()[1]),)
+        return self.add("cast", [node], {"dtype": dtype.name})
 
     def foreign(self, tracer):
         """The node for a Tracer of another graph (a Trace captures outer ones; here: an error)."""
@@ -104,6 +126,17 @@ class GraphBuilder:
 
     def tracer(self, node):
         return Tracer(self, node, self.graph.spec(node))
+
+
+_WEAK_EXAMPLE = {"b": False, "i": 0, "u": 0, "f": 0.0, "c": 0j}   # a Python number of each dtype kind
+
+
+def is_weak(value):
+    """Whether `value` is weakly typed: a Python number (not a NumPy scalar, although
+    np.float64 is a float) or a weak tracer, as in NumPy 2 and JAX."""
+    if isinstance(value, Tracer):
+        return value.weak_type
+    return isinstance(value, PYTHON_NUMBERS) and not isinstance(value, np.generic)
 
 
 def _private_copy(value, dtype):
@@ -131,6 +164,8 @@ class Tracer:
     ndim = property(lambda self: len(self.spec.shape))
     size = property(lambda self: math.prod(self.spec.shape))
     T = property(lambda self: ops.transpose(self))
+    # Weakly typed, as a Python number is (see the module docstring; JAX's `weak_type`).
+    weak_type = property(lambda self: bool(self._builder.graph[self.node].get("weak")))
 
     def __repr__(self):
         return f"Tracer({self.spec}, %{self.node})"
@@ -159,24 +194,34 @@ class Tracer:
     __ne__ = lambda self, o: ops.not_equal(self, o)
     __getitem__ = lambda self, index: ops.getitem(self, index)
 
-    # Operators irtoy has no op for yet: once the registry declares an op for the ufunc, the
-    # operator traces to it, as np.bitwise_and(x, y) would. On boolean masks, `where` does it.
-    __and__ = lambda self, o: _operator("x & y", np.bitwise_and, "np.where(x, y, False)", self, o)
-    __rand__ = lambda self, o: _operator("x & y", np.bitwise_and, "np.where(x, y, False)", o, self)
-    __iand__ = lambda self, o: _operator("x &= y", np.bitwise_and, "np.where(x, y, False)", self, o)
-    __or__ = lambda self, o: _operator("x | y", np.bitwise_or, "np.where(x, True, y)", self, o)
-    __ror__ = lambda self, o: _operator("x | y", np.bitwise_or, "np.where(x, True, y)", o, self)
-    __ior__ = lambda self, o: _operator("x |= y", np.bitwise_or, "np.where(x, True, y)", self, o)
-    __xor__ = lambda self, o: _operator("x ^ y", np.bitwise_xor, "x != y", self, o)
-    __rxor__ = lambda self, o: _operator("x ^ y", np.bitwise_xor, "x != y", o, self)
-    __ixor__ = lambda self, o: _operator("x ^= y", np.bitwise_xor, "x != y", self, o)
-    __invert__ = lambda self: _operator("~x", np.invert, "np.where(x, False, True)", self)
+    __floordiv__ = lambda self, o: ops.floor_divide(self, o)
+    __rfloordiv__ = lambda self, o: ops.floor_divide(o, self)
+    __mod__ = lambda self, o: ops.remainder(self, o)
+    __rmod__ = lambda self, o: ops.remainder(o, self)
+    __divmod__ = lambda self, o: ops.divmod(self, o)
+    __rdivmod__ = lambda self, o: ops.divmod(o, self)
+    # bitwise on integers and booleans (on booleans: logical and, or, xor, not)
+    __and__ = lambda self, o: ops.bitwise_and(self, o)
+    __rand__ = lambda self, o: ops.bitwise_and(o, self)
+    __or__ = lambda self, o: ops.bitwise_or(self, o)
+    __ror__ = lambda self, o: ops.bitwise_or(o, self)
+    __xor__ = lambda self, o: ops.bitwise_xor(self, o)
+    __rxor__ = lambda self, o: ops.bitwise_xor(o, self)
+    __invert__ = lambda self: ops.invert(self)
+    __lshift__ = lambda self, o: ops.left_shift(self, o)
+    __rlshift__ = lambda self, o: ops.left_shift(o, self)
+    __rshift__ = lambda self, o: ops.right_shift(self, o)
+    __rrshift__ = lambda self, o: ops.right_shift(o, self)
 
     # Traced values are immutable: a node's value is fixed once recorded.
     def __setitem__(self, index, value):
         _refuse("item assignment (x[...] = value) on a traced value: traced arrays are immutable; write the "
-                "new array as a function of the old one: np.where(mask, new, x) to replace elements, or "
-                "np.concatenate of slices and the new part to replace a block")
+                "new array as a function of the old one: y = x.at[index].set(value) or "
+                "y = x.at[index].add(value) (irtoy.ops.scatter_add(x, index, value)), np.where(mask, new, x) to "
+                "replace elements, or np.concatenate of slices and the new part to replace a block")
+
+    # Functional updates: x.at[index].add(v), x.at[index].set(v) (irtoy/ops/indexing.py)
+    at = property(lambda self: ops.indexing.IndexUpdates(self))
 
     def __setattr__(self, name, value):
         _refuse(f"setting .{name} of a traced value: traced values are immutable; {_NEW_VALUE_INSTEAD}")
@@ -223,15 +268,6 @@ _NEW_VALUE_INSTEAD = "compute a new value instead: y = x.reshape(...), y = x.ast
 def _brief(value):
     """A value as a short text for errors: numbers whole, arrays by shape and dtype."""
     return f"of shape {np.shape(value)} and dtype {value.dtype}" if isinstance(value, np.ndarray) else repr(value)
-
-
-def _operator(expression, ufunc, on_masks, *args):
-    """Python's operator `expression` as NumPy's `ufunc`, or a TraceError if irtoy has no op for
-    it yet (saying what computes it on boolean masks: `on_masks`)."""
-    if ufunc not in numpy_dispatch.FUNCTIONS:
-        _refuse(f"{expression} (numpy.{ufunc.__name__}) on a traced value: irtoy has no op for it yet, so it "
-                f"cannot be traced; on boolean masks, {on_masks} computes it")
-    return ufunc(*args)
 
 
 def _refuse(message):

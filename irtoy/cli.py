@@ -92,7 +92,7 @@ def run_render(args):
         compiled = traced.compile("numba" if stage == "fused" else "numpy")
         if stage not in compiled.stages:
             raise IrtoyError(f"no stage {stage!r}; the stages are {', '.join(compiled.stages)} (fused: numba)")
-        path = compiled.render(stage, args.output, rankdir=args.rankdir)
+        path = compiled.render(args.output, stage=stage, rankdir=args.rankdir)
     print(path)
     return 0
 

@@ -22,6 +22,11 @@ class GraphError(IrtoyError):
     """A graph breaks the IR's invariants (found by the graph checker)."""
 
 
+class IntegerPowerError(IrtoyError, ValueError):
+    """An integer raised to a negative integer power, found when the code ran: NumPy's
+    ValueError (which the interpreter raises), naming the node and the user's line."""
+
+
 class RenderError(IrtoyError):
     """A drawing could not be produced (usually: the graphviz `dot` program is missing)."""
 

@@ -23,7 +23,9 @@ QUESTIONS = {
 }
 
 # ufunc.reduce: np.add.reduce(x, axis=0) and the like
-REDUCE_METHODS = {np.add: ops.sum, np.maximum: ops.max, np.minimum: ops.min}
+REDUCE_METHODS = {np.add: ops.sum, np.maximum: ops.max, np.minimum: ops.min, np.multiply: ops.prod}
+# ufunc.accumulate: np.add.accumulate(x, axis=0) and np.multiply.accumulate are cumsum and cumprod
+ACCUMULATE_METHODS = {np.add: ops.cumsum, np.multiply: ops.cumprod}
 
 
 # -- the tables derived from the registry ---------------------------------------------------------
@@ -46,13 +48,35 @@ def apply_ufunc(ufunc, method, inputs, kwargs):
         raise TraceError(f"{name}: out= cannot be traced (traced values are never written in place)"
                          f"{located(user_src())}")
     if method == "__call__" and ufunc in FUNCTIONS:
+        dtype, casting = kwargs.pop("dtype", None), kwargs.pop("casting", "same_kind")
         refuse_options(ufunc.__name__, **kwargs)
+        if dtype is not None:
+            return _in_dtype(ufunc, inputs, np.dtype(dtype), casting)
         return FUNCTIONS[ufunc](*inputs)
     if method == "reduce" and ufunc in REDUCE_METHODS:
         options = {k: v for k, v in kwargs.items() if k not in ("axis", "keepdims")}
         refuse_options(f"{ufunc.__name__}.reduce", **options)
         return REDUCE_METHODS[ufunc](inputs[0], kwargs.get("axis", 0), keepdims=kwargs.get("keepdims", False))
+    if method == "accumulate" and ufunc in ACCUMULATE_METHODS:
+        refuse_options(f"{ufunc.__name__}.accumulate", **{k: v for k, v in kwargs.items() if k not in ("axis", "dtype")})
+        return ACCUMULATE_METHODS[ufunc](inputs[0], kwargs.get("axis", 0), dtype=kwargs.get("dtype"))
     raise TraceError(f"{name} has no irtoy op, so it cannot be traced{located(user_src())}")
+
+
+def _in_dtype(ufunc, inputs, dtype, casting):
+    """`ufunc(*inputs, dtype=dtype)`: the array arguments cast to `dtype` first (where `casting`
+    allows it, as NumPy checks), Python numbers taken weakly, as NumPy takes them."""
+    name = f"numpy.{ufunc.__name__}"
+    arrays = [x for x in inputs if not isinstance(x, (bool, int, float))]
+    for x in arrays:
+        if not np.can_cast(x.dtype, dtype, casting):
+            raise TraceError(f"{name}: cannot cast an argument of dtype {x.dtype} to dtype={dtype.name} "
+                             f"with casting={casting!r}{located(user_src())}")
+    cast = [x if isinstance(x, (bool, int, float)) else ops.cast(x, dtype) for x in inputs]
+    results = FUNCTIONS[ufunc](*cast)
+    if any(r.dtype != dtype for r in (results if isinstance(results, tuple) else (results,))):
+        raise TraceError(f"{name} has no loop that computes in dtype={dtype.name}{located(user_src())}")
+    return results
 
 
 def apply_function(func, args, kwargs):

@@ -148,41 +148,87 @@ def svg(dot):
         raise RenderError("graphviz's `dot` program is not installed (apt-get install graphviz)") from None
 
 
-def to_dot_collapsed(graph, title=None, rankdir="TB", depth=1, id_prefix=""):
-    """A summary drawing: each name scope (to `depth` levels) drawn as one box.
+def layer_groups(graph, depth=1):
+    """{label: [node ids]}: how a large graph is grouped into layers for drawing.
+
+    Each name scope (to `depth` levels) is a group, as `irtoy.scope` and the nn layers name
+    them (dense1, relu1, loss, optimizer, ...). Inputs outside any scope are grouped by the
+    argument they are leaves of (`params` holds params['w'] and params['b']), so a training
+    step's two dozen weights and optimizer states do not spread across the drawing; an argument
+    with a single leaf stays a node of its own. Other nodes outside any scope belong to no group.
+    """
+    groups = {}
+    for n in graph.order():
+        node = graph[n]
+        if node.get("scope"):
+            groups.setdefault("/".join(node["scope"].split("/")[:depth]), []).append(n)
+        elif node["op"] == "input":
+            groups.setdefault(argument_of(node.get("name") or "input"), []).append(n)
+    return {label: members for label, members in groups.items()
+            if len(members) > 1 or graph[members[0]]["op"] != "input"}
+
+
+def argument_of(input_name):
+    """The argument an input is a leaf of: `params` for `params['dense1']['w']`."""
+    return input_name.split("[")[0]
+
+
+def to_dot_collapsed(graph, title=None, rankdir="TB", depth=1, id_prefix="", expand=None, clusters=None):
+    """A summary drawing: each of the graph's layer_groups drawn as one box.
 
     Large models stay legible this way: a 3-layer MLP's training step is a few hundred nodes,
-    but only a handful of scopes (dense1, dense2, loss, ...). Nodes outside any scope are
-    drawn as themselves.
+    but only a handful of layers (dense1, dense2, loss, optimizer, ...). Nodes in no group are
+    drawn as themselves. `expand`: the label of one group drawn opened instead, its nodes inside
+    a box with the label, wired to the boxes around them. In the SVG, group k (in layer_groups
+    order) has the id `{id_prefix}group{k}`, whether drawn as a box or opened. `clusters`:
+    {label: [node ids]} (a fused graph's kernels) boxed inside the opened group, each box
+    holding the group's nodes of that kernel.
     """
-    def group(n):
-        scope = graph[n].get("scope") or ""
-        return "/".join(scope.split("/")[:depth]) if scope else None
-
-    dot = graphviz.Digraph("irtoy", graph_attr={"rankdir": rankdir, "fontname": "Helvetica",
+    groups = layer_groups(graph, depth)
+    dot = graphviz.Digraph("irtoy", graph_attr={"rankdir": rankdir, "fontname": "Helvetica", "newrank": "true",
                                                 **({"label": title, "labelloc": "t"} if title else {})},
                            node_attr={"shape": "box", "style": "rounded,filled", "fontname": "Helvetica",
-                                      "fontsize": "10"})
-    members = {}
-    for n in graph.nx:
-        members.setdefault(group(n), []).append(n)
-    for scope, nodes in members.items():
-        if scope is None:
-            continue
-        ops_in = sorted({graph[n]["op"] for n in nodes})
-        roles = {graph[n].get("role") for n in nodes}
-        role = next((r for r in ("update", "backward", "forward") if r in roles), "forward")
-        dot.node(f"s_{scope}", f"{scope}\n{len(nodes)} nodes: {', '.join(ops_in[:4])}{'…' if len(ops_in) > 4 else ''}",
-                 fillcolor=ROLE_COLORS[role], id=f"{id_prefix}scope_{scope}", penwidth="2")
-    for n in members.get(None, []):
+                                      "fontsize": "10"},
+                           edge_attr={"color": "#555555"})
+    drawn_as = {}           # node id -> the name of what stands for it in the drawing
+
+    def add_node(target, n):
         node = graph[n]
-        dot.node(f"n{n}", node_label(graph, n), fillcolor=ROLE_COLORS.get(node.get("role"), "#ffffff"),
-                 id=f"{id_prefix}node{n}", tooltip=f"%{n} {node['op']}" + (f" at {node['src']}" if node.get("src") else ""))
+        target.node(f"n{n}", node_label(graph, n), fillcolor=ROLE_COLORS.get(node.get("role"), "#ffffff"),
+                    id=f"{id_prefix}node{n}",
+                    tooltip=f"%{n} {node['op']}" + (f" at {node['src']}" if node.get("src") else ""))
+        drawn_as[n] = f"n{n}"
+
+    for k, (label, members) in enumerate(groups.items()):
+        if label == expand:
+            with dot.subgraph(name=f"cluster_{k}") as sub:
+                sub.attr(label=f"{label} (click to close)", style="rounded,dashed", color="#7570b3",
+                         fontsize="11", id=f"{id_prefix}group{k}")
+                for i, (kernel, kernel_nodes) in enumerate((clusters or {}).items()):
+                    inside = [n for n in kernel_nodes if n in members]
+                    if inside:
+                        with sub.subgraph(name=f"cluster_{k}_{i}") as box:
+                            box.attr(label=str(kernel), style="rounded,dotted", color="#999999", fontsize="9",
+                                     id=f"{id_prefix}cluster{i}")
+                            for n in inside:
+                                add_node(box, n)
+                for n in members:
+                    if n not in drawn_as:
+                        add_node(sub, n)
+            continue
+        ops_in = sorted({graph[n]["op"] for n in members})
+        roles = {graph[n].get("role") for n in members}
+        role = next((r for r in ("update", "backward", "forward", "input") if r in roles), "forward")
+        dot.node(f"g{k}", f"{label}\n{len(members)} nodes: {', '.join(ops_in[:4])}{'…' if len(ops_in) > 4 else ''}",
+                 fillcolor=ROLE_COLORS[role], id=f"{id_prefix}group{k}", penwidth="2",
+                 tooltip=f"{label}: click to open")
+        drawn_as.update((n, f"g{k}") for n in members)
+    for n in graph.order():
+        if n not in drawn_as:
+            add_node(dot, n)
     seen = set()
     for a, b in graph.nx.edges():
-        ga, gb = group(a), group(b)
-        tail = f"s_{ga}" if ga else f"n{a}"
-        head = f"s_{gb}" if gb else f"n{b}"
+        tail, head = drawn_as[a], drawn_as[b]
         if tail != head and (tail, head) not in seen:
             seen.add((tail, head))
             dot.edge(tail, head)

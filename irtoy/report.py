@@ -1,20 +1,25 @@
 """The compile report: one self-contained HTML page showing every stage of a compilation.
 
-For each stage (traced, shaped, grad, simplified, fused, ...) the page shows the graph drawn
-by graphviz (inline SVG, so the page opens from disk with no network), the IR text, node
-counts and what the pass changed (added nodes are outlined in green). Below them: the
-generated Numba source, the interpreter's time per node, and the interpreter-vs-numba table.
-Clicking a node shows its op, type, role, source line and inputs; the search box finds nodes
-by op, name, id or source line; graphs with name scopes can be viewed grouped by scope.
+A table gives the function's inputs and outputs. For each stage (traced, shaped, grad,
+simplified, fused, ...) the page shows the graph drawn by graphviz (inline SVG, so the page
+opens from disk with no network), the IR text, node counts and what the pass changed (added
+nodes are outlined in green); a stage its pass left unchanged says which one it is the same
+as instead. A training step is a few hundred nodes, too many to read at once, so a stage
+with name scopes is also drawn grouped by layer, one box per layer, and once more per layer
+with that layer opened in place; large stages open grouped. Below the stages: the generated
+Numba source, the interpreter's time per node, and the interpreter-vs-numba table.
 
-The page's template, style sheet and script are files beside this module, in
-irtoy/report_assets/ (shipped as package data); they are inlined into the page, so it opens
-from disk with nothing else.
+Python builds all the drawings and data; the page's small script only shows and hides them,
+gives each drawing pan and zoom (svg-pan-zoom), shows a clicked node's op, type, role, source
+line and inputs, and finds nodes by op, name, id or source line. The template, style sheet,
+script and the vendored svg-pan-zoom are files beside this module, in irtoy/report_assets/
+(shipped as package data); they are inlined into the page, so it opens from disk with nothing else.
 """
 import html
 import json
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 
 import numpy as np
@@ -24,6 +29,8 @@ from irtoy.api import Compiled, Traced
 from irtoy.errors import IrtoyError
 from irtoy.ir import format_value
 from irtoy.passes import fusion
+
+GROUPED_FROM = 60   # a stage of more nodes than this opens grouped by layer; smaller ones show every node
 
 
 def example_arguments(traced, seed=0):
@@ -69,8 +76,7 @@ def report(target, out_dir, args=None, kwargs=None, backends=("numpy", "numba"),
             compiled[backend] = target if isinstance(target, Compiled) and target.backend == backend \
                 else traced.compile(backend)
     final = compiled.get("numba", profiled)
-    sections = [stage_section(name, graph, previous)
-                for (name, graph), previous in zip(final.stages.items(), [None] + list(final.stages.values()))]
+    sections = stage_sections(final.stages)
     source = final.source if hasattr(final.executable, "source") else None
     table = None if comparison is None else str(comparison)
     if table is None and len(compiled) > 1:
@@ -79,7 +85,8 @@ def report(target, out_dir, args=None, kwargs=None, backends=("numpy", "numba"),
     page = report_asset("report.html").format(
         title=html.escape(title or f"irtoy report: {traced.name}"),
         style=report_asset("report.css"), script=report_asset("report.js"),
-        summary=summary(traced, final),
+        pan_zoom=report_asset("svg-pan-zoom.min.js"),
+        summary=summary(final),
         stages="\n".join(s for s, _ in sections),
         nodes=json.dumps({name: data for (_, data), name in zip(sections, final.stages)}).replace("</", "<\\/"),
         source=source_section(source, kernel_ids(final.stages)),
@@ -96,12 +103,37 @@ def report_asset(name):
     return (resources.files("irtoy") / "report_assets" / name).read_text(encoding="utf-8")
 
 
-def summary(traced, final):
+def summary(final):
+    """The stages with their node counts, then the inputs and outputs as a table."""
     rows = "".join(f"<tr><td><a href='#stage-{name}'>{name}</a></td><td>{len(g)}</td></tr>"
                    for name, g in final.stages.items())
-    inputs = ", ".join(f"{html.escape(traced.graph[n].get('name', ''))}: {traced.graph.spec(n)}"
-                       for n in traced.graph.inputs)
-    return f"<p><b>inputs</b> {inputs}</p><table><tr><th>stage</th><th>nodes</th></tr>{rows}</table>"
+    return (f"<div class='summary'><table class='stages'><tr><th>stage</th><th>nodes</th></tr>{rows}</table>"
+            f"{signature_table(final)}</div>")
+
+
+def signature_table(final):
+    """Inputs and outputs of the function, one row each: name, shape, dtype and role."""
+    graph = list(final.stages.values())[-1]
+    outputs = tree_paths(final.traced.out_tree, "result")
+
+    def rows(nodes, names):
+        return "".join(f"<tr><td>{html.escape(name)}</td><td>{graph.spec(n).shape}</td>"
+                       f"<td>{graph.spec(n).dtype.name}</td><td>{graph[n].get('role', '')}</td></tr>"
+                       for n, name in zip(nodes, names))
+    inputs = rows(graph.inputs, [graph[n].get("name") or f"%{n}" for n in graph.inputs])
+    return (f"<div class='signature'><table id='signature'>"
+            f"<thead><tr><th>name</th><th>shape</th><th>dtype</th><th>role</th></tr></thead>"
+            f"<tbody><tr><th colspan='4'>{len(graph.inputs)} inputs</th></tr>{inputs}</tbody>"
+            f"<tbody><tr><th colspan='4'>{len(graph.outputs)} outputs</th></tr>{rows(graph.outputs, outputs)}</tbody>"
+            f"</table></div>")
+
+
+def tree_paths(tree, prefix):
+    """Readable names of a TreeDef's leaves, as irtoy names inputs: `result[1]['w']`."""
+    if tree.kind == "leaf":
+        return [prefix]
+    keys = [repr(k) for k in tree.keys] if tree.kind == "dict" else range(len(tree.children))
+    return [path for key, child in zip(keys, tree.children) for path in tree_paths(child, f"{prefix}[{key}]")]
 
 
 def node_facts(graph, n):
@@ -131,32 +163,97 @@ def changes(graph, previous):
         return ", ".join(f"{op}×{k}" for op, k in sorted(counts.items(), key=lambda kv: -kv[1])) or "none"
 
     text = f"+{len(added)} nodes ({ops_of(graph, added)}); −{len(removed)} nodes ({ops_of(previous, removed)})"
+    if fusion.kernels(graph) and not fusion.kernels(previous):
+        text += f"; grouped into {len(fusion.kernels(graph))} kernels"
     return {n: "added" for n in added}, text
 
 
+def stage_sections(stages):
+    """(html, node facts) of every stage. A stage whose pass changed nothing (the same IR text
+    and drawing as the stage before it) is not drawn again: it says which stage it is the same as."""
+    sections, drawn, previous = [], None, None
+    for name, graph in stages.items():
+        if previous is not None and looks_the_same(graph, previous):
+            sections.append(same_section(name, graph, drawn))
+        else:
+            sections.append(stage_section(name, graph, previous))
+            drawn = name
+        previous = graph
+    return sections
+
+
+def looks_the_same(graph, previous):
+    return str(graph) == str(previous) and stage_drawing(graph).source == stage_drawing(previous).source
+
+
+def same_section(name, graph, drawn):
+    return f"""
+<section class="stage same" id="stage-{name}" data-stage="{name}">
+  <h2>{html.escape(name)} <small>{len(graph)} nodes</small></h2>
+  <p class="changes">same as <a href="#stage-{drawn}">{html.escape(drawn)}</a>: the pass changed nothing</p>
+</section>""", {}
+
+
 def stage_section(name, graph, previous):
-    """The HTML of one stage, and the facts of its nodes for the click panel."""
+    """The HTML of one stage, and the facts of its nodes for the click panel.
+
+    Every node is drawn in the "all nodes" drawing. A graph with name scopes is also drawn
+    grouped by layer (one box per layer_groups group), with one more drawing per group, where
+    that group is opened in place; a graph of more than GROUPED_FROM nodes opens grouped.
+    """
     highlight, what = changes(graph, previous)
-    prefix = f"{name}-"
-    drawing = strip_xml_header(render.svg(render.to_dot(graph, highlight=highlight, id_prefix=prefix,
-                                                        **stage_clusters(graph))))
-    scoped = any(graph[n].get("scope") for n in graph.nx)
-    grouped = ""
-    if scoped:
-        grouped = strip_xml_header(render.svg(render.to_dot_collapsed(graph, id_prefix=prefix + "g-")))
-        grouped = (f"<label><input type='checkbox' class='group-toggle' data-stage='{name}'> group by scope</label>"
-                   f"<div class='graph grouped' id='grouped-{name}' hidden>{grouped}</div>")
+    groups = render.layer_groups(graph)
+    grouped_first = bool(groups) and len(graph) > GROUPED_FROM
+    boxes = []      # (box id, kind, drawing, hidden)
+    views = ""
+    if groups:
+        boxes.append((f"grouped-{name}", "grouped", render.to_dot_collapsed(graph, id_prefix=f"{name}-g-"),
+                      not grouped_first))
+        kernels = stage_clusters(graph).get("clusters")     # a fused stage boxes its kernels in an opened layer
+        boxes += [(f"grouped-{name}-{k}", "grouped opened",
+                   render.to_dot_collapsed(graph, id_prefix=f"{name}-g{k}-", expand=label, clusters=kernels), True)
+                  for k, label in enumerate(groups)]
+        views = (f"<p class='views'><button data-show='grouped-{name}' aria-pressed='{str(grouped_first).lower()}'>"
+                 f"by layer ({len(groups)} groups)</button><button data-show='graph-{name}' "
+                 f"aria-pressed='{str(not grouped_first).lower()}'>all {len(graph)} nodes</button></p>")
+    boxes.append((f"graph-{name}", "full", stage_drawing(graph, highlight, id_prefix=f"{name}-"), grouped_first))
     counts = ", ".join(f"{op} {k}" for op, k in sorted(graph.count_ops().items()))
     section = f"""
-<section class="stage" id="stage-{name}">
+<section class="stage" id="stage-{name}" data-stage="{name}">
   <h2>{html.escape(name)} <small>{len(graph)} nodes</small></h2>
   <p class="changes">{html.escape(what)}</p>
   <p class="counts">{html.escape(counts)}</p>
-  {grouped}
-  <div class="graph full" id="graph-{name}">{drawing}</div>
+  {views}{drawing_boxes(boxes)}
+  <p class="hint">drag to pan; zoom with Ctrl + wheel or the + and − buttons; click a node for its details{
+      ", a layer to open or close it" if groups else ""}</p>
   <details><summary>IR text</summary><pre>{html.escape(str(graph))}</pre></details>
 </section>"""
-    return section, {str(n): node_facts(graph, n) for n in graph.nx}
+    facts = {str(n): node_facts(graph, n) for n in graph.nx}
+    for k, members in enumerate(groups.values()):
+        for n in members:
+            facts[str(n)]["group"] = k          # the search marks the layer box holding a match
+    return section, facts
+
+
+def stage_drawing(graph, highlight=None, id_prefix=""):
+    """The drawing of every node of a stage (kernels boxed in a fused stage, else scopes)."""
+    return render.to_dot(graph, highlight=highlight, id_prefix=id_prefix, **stage_clusters(graph))
+
+
+def drawing_boxes(boxes):
+    """Each (box id, kind, graphviz drawing, hidden) as inline SVG in its box; the page's script
+    gives a box pan and zoom when it is shown. A hidden drawing waits in a <template>, which the
+    browser neither lays out nor draws, so a page of a hundred drawings opens as fast as one of
+    the few it shows. graphviz draws them side by side, one `dot` process per core."""
+    with ThreadPoolExecutor(os.cpu_count()) as pool:
+        svgs = list(pool.map(render.svg, [dot for _, _, dot, _ in boxes]))
+    html_boxes = []
+    for (box_id, kind, _, hidden), svg in zip(boxes, svgs):
+        drawing = strip_xml_header(svg)
+        if hidden:
+            drawing = f"<template>{drawing}</template>"
+        html_boxes.append(f"<div class='graph {kind}' id='{box_id}'{' hidden' if hidden else ''}>{drawing}</div>")
+    return "".join(html_boxes)
 
 
 def stage_clusters(graph):

@@ -8,15 +8,25 @@ several threads never mix their nodes.
 Traces nest: `irtoy.grad(f)` called on tracers traces `f` in an inner trace. When inner code
 uses a tracer of an outer trace (a closure), the inner trace records it as an extra input and
 remembers the capture, so the caller can wire the outer value in.
+
+NumPy hands the traced values in np.array([t, 1.0]), np.asarray(t) and np.full(shape, t) to
+no protocol (it dispatches those functions only on `like=`), so while any thread traces,
+numpy.array, numpy.asarray, numpy.asanyarray and numpy.full are wrappers (`numpy_routed`):
+called in a thread that is tracing with a traced value among the arguments (at any depth of
+lists and tuples), they trace to irtoy.ops.array, asarray and full; called otherwise, they
+call NumPy's own function with the same arguments. When the last trace ends, NumPy's own
+functions are put back, so outside traces numpy is untouched. Code that took the function
+itself before tracing (`from numpy import array`) always gets NumPy's.
 """
 import contextlib
+import functools
 import inspect
 import threading
 
 import numpy as np
 
-from irtoy import pytree
-from irtoy.builder import GraphBuilder, Tracer
+from irtoy import numpy_dispatch, pytree
+from irtoy.builder import GraphBuilder, Tracer, is_weak
 from irtoy.errors import ShapeError, TraceError, located
 from irtoy.ir import Graph, Spec
 from irtoy.source import user_src
@@ -47,8 +57,9 @@ class Trace(GraphBuilder):
     def scope_name(self):
         return "/".join(self.scopes)
 
-    def input(self, spec, name):
-        n = self.graph.add_node("input", role="input", spec=spec, name=name)
+    def input(self, spec, name, weak=False):
+        """A new input; `weak` for a Python number, which takes the dtype of the arrays it meets."""
+        n = self.graph.add_node("input", role="input", spec=spec, name=name, **({"weak": True} if weak else {}))
         self.graph.inputs.append(n)
         return Tracer(self, n, spec)
 
@@ -56,7 +67,7 @@ class Trace(GraphBuilder):
         """A tracer of an outer trace (a closure) becomes an input of this one."""
         if tracer._builder.level < self.level:
             if id(tracer) not in self.captures:
-                inner = self.input(tracer.spec, f"captured %{tracer.node}")
+                inner = self.input(tracer.spec, f"captured %{tracer.node}", tracer.weak_type)
                 self.captures[id(tracer)] = (tracer, inner.node)
             return self.captures[id(tracer)][1]
         raise TraceError("a traced value escaped from the trace that made it "
@@ -142,12 +153,14 @@ def trace_function(fn, args, kwargs):
     for name, arg in zip(names, list(args) + [kwargs[k] for k in sorted(kwargs)]):   # pytree order
         leaves, tree = pytree.flatten(arg, name)
         paths = pytree.leaf_paths(arg, name)
-        tracers.append(pytree.unflatten(tree, [trace.input(example_spec(v, p), p) for v, p in zip(leaves, paths)]))
+        tracers.append(pytree.unflatten(tree, [trace.input(example_spec(v, p), p, is_weak(v))
+                                               for v, p in zip(leaves, paths)]))
     _, in_tree = pytree.flatten((tuple(args), dict(kwargs)))
     targs, tkwargs = tracers[:len(args)], dict(zip(sorted(kwargs), tracers[len(args):]))
     _active().append(trace)
     try:
-        result = fn(*targs, **tkwargs)
+        with numpy_routed():
+            result = fn(*targs, **tkwargs)
     finally:
         _active().pop()
     leaves, out_tree = pytree.flatten(result, "the result")
@@ -161,3 +174,47 @@ def result_node(trace, value, path, fn):
         return trace.node_of(value)
     except TraceError as e:
         raise TraceError(f"{getattr(fn, '__name__', 'fn')} returns {path}: {e}{located(user_src())}") from None
+
+
+# -- NumPy functions that hand traced values to no protocol ----------------------------------
+
+UNDISPATCHED = ("array", "asarray", "asanyarray", "full")
+_numpy_own = {name: getattr(np, name) for name in UNDISPATCHED}
+_routing = {"traces": 0}        # traces running in any thread; the wrappers are in place while > 0
+_routing_lock = threading.Lock()
+
+
+def _holds_tracer(values):
+    return any(isinstance(v, Tracer) or (isinstance(v, (list, tuple)) and _holds_tracer(v)) for v in values)
+
+
+def _routed(original):
+    """numpy's `original`, tracing to its irtoy function when this thread traces and a traced
+    value is among the arguments."""
+    @functools.wraps(original)
+    def call(*args, **kwargs):
+        if _active() and _holds_tracer(args + tuple(kwargs.values())):
+            return numpy_dispatch.FUNCTIONS[original](*args, **kwargs)
+        return original(*args, **kwargs)
+    return call
+
+
+_wrappers = {name: _routed(original) for name, original in _numpy_own.items()}
+
+
+@contextlib.contextmanager
+def numpy_routed():
+    """While the block runs (a trace), the UNDISPATCHED NumPy functions are the wrappers."""
+    with _routing_lock:
+        _routing["traces"] += 1
+        if _routing["traces"] == 1:
+            for name, wrapper in _wrappers.items():
+                setattr(np, name, wrapper)
+    try:
+        yield
+    finally:
+        with _routing_lock:
+            _routing["traces"] -= 1
+            if _routing["traces"] == 0:
+                for name, original in _numpy_own.items():
+                    setattr(np, name, original)

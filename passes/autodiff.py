@@ -211,10 +211,16 @@ def _divide(g, out, x, y):
 
 @vjp_rule("power")
 def _power(g, out, x, y):
-    """d/dx x**y = y x**(y-1), taken as 0 where y == 0; d/dy = x**y log x, taken as 0 where x == 0."""
-    zero = _scalar(0, out)
-    dx = ops.where(ops.equal(y, zero), zero, y * x ** (y - 1))
-    dy = ops.where(ops.equal(x, zero), zero, out * ops.log(x))
+    """d/dx x**y = y x**(y-1), taken as 0 where y == 0; d/dy = x**y log x, taken as 0 where x == 0.
+
+    The guards replace the operands as well as the results (x**(y-1) is computed as x**0 where
+    y == 0, log x as log 1 where x == 0): the branch not taken stays finite, so its derivatives
+    do too, and second derivatives at those points are 0 * finite, never 0 * inf = nan.
+    """
+    zero, one = _scalar(0, out), _scalar(1, out)
+    y_is_zero, x_is_zero = ops.equal(y, zero), ops.equal(x, zero)
+    dx = ops.where(y_is_zero, zero, y * x ** (ops.where(y_is_zero, one, y) - 1))
+    dy = ops.where(x_is_zero, zero, out * ops.log(ops.where(x_is_zero, one, x)))
     return g * dx, g * dy
 
 
@@ -297,6 +303,124 @@ def _sign(g, out, x):
     return (None,)
 
 
+@vjp_rule("log1p")
+def _log1p(g, out, x):
+    return (g / (x + 1),)
+
+
+@vjp_rule("expm1")
+def _expm1(g, out, x):
+    return (g * (out + 1),)
+
+
+def _log_base(base):
+    """The rule of log_base: d/dx log_b x = 1 / (x ln b)."""
+    def rule(g, out, x):
+        return (g / (x * _scalar(np.log(base), out)),)
+    return rule
+
+
+vjp_rule("log2")(_log_base(2.0))
+vjp_rule("log10")(_log_base(10.0))
+
+
+@vjp_rule("exp2")
+def _exp2(g, out, x):
+    return (g * out * _scalar(np.log(2.0), out),)
+
+
+@vjp_rule("sinh")
+def _sinh(g, out, x):
+    return (g * ops.cosh(x),)
+
+
+@vjp_rule("cosh")
+def _cosh(g, out, x):
+    return (g * ops.sinh(x),)
+
+
+@vjp_rule("arcsin")
+def _arcsin(g, out, x):
+    return (g / ops.sqrt(1 - x * x),)
+
+
+@vjp_rule("arccos")
+def _arccos(g, out, x):
+    return (-(g / ops.sqrt(1 - x * x)),)
+
+
+@vjp_rule("arctan")
+def _arctan(g, out, x):
+    return (g / (1 + x * x),)
+
+
+@vjp_rule("arcsinh")
+def _arcsinh(g, out, x):
+    """1 / sqrt(x^2 + 1), as 1 / hypot(x, 1) so that x^2 never overflows."""
+    return (g / ops.hypot(x, _scalar(1, out)),)
+
+
+@vjp_rule("arccosh")
+def _arccosh(g, out, x):
+    """1 / sqrt(x^2 - 1), as 1 / (sqrt(x - 1) sqrt(x + 1)) so that x^2 never overflows."""
+    return (g / (ops.sqrt(x - 1) * ops.sqrt(x + 1)),)
+
+
+@vjp_rule("arctanh")
+def _arctanh(g, out, x):
+    return (g / ((1 - x) * (1 + x)),)
+
+
+@vjp_rule("cbrt")
+def _cbrt(g, out, x):
+    return (g / (out * out * 3),)
+
+
+def _logaddexp_base(power_of, log_of_half):
+    """The rule of log(b^x + b^y) for b = e or 2: d/dx = b^(x - out), likewise for y, never
+    above 1, so it cannot overflow. Where x == out (x the larger by far, or infinite) the
+    exponent is taken as 0, so inf - inf never makes a nan; where x and y are the same
+    infinity it is log_b(1/2), half each."""
+    def rule(g, out, x, y):
+        half, zero = _scalar(log_of_half, out), _scalar(0, out)
+
+        def share(a, b):
+            exponent = ops.where(ops.equal(a, out), zero, a - out)
+            same_infinity = ops.bitwise_and(ops.equal(a, b), ops.equal(ops.abs(a), _scalar(np.inf, out)))
+            return g * power_of(ops.where(same_infinity, half, exponent))
+        return share(x, y), share(y, x)
+    return rule
+
+
+vjp_rule("logaddexp")(_logaddexp_base(ops.exp, -np.log(2.0)))
+vjp_rule("logaddexp2")(_logaddexp_base(ops.exp2, -1.0))
+
+
+@vjp_rule("copysign")
+def _copysign(g, out, x, y):
+    """|x| with the sign of y: the slope in x is sign(x) times y's sign; y only flips it."""
+    one = _scalar(1, out)
+    return g * ops.copysign(one, x) * ops.copysign(one, y), None
+
+
+@vjp_rule("floor", "ceil", "rint", "trunc", "floor_divide")
+def _piecewise_constant(g, out, *args):
+    """Flat wherever they are differentiable: no gradient."""
+    return (None,) * len(args)
+
+
+@vjp_rule("remainder")
+def _remainder(g, out, x, y):
+    """x - y floor(x / y): 1 for x, -floor(x / y) for y (away from the jumps)."""
+    return g, -(g * ops.floor_divide(x, y))
+
+
+@vjp_rule("fmod")
+def _fmod(g, out, x, y):
+    """x - y trunc(x / y): 1 for x, -trunc(x / y) for y (away from the jumps)."""
+    return g, -(g * ops.trunc(x / y))
+
+
 @vjp_rule("where")
 def _where(g, out, cond, x, y):
     zero = _scalar(0, g)
@@ -334,6 +458,62 @@ def _max_min(g, out, x, axis, keepdims):
     return (_with_reduced_axes(g, x.shape, axis) / count * hits,)
 
 
+@vjp_rule("prod")
+def _prod(g, out, x, axis, keepdims):
+    """d prod / d x_i is the product of the other entries, found without dividing by zero.
+
+    With p the product of the nonzero entries and k the number of zeros: where k == 0 it is
+    p / x_i; where k == 1 it is p at the zero and 0 elsewhere; where k > 1 it is 0. The
+    division's operand is x with its zeros replaced by 1, so no 0/0 ever happens.
+    """
+    zero, one = _scalar(0, x), _scalar(1, x)
+    is_zero = ops.equal(x, zero)
+    safe = ops.where(is_zero, one, x)
+    zeros = ops.sum(is_zero, axis, keepdims=True)
+    nonzero_product = ops.prod(safe, axis, keepdims=True)
+    at_zero = ops.where(ops.equal(zeros, 1), nonzero_product, zero)
+    elsewhere = ops.where(ops.equal(zeros, 0), nonzero_product, zero) / safe
+    return (_with_reduced_axes(g, x.shape, axis) * ops.where(is_zero, at_zero, elsewhere),)
+
+
+# -- the rules: scans --------------------------------------------------------------------------
+
+def _reversed(v, axis):
+    """`v` read backwards along `axis`."""
+    return v[(slice(None),) * axis + (slice(None, None, -1),)]
+
+
+def _sum_from(v, axis):
+    """Entry i: the sum of v's entries i.. to the end of `axis` (a cumsum run backwards)."""
+    return _reversed(ops.cumsum(_reversed(v, axis), axis), axis)
+
+
+@vjp_rule("cumsum")
+def _cumsum(g, out, x, axis):
+    return (_sum_from(g, axis),)
+
+
+@vjp_rule("cumprod")
+def _cumprod(g, out, x, axis):
+    """d/dx_i of sum_k g_k y_k, y_k = x_0 ... x_k: the sum over k >= i of g_k times the product
+    of x_0..x_k but x_i, found without dividing by zero.
+
+    With q the running product of x with its zeros replaced by 1 and c the running count of
+    zeros, that product is q_k / x_i where c_k == 0 (no zero up to k), q_k where x_i is the
+    first zero and c_k == 1, and 0 otherwise. So the gradient is the backwards sum of g q
+    where c == 0, divided by x_i (its zeros made 1), or at a zero the backwards sum of g q
+    where c == 1 (0 unless it is the first zero).
+    """
+    zero, one = _scalar(0, x), _scalar(1, x)
+    is_zero = ops.equal(x, zero)
+    safe = ops.where(is_zero, one, x)
+    zeros_so_far = ops.cumsum(is_zero, axis)
+    gq = g * ops.cumprod(safe, axis)
+    before_any_zero = _sum_from(ops.where(ops.equal(zeros_so_far, 0), gq, zero), axis)
+    after_first_zero = _sum_from(ops.where(ops.equal(zeros_so_far, 1), gq, zero), axis)
+    return (ops.where(is_zero, after_first_zero, before_any_zero / safe),)
+
+
 # -- the rules: contraction ------------------------------------------------------------------
 
 @vjp_rule("matmul")
@@ -346,6 +526,167 @@ def _matmul(g, out, a, b):
     da = sum_to_shape(g2 @ _swap_last_two(b2), a2.shape)
     db = sum_to_shape(_swap_last_two(a2) @ g2, b2.shape)
     return _reshape(da, a.shape), _reshape(db, b.shape)
+
+
+# -- the rules: linear algebra ------------------------------------------------------------------
+# Ops with several results (qr, eigh, svd, slogdet) stack them in one array (irtoy/ops/
+# linalg.py): their cotangent arrives stacked the same way and is sliced apart here. eigh and
+# cholesky read one triangle of their argument only, so their gradient lies in that triangle.
+
+def _rows(x, start, stop):
+    """Rows start:stop of a stack of matrices."""
+    return ops.getitem(x, (Ellipsis, slice(start, stop), slice(None)))
+
+
+def _matrix_of_scalars(v):
+    """A stack of scalars (batch,) as (batch, 1, 1), to scale a stack of matrices."""
+    return ops.reshape(v, v.shape + (1, 1))
+
+
+def _eye(n, like):
+    return np.eye(n, dtype=like.dtype)
+
+
+def _from_triangle(grad, uplo):
+    """The gradient for an argument of which only the lower (uplo 'L') or upper triangle is
+    read, given `grad`, valid for symmetric changes of it: an entry off the diagonal stands
+    for both of its symmetric places, so it gets grad_ij + grad_ji."""
+    n = grad.shape[-1]
+    strict = np.tril(np.ones((n, n), grad.dtype), -1) if uplo == "L" else np.triu(np.ones((n, n), grad.dtype), 1)
+    return (grad + _swap_last_two(grad)) * strict + grad * _eye(n, grad)
+
+
+def _reciprocal_gaps(values):
+    """F with F_ij = 1 / (values_j - values_i) off the diagonal, 0 on it and wherever two
+    values are equal (the guard is on the operand: no 1/0 is ever computed)."""
+    gaps = ops.expand_dims(values, -2) - ops.expand_dims(values, -1)
+    zero = _scalar(0, gaps)
+    apart = ops.not_equal(gaps, zero)
+    return ops.where(apart, _scalar(1, gaps) / ops.where(apart, gaps, _scalar(1, gaps)), zero)
+
+
+@vjp_rule("det")
+def _det(g, out, a):
+    """d det(A) = tr(adj(A) dA), so dA = g adj(A)^T (Giles 2008, "An extended collection of
+    matrix derivative results for forward and reverse mode AD", 2.2.4, with adj(A) =
+    det(A) A^-1). adj(A)^T is taken from the SVD A = U diag(s) V^T as det(U) det(V) U diag(c)
+    V^T, c_i the product of the singular values but s_i: finite where A is singular (and
+    A^-1 is not)."""
+    u, s, vh = ops.svd(a)
+    zero = ops.equal(s, _scalar(0, s))
+    logs = ops.log(ops.where(zero, _scalar(1, s), s))
+    zeros = ops.cast(zero, s.dtype)
+    others_zero = ops.sum(zeros, -1, keepdims=True) - zeros
+    c = ops.where(ops.greater(others_zero, _scalar(0, s)), _scalar(0, s),
+                  ops.exp(ops.sum(logs, -1, keepdims=True) - logs))
+    adjugate_t = _matrix_of_scalars(ops.det(u) * ops.det(vh)) * ((u * ops.expand_dims(c, -2)) @ vh)
+    return (_matrix_of_scalars(g) * adjugate_t,)
+
+
+@vjp_rule("slogdet")
+def _slogdet(g, out, a):
+    """d log|det(A)| = tr(A^-1 dA) (Giles 2008, 2.2.4); the sign is flat."""
+    g_log = ops.getitem(g, (Ellipsis, 1))
+    return (_matrix_of_scalars(g_log) * _swap_last_two(ops.inv(a)),)
+
+
+@vjp_rule("inv")
+def _inv(g, out, a):
+    """d(A^-1) = -A^-1 dA A^-1, so dA = -A^-T g A^-T (Giles 2008, 2.2.3)."""
+    out_t = _swap_last_two(out)
+    return (-(out_t @ g @ out_t),)
+
+
+@vjp_rule("solve")
+def _solve(g, out, a, b):
+    """x = A^-1 b: db = A^-T g and dA = -db x^T (Giles 2008, 2.3.1). A 1-d b is one vector
+    for every matrix: its cotangents are solved as columns."""
+    a_t = _swap_last_two(a)
+    if b.ndim == 1:
+        db = ops.solve(a_t, ops.reshape(g, g.shape + (1,)))
+        x = ops.reshape(out, out.shape[:-1] + (1, out.shape[-1]))
+        return -(db * x), ops.reshape(db, g.shape)
+    db = ops.solve(a_t, g)
+    return -(db @ _swap_last_two(out)), db
+
+
+@vjp_rule("cholesky")
+def _cholesky(g, out, a):
+    """A = L L^T: with P = Phi(L^T g), the lower triangle of L^T g with its diagonal
+    halved, dA = L^-T P L^-1 for symmetric changes (Murray 2016, "Differentiation of the
+    Cholesky decomposition", eq. 10), then put into the lower triangle NumPy reads."""
+    n = out.shape[-1]
+    product = _swap_last_two(out) @ g
+    phi = product * (np.tril(np.ones((n, n), out.dtype), -1) + _eye(n, out) * 0.5)
+    l_inv = ops.inv(out)
+    return (_from_triangle(_swap_last_two(l_inv) @ phi @ l_inv, "L"),)
+
+
+def _qr_square_or_tall(q, r, gq, gr):
+    """dA of A = QR with R square and invertible: with M = R gR^T - gQ^T Q and copyltu(M)
+    its lower triangle mirrored to the upper, dA = (gQ + Q copyltu(M)) R^-T (Walter and
+    Lehmann 2018; Liao et al. 2019, "Differentiable programming tensor networks", eq. 6)."""
+    k = r.shape[-1]
+    m = r @ _swap_last_two(gr) - _swap_last_two(gq) @ q
+    lower = m * np.tril(np.ones((k, k), m.dtype), -1)
+    copyltu = lower + _swap_last_two(lower) + m * _eye(k, m)
+    b = gq + q @ copyltu
+    return _swap_last_two(ops.solve(r, _swap_last_two(b)))     # b R^-T
+
+
+@vjp_rule("qr")
+def _qr(g, out, a):
+    """The reduced QR (Liao et al. 2019). A wide A = [X | Y] is Q [U | V] with X = QU square
+    and V = Q^T Y: Y's gradient is Q gV, and V's reaches X through Q as an extra Y gV^T."""
+    m, n = a.shape[-2:]
+    q, r = _rows(out, 0, m), _swap_last_two(_rows(out, m, m + n))
+    gq, gr = _rows(g, 0, m), _swap_last_two(_rows(g, m, m + n))
+    if m >= n:
+        return (_qr_square_or_tall(q, r, gq, gr),)
+    u, gu = ops.getitem(r, (Ellipsis, slice(0, m))), ops.getitem(gr, (Ellipsis, slice(0, m)))
+    y, gv = ops.getitem(a, (Ellipsis, slice(m, n))), ops.getitem(gr, (Ellipsis, slice(m, n)))
+    gx = _qr_square_or_tall(q, u, gq + y @ _swap_last_two(gv), gu)
+    return (ops.concatenate([gx, q @ gv], axis=-1),)
+
+
+@vjp_rule("eigh")
+def _eigh(g, out, a, UPLO):
+    """A = V diag(w) V^T: dA = V (diag(gw) + F * (V^T gV)) V^T for symmetric changes, with
+    F_ij = 1 / (w_j - w_i) off the diagonal (the standard rule: Giles 2008, 3.1; Magnus
+    1985), then put into the triangle NumPy reads."""
+    n = a.shape[-1]
+    v, w = _rows(out, 0, n), ops.getitem(out, (Ellipsis, n, slice(None)))
+    gv, gw = _rows(g, 0, n), ops.getitem(g, (Ellipsis, n, slice(None)))
+    inner = ops.expand_dims(gw, -2) * _eye(n, w) + _reciprocal_gaps(w) * (_swap_last_two(v) @ gv)
+    return (_from_triangle(v @ inner @ _swap_last_two(v), UPLO),)
+
+
+@vjp_rule("svd")
+def _svd(g, out, a):
+    """The reduced SVD A = U diag(s) V^T (Townsend 2016, "Differentiating the singular value
+    decomposition"; Ionescu et al. 2015): with F_ij = 1 / (s_j^2 - s_i^2) off the diagonal,
+    J = F * (U^T gU - gU^T U) and K = F * (V^T gV - gV^T V),
+        dA = U (J S + diag(gs) + S K) V^T + (I - U U^T) gU S^-1 V^T + U S^-1 gV^T (I - V V^T),
+    the last two terms for tall and wide A. S^-1 is taken as 0 where s is (no gradient flows
+    through a zero singular value's vectors, rather than inf times 0)."""
+    m, n = a.shape[-2:]
+    k = min(m, n)
+    u, v, s = _rows(out, 0, m), _rows(out, m, m + n), ops.getitem(out, (Ellipsis, m + n, slice(None)))
+    gu, gv, gs = _rows(g, 0, m), _rows(g, m, m + n), ops.getitem(g, (Ellipsis, m + n, slice(None)))
+    f = _reciprocal_gaps(s * s)
+    ut_gu, vt_gv = _swap_last_two(u) @ gu, _swap_last_two(v) @ gv
+    j = f * (ut_gu - _swap_last_two(ut_gu))
+    kk = f * (vt_gv - _swap_last_two(vt_gv))
+    inner = j * ops.expand_dims(s, -2) + ops.expand_dims(gs, -2) * _eye(k, s) + ops.expand_dims(s, -1) * kk
+    grad = u @ inner @ _swap_last_two(v)
+    zero = _scalar(0, s)
+    nonzero = ops.not_equal(s, zero)
+    s_inv = ops.where(nonzero, _scalar(1, s) / ops.where(nonzero, s, _scalar(1, s)), zero)
+    if m > k:
+        grad = grad + ((gu - u @ ut_gu) * ops.expand_dims(s_inv, -2)) @ _swap_last_two(v)
+    if n > k:
+        grad = grad + u @ _swap_last_two((gv - v @ vt_gv) * ops.expand_dims(s_inv, -2))
+    return (grad,)
 
 
 # -- the rules: movement ---------------------------------------------------------------------
@@ -374,6 +715,18 @@ def _getitem(g, out, x, index):
 @vjp_rule("scatter")
 def _scatter(g, out, x, index, shape):
     return (ops.bind("getitem", g, index=index),)
+
+
+@vjp_rule("gather")
+def _gather(g, out, x, *indices, axes):
+    """Add the cotangent back at the positions read: repeated indices add up (scatter_add)."""
+    return (ops.bind("scatter_add", g, *indices, axes=axes, shape=x.shape),) + (None,) * len(indices)
+
+
+@vjp_rule("scatter_add")
+def _scatter_add(g, out, values, *indices, axes, shape):
+    """Each value was added at its position: its cotangent is read back from there (gather)."""
+    return (ops.bind("gather", g, *indices, axes=axes),) + (None,) * len(indices)
 
 
 @vjp_rule("concatenate")

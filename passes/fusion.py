@@ -3,7 +3,8 @@
 A kernel is either a loop or a call:
 
     loop   a loop nest over an iteration space (its `domain`, a shape) computing several
-           elementwise ops at each point, and reductions that accumulate those points; it
+           elementwise ops at each point (a gather too: it reads its argument where index
+           arrays say), and reductions or scatters that accumulate those points; it
            reads each stored input once per point and writes only the values used after it.
            Elementwise ops on a reduction's result (log of a sum, the mean's scaling, the
            loss's sign) run right after the reduced loops end, in the same kernel.
@@ -21,11 +22,14 @@ The legality rules, in one place. A node joins a loop kernel when:
   * it is elementwise and its shape is the kernel's domain, or it is a reduction (or a
     scatter) whose argument's shape is the domain; or it is elementwise "after" reductions
     of the kernel: its shape is their result's, they all reduce the same axes, and it uses
-    nothing else of the kernel but them and other such nodes (it runs where those totals
-    are final: after the innermost loops when they reduce the innermost axes, else in a
-    loop of its own after the whole nest);
+    nothing else of the kernel but them and other such nodes, each of its own shape (it
+    runs where those totals are final: after the innermost loops when they reduce the
+    innermost axes, else in a loop of its own after the whole nest; a total over other
+    axes, or broadcast to its shape, is not final there or not at its point);
   * no node at the points of the loop uses a reduction or an "after" node of the same
     kernel (a total exists only once its loop has ended);
+  * a gather's argument is not computed in the kernel (the gather reads it at positions
+    known only at run time, so it must be stored before the loop runs);
   * no path leaves the kernel and comes back into it (the partition must stay a DAG, so the
     kernels can run one after the other); this also keeps a kernel from reading a movement
     op applied to one of its own values, which would need a different point of the loop;
@@ -78,8 +82,8 @@ def part_in_kernel(graph, n):
     classification of ops) and, for a movement op, from whether this node only re-indexes:
 
         "argument"  source ops (inputs, constants): computed by no kernel, read by them
-        "point"     elementwise ops: computed at each point of a loop
-        "sink"      reductions and scatters: take in every point of a loop
+        "point"     elementwise ops and gathers: computed at each point of a loop
+        "sink"      reductions and scatters (scatter_add too): take in every point of a loop
         "view"      movement ops that only re-index their argument: read through, never stored
         "call"      everything else (contraction, window, random, concatenate, a reshape that
                     regroups axes): done whole by the driver
@@ -87,7 +91,7 @@ def part_in_kernel(graph, n):
     kind = ops.REGISTRY[graph[n]["op"]].kind
     if kind == "source":
         return "argument"
-    if kind == "elementwise":
+    if kind in ("elementwise", "gather"):
         return "point"
     if kind in ("reduction", "scatter"):
         return "sink"
@@ -99,12 +103,17 @@ def part_in_kernel(graph, n):
 def reduced_axes(graph, n):
     """The axes of its loop's domain that sink `n` reduces (a scatter reduces none)."""
     node = graph[n]
-    if node["op"] == "scatter":
+    if is_scatter(graph, n):
         return ()
     axis = node["attrs"].get("axis")
     if axis is None:
         return tuple(range(len(graph[graph.args(n)[0]]["shape"])))
     return (axis,) if isinstance(axis, int) else tuple(axis)
+
+
+def is_scatter(graph, n):
+    """Is `n` a sink that writes (scatter, scatter_add) rather than reduces?"""
+    return ops.REGISTRY[graph[n]["op"]].kind == "scatter"
 
 
 def loop_domain(graph, n):
@@ -143,9 +152,11 @@ class _Partition:
 
     def legal(self, members, upto, after):
         for m in members:
+            if self.part[m] == "point" and self.graph[m]["op"] == "gather" and self.args[m][0] in members:
+                return False
             inside = [a for a in self.args[m] if a in members]
             if m in after:
-                if any(a not in after and self.part[a] != "sink" for a in inside):
+                if not all(self._final_with(a, m, after) for a in inside):
                     return False
             elif any(a in after or self.part[a] == "sink" for a in inside):
                 return False
@@ -154,6 +165,16 @@ class _Partition:
         if len(self.bases(members)) + len(written) > MAX_KERNEL_ARGS:
             return False
         return not self._leaves_and_returns(members, upto)
+
+    def _final_with(self, a, m, after):
+        """Can "after" node m read member a where it runs? Only a total of the very axes m
+        runs after (or another such node), of m's own shape: a total over more axes is not
+        final yet, and one broadcast to m's shape would be read at other points."""
+        if self.graph[a]["shape"] != self.graph[m]["shape"]:
+            return False
+        if a in after:
+            return after[a] == after[m]
+        return self.part[a] == "sink" and not is_scatter(self.graph, a) and reduced_axes(self.graph, a) == after[m]
 
     def _leaves_and_returns(self, members, upto):
         """Is there a path from `members` through some outside node back into `members`?
@@ -188,7 +209,7 @@ class _Partition:
             g = self.group_of.get(a)
             if g is None:
                 continue
-            if self.part[a] == "sink" and graph[a]["op"] != "scatter" and self.domain[g] != shape:
+            if self.part[a] == "sink" and not is_scatter(graph, a) and self.domain[g] != shape:
                 axes = reduced_axes(graph, a)
             elif a in self.after:
                 axes = self.after[a]

@@ -8,6 +8,10 @@ that reads through such ops uses the composed map instead of a copy (the numba b
 writes it as index arithmetic). A reshape that regroups axes has no such map; the numba
 driver does it with NumPy.
 
+A gather (irtoy/ops/indexing.py) reads its argument through the argument's own map too, with
+the view indices of its gathered axes taken from values read from index arrays at run time
+rather than from loop variables (backends/numba/kernels.py writes the checked reads).
+
 Everything here is data: maps, and which node reads which stored value through them.
 """
 from dataclasses import dataclass

@@ -5,6 +5,10 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 os.environ.setdefault("IRTOY_DEBUG", "1")
+# Two CPU devices for JAX (read when JAX starts), so data-parallel training is tested on a
+# machine with one CPU, as XLA's own tests simulate devices.
+if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2").strip()
 
 settings.register_profile("irtoy", max_examples=30, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -57,12 +57,36 @@ SHAPES = hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4)
 NONEMPTY = hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4)
 
 
+def takes(ufunc, *dtypes):
+    """Does NumPy's `ufunc` take arguments of these dtypes? (bitwise_and of int64 and uint64 does not)"""
+    try:
+        with np.errstate(all="ignore"):
+            ufunc(*[np.ones((), d) for d in dtypes])
+        return True
+    except TypeError:
+        return False
+
+
+def away_from_jumps(x, y):
+    """Where floor division and remainder are smooth: y away from 0 and x / y from the whole numbers."""
+    with np.errstate(all="ignore"):
+        q = np.asarray(x, np.float64) / np.asarray(y, np.float64)
+        return (np.abs(y) > 0.1) & (np.abs(q - np.round(q)) > 1e-3)
+
+
+def away_from_whole(x, offset=0.0):
+    """Where floor, ceil, trunc (offset 0) and rint (offset 1/2) do not jump."""
+    distance = np.abs(x + offset - np.round(x + offset))
+    return distance > 1e-3
+
+
 @st.composite
 def binary(draw, ufunc, dtypes=FLOATS, lo=-3.0, hi=3.0, y_away_from_zero=False, smooth_at=None):
     """`ufunc(x, y)` on drawn arrays; `smooth_at(x, y)` says where it is differentiable
     (by default everywhere, but for maximum and minimum at ties)."""
     shapes = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=4)).input_shapes
-    dx, dy = draw(st.sampled_from(dtypes)), draw(st.sampled_from(dtypes))
+    dx = draw(st.sampled_from(dtypes))
+    dy = draw(st.sampled_from([d for d in dtypes if takes(ufunc, dx, d)]))
     x = draw(array(dx, shapes[0], lo, hi))
     y = draw(array(dy, shapes[1], lo, hi, away_from_zero=y_away_from_zero))
     fn = labelled(lambda x, y: ufunc(x, y), ufunc.__name__)
@@ -83,9 +107,13 @@ def integer_power(draw):
 
 
 @st.composite
-def unary(draw, ufunc, lo=-3.0, hi=3.0, dtypes=TO_FLOAT):
+def unary(draw, ufunc, lo=-3.0, hi=3.0, dtypes=TO_FLOAT, smooth_at=None):
+    """`ufunc(x)` on a drawn array; `smooth_at(x)` says where it is differentiable (by default
+    everywhere, but for abs and sign at 0)."""
     x = draw(array(draw(st.sampled_from(dtypes)), draw(SHAPES), lo, hi))
-    smooth = ufunc not in (np.abs, np.sign) or bool(np.all(np.abs(x) > 1e-3))
+    if smooth_at is None and ufunc in (np.abs, np.sign):
+        smooth_at = lambda x: np.abs(x) > 1e-3
+    smooth = smooth_at is None or bool(np.all(smooth_at(x)))
     return Case(labelled(lambda x: ufunc(x), ufunc.__name__), (x,), smooth)
 
 
@@ -119,19 +147,33 @@ def axes_of(draw, ndim):
 
 
 @st.composite
-def reduction(draw, fn, name, dtypes=FLOATS):
+def reduction(draw, fn, name, dtypes=FLOATS, zeros=False):
+    """`fn(x, axis, keepdims)`; with `zeros`, x has some entries exactly 0 (products need them)."""
     x = draw(array(draw(st.sampled_from(dtypes)), draw(SHAPES)))
+    if zeros:
+        x = np.where(draw(hnp.arrays(np.bool_, x.shape)), x.dtype.type(0), x)
     axis, keepdims = draw(axes_of(x.ndim)), draw(st.booleans())
     smooth = name not in ("max", "min") or len(np.unique(x)) == x.size
     return Case(labelled(lambda x: fn(x, axis=axis, keepdims=keepdims), f"{name}[{axis},{keepdims}]"), (x,), smooth)
 
 
 @st.composite
-def argmax_case(draw):
+def argmax_case(draw, fn=np.argmax):
     x = draw(array(draw(st.sampled_from(NUMERIC)), draw(NONEMPTY)))
     axis = draw(st.sampled_from([None] + list(range(-x.ndim, x.ndim))))
     keepdims = draw(st.booleans())
-    return Case(labelled(lambda x: np.argmax(x, axis=axis, keepdims=keepdims), f"argmax[{axis}]"), (x,), False)
+    return Case(labelled(lambda x: fn(x, axis=axis, keepdims=keepdims), f"{fn.__name__}[{axis}]"), (x,), False)
+
+
+@st.composite
+def scan_case(draw, fn, dtypes=NUMERIC, zeros=False):
+    """`fn(x, axis)` along one axis or (axis None) the flattened array; with `zeros`, x has
+    some entries exactly 0 (running products need them)."""
+    x = draw(array(draw(st.sampled_from(dtypes)), draw(SHAPES)))
+    if zeros:
+        x = np.where(draw(hnp.arrays(np.bool_, x.shape)), x.dtype.type(0), x)
+    axis = draw(st.sampled_from([None] + list(range(-x.ndim, x.ndim))))
+    return Case(labelled(lambda x: fn(x, axis=axis), f"{fn.__name__}[{axis}]"), (x,))
 
 
 @st.composite
@@ -228,6 +270,45 @@ def scatter_case(draw):
     part = ops.REGISTRY["getitem"].infer([ops.Spec(shape, np.float64)], index=index).shape
     v = draw(array(draw(st.sampled_from(FLOATS)), part))
     return Case(labelled(lambda v: ops.scatter(v, index, shape), f"scatter{index}"), (v,))
+
+
+@st.composite
+def gathered_positions(draw, shape):
+    """(axes, index arrays): some distinct axes of `shape` and, for each, integers inside the
+    axis (negative ones counting from its end), of mutually broadcastable shapes and any dtype."""
+    axes = sorted(draw(st.lists(st.integers(0, len(shape) - 1), min_size=1, max_size=min(len(shape), 2), unique=True)))
+    shapes = draw(hnp.mutually_broadcastable_shapes(num_shapes=len(axes), min_dims=0, max_dims=2, max_side=3))
+    indices = []
+    for axis, index_shape in zip(axes, shapes.input_shapes):
+        dtype = draw(st.sampled_from([np.dtype(np.int64), np.dtype(np.int32), np.dtype(np.uint8), np.dtype(np.int8)]))
+        low = 0 if dtype.kind == "u" else -shape[axis]
+        indices.append(draw(hnp.arrays(dtype, index_shape, elements=st.integers(low, shape[axis] - 1))))
+    return tuple(axes), tuple(indices)
+
+
+@st.composite
+def gather_case(draw):
+    x = draw(array(draw(st.sampled_from(FLOATS)), draw(NONEMPTY)))
+    axes, indices = draw(gathered_positions(x.shape))
+    return Case(labelled(lambda x, *i: ops.gather(x, i, axes), f"gather[axes={axes}]"), (x,) + indices)
+
+
+@st.composite
+def scatter_add_case(draw):
+    shape = draw(NONEMPTY)
+    axes, indices = draw(gathered_positions(shape))
+    part = ops.REGISTRY["gather"].infer([ops.Spec(shape, np.float64)] + [ops.Spec.of(i) for i in indices],
+                                        axes=axes).shape
+    v = draw(array(draw(st.sampled_from(FLOATS)), part))
+    fn = labelled(lambda v, *i: ops.bind("scatter_add", v, *i, axes=axes, shape=shape), f"scatter_add[{axes}]")
+    return Case(fn, (v,) + indices)
+
+
+@st.composite
+def argsort_case(draw):
+    x = draw(array(draw(st.sampled_from(NUMERIC)), draw(NONEMPTY)))
+    axis = draw(st.integers(-x.ndim, x.ndim - 1))
+    return Case(labelled(lambda x: np.argsort(x, axis, kind="stable"), f"argsort[axis={axis}]"), (x,), False)
 
 
 @st.composite
@@ -349,6 +430,88 @@ def random_uniform_case(draw):
     return Case(fn, (seed,), False)
 
 
+# -- linear algebra: well-conditioned stacks of matrices ----------------------------------------
+
+@st.composite
+def matrices(draw, rows=None, columns=None, square=False):
+    """A stack of matrices (batch of up to 2 axes), entries in [-1, 1]; square ones get
+    n + 1 added on the diagonal, which keeps them far from singular."""
+    batch = draw(hnp.array_shapes(min_dims=0, max_dims=2, max_side=2))
+    m = rows or draw(st.integers(1, 4))
+    n = m if square else columns or draw(st.integers(1, 4))
+    a = draw(array(draw(st.sampled_from(FLOATS)), batch + (m, n), -1.0, 1.0))
+    return a + (n + 1) * np.eye(n, dtype=a.dtype) if square else a
+
+
+def _flat(x):
+    """The matrices of a stack as rows: (batch, m * n)."""
+    return x.reshape(x.shape[:-2] + (-1,))
+
+
+def _gaps_above(values, margin=0.05):
+    """True if sorted `values` (along the last axis) are all more than `margin` apart."""
+    return bool(np.all(np.diff(values, axis=-1) > margin)) if values.shape[-1] > 1 else True
+
+
+@st.composite
+def square_case(draw, name, fn):
+    return Case(labelled(fn, name), (draw(matrices(square=True)),))
+
+
+@st.composite
+def solve_case(draw):
+    a = draw(matrices(square=True))
+    n = a.shape[-1]
+    batch = draw(hnp.broadcastable_shapes(a.shape[:-2], max_side=2))
+    b_shape = draw(st.sampled_from([(n,), batch + (n, draw(st.integers(1, 3)))]))
+    b = draw(array(draw(st.sampled_from(FLOATS)), b_shape))
+    return Case(labelled(lambda a, b: np.linalg.solve(a, b), "solve"), (a, b))
+
+
+@st.composite
+def cholesky_case(draw):
+    a = draw(matrices(square=True))
+    return Case(labelled(lambda a: np.linalg.cholesky(a), "cholesky"), (a @ np.swapaxes(a, -1, -2),))
+
+
+@st.composite
+def qr_case(draw):
+    a = draw(matrices())
+    m, n = a.shape[-2:]
+    # full rank: the first min(m, n) columns (or rows) made strongly independent
+    a = a + 3 * np.eye(m, n, dtype=a.dtype)
+
+    def qr(a):      # squared: the signs of Q's columns and R's rows are arbitrary (LAPACK may flip them)
+        q, r = np.linalg.qr(a)
+        return np.concatenate([_flat(q * q), _flat(r * r)], axis=-1)
+    return Case(labelled(qr, "qr"), (a,))
+
+
+@st.composite
+def eigh_case(draw):
+    """Any square matrices (eigh reads one triangle), eigenvectors squared: their sign is
+    arbitrary."""
+    a = draw(matrices(square=True))
+    uplo = draw(st.sampled_from("LU"))
+
+    def eigh(a):
+        w, v = np.linalg.eigh(a, UPLO=uplo)
+        return np.concatenate([w, _flat(v * v)], axis=-1)
+    return Case(labelled(eigh, f"eigh[{uplo}]"), (a,), _gaps_above(np.linalg.eigvalsh(a.astype(np.float64), uplo)))
+
+
+@st.composite
+def svd_case(draw):
+    """Singular values, and the squares of the singular vectors (their sign is arbitrary)."""
+    a = draw(matrices())
+
+    def svd(a):
+        u, s, vh = np.linalg.svd(a, full_matrices=False)
+        return np.concatenate([s, _flat(u * u), _flat(vh * vh)], axis=-1)
+    s = np.linalg.svd(a.astype(np.float64), compute_uv=False)[..., ::-1]
+    return Case(labelled(svd, "svd"), (a,), _gaps_above(s) and bool(np.all(s > 0.05)))
+
+
 CASES = {
     "add": binary(np.add, NUMERIC), "subtract": binary(np.subtract, NUMERIC),
     "multiply": binary(np.multiply, NUMERIC), "divide": binary(np.divide, NUMERIC, y_away_from_zero=True),
@@ -364,19 +527,50 @@ CASES = {
     "sin": unary(np.sin), "cos": unary(np.cos), "tan": unary(np.tan, -1.2, 1.2), "tanh": unary(np.tanh),
     "sqrt": unary(np.sqrt, 0.1, 5.0), "abs": unary(np.abs, dtypes=NUMERIC),
     "sign": unary(np.sign, dtypes=NUMERIC),
+    "log1p": unary(np.log1p, -0.9, 5.0), "expm1": unary(np.expm1), "log2": unary(np.log2, 0.1, 5.0),
+    "log10": unary(np.log10, 0.1, 5.0), "exp2": unary(np.exp2), "sinh": unary(np.sinh), "cosh": unary(np.cosh),
+    "arcsin": unary(np.arcsin, -0.95, 0.95), "arccos": unary(np.arccos, -0.95, 0.95), "arctan": unary(np.arctan),
+    "arcsinh": unary(np.arcsinh), "arccosh": unary(np.arccosh, 1.1, 5.0), "arctanh": unary(np.arctanh, -0.9, 0.9),
+    "cbrt": unary(np.cbrt, smooth_at=lambda x: np.abs(x) > 1e-3),
+    "logaddexp": binary(np.logaddexp, TO_FLOAT), "logaddexp2": binary(np.logaddexp2, TO_FLOAT),
+    # copysign: x's magnitude has a kink at 0, y's sign jumps there
+    "copysign": binary(np.copysign, TO_FLOAT, smooth_at=lambda x, y: (np.abs(x) > 1e-3) & (np.abs(y) > 1e-3)),
+    "floor": unary(np.floor, dtypes=NUMERIC, smooth_at=away_from_whole),
+    "ceil": unary(np.ceil, dtypes=NUMERIC, smooth_at=away_from_whole),
+    "trunc": unary(np.trunc, dtypes=NUMERIC, smooth_at=away_from_whole),
+    "rint": unary(np.rint, smooth_at=lambda x: away_from_whole(x, 0.5)),
+    # divisors of 0 too: NumPy's integer result there is 0, its float one inf or nan
+    "floor_divide": binary(np.floor_divide, NUMERIC, smooth_at=away_from_jumps),
+    "remainder": binary(np.remainder, NUMERIC, smooth_at=away_from_jumps),
+    "fmod": binary(np.fmod, NUMERIC, smooth_at=away_from_jumps),
+    "signbit": unary(np.signbit, dtypes=NUMERIC),
+    "bitwise_and": binary(np.bitwise_and, INTEGERS + [np.dtype(np.bool_)]),
+    "bitwise_or": binary(np.bitwise_or, INTEGERS + [np.dtype(np.bool_)]),
+    "bitwise_xor": binary(np.bitwise_xor, INTEGERS + [np.dtype(np.bool_)]),
+    "invert": unary(np.invert, dtypes=INTEGERS + [np.dtype(np.bool_)]),
+    # negative shifts and shifts by the width or more have NumPy's own results (0 or -1)
+    "left_shift": binary(np.left_shift, INTEGERS), "right_shift": binary(np.right_shift, INTEGERS),
     "where": where_case(), "cast": cast_case(),
     "sum": reduction(np.sum, "sum", NUMERIC), "mean": reduction(np.mean, "mean", NUMERIC),
     "max": reduction(np.max, "max", NUMERIC), "min": reduction(np.min, "min", NUMERIC),
-    "argmax": argmax_case(), "matmul": matmul_case(),
+    "argmax": argmax_case(), "argmin": argmax_case(np.argmin),
+    "cumsum": scan_case(np.cumsum), "cumprod": st.one_of(scan_case(np.cumprod), scan_case(np.cumprod, FLOATS, True)),
+    "prod": st.one_of(reduction(np.prod, "prod", NUMERIC), reduction(np.prod, "prod", FLOATS, zeros=True)),
+    "matmul": matmul_case(),
     "reshape": reshape_case(), "transpose": transpose_case(), "broadcast_to": broadcast_to_case(),
     "expand_dims": expand_dims_case(), "squeeze": squeeze_case(), "getitem": getitem_case(),
     "scatter": scatter_case(), "concatenate": concatenate_case(),
+    "gather": gather_case(), "scatter_add": scatter_add_case(), "argsort": argsort_case(),
     "conv2d": conv2d_case(), "conv_transpose2d": conv_transpose2d_case(),
     "conv2d_weight_grad": conv2d_weight_grad_case(),
     "max_pool2d": max_pool2d_case("max_pool2d"), "max_pool2d_grad": max_pool2d_case("max_pool2d_grad"),
     "max_pool2d_pick": max_pool2d_case("max_pool2d_pick"),
     "avg_pool2d": avg_pool2d_case(), "avg_pool2d_grad": avg_pool2d_grad_case(),
     "random_uniform": random_uniform_case(),
+    "det": square_case("det", lambda a: np.linalg.det(a)),
+    "slogdet": square_case("slogdet", lambda a: np.stack(np.linalg.slogdet(a), axis=-1)),
+    "inv": square_case("inv", lambda a: np.linalg.inv(a)),
+    "solve": solve_case(), "cholesky": cholesky_case(), "qr": qr_case(), "eigh": eigh_case(), "svd": svd_case(),
 }
 
 

@@ -12,7 +12,8 @@ from hypothesis import given, settings, strategies as st
 import irtoy
 from irtoy.benchmarks import workloads
 from irtoy.errors import IrtoyError
-from test_numba_backend import assert_same, fast, mlp_arguments
+from against_interpreter import assert_same
+from test_numba_backend import fast, mlp_arguments
 
 pytestmark = pytest.mark.usefixtures("numba_kernel_cache")
 copies = workloads.copy_tree

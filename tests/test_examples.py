@@ -37,6 +37,7 @@ def number_after(text, label):
 def test_spiral_example_reaches_95_percent_and_draws(tmp_path, backend):
     out = run_example("spiral", "--backend", backend, "--out", str(tmp_path / "out"), cwd=tmp_path)
     assert number_after(out, "final training accuracy:") >= 0.95
+    assert len(re.findall(r"^epoch \d+/60: ", out, re.M)) == 6      # 60 short epochs: a handful of lines
     drawn = os.listdir(tmp_path / "out")
     assert "spiral_boundary.png" in drawn or "matplotlib is not installed" in out
 
@@ -77,3 +78,11 @@ def test_fashion_example_prints_accuracy_every_epoch(tmp_path, backend):
     assert [e for e, _ in epochs] == ["1", "2"]
     assert number_after(out, "final test accuracy:") >= 0.75
     assert (tmp_path / "fashion_mlp.npz").exists()
+
+
+def test_data_parallel_example_trains_over_two_devices(tmp_path):
+    env_flags = os.environ.get("XLA_FLAGS", "")
+    assert "xla_force_host_platform_device_count=2" in env_flags     # tests/conftest.py sets it
+    out = run_example("data_parallel", "--epochs", "30", cwd=tmp_path)
+    assert "2 device(s) on 1 host(s)" in out
+    assert number_after(out, "accuracy") >= 0.9

@@ -189,3 +189,35 @@ def test_index_maps_read_what_numpy_views_see(case):
     assert view.shape == expected.shape
     for index in np.ndindex(*expected.shape):
         assert base[view.position(index)] == expected[index]
+
+
+REDUCTIONS = {"sum": np.sum, "max": np.max, "mean": np.mean}
+
+
+@st.composite
+def two_reductions(draw):
+    """Two reductions of one 4-d array over different axis sets, combined by an elementwise op
+    that broadcasts one against the other (their totals end in different loops)."""
+    axes = [tuple(sorted(draw(st.lists(st.integers(0, 3), min_size=1, max_size=3, unique=True)))) for _ in range(2)]
+    names = [draw(st.sampled_from(sorted(REDUCTIONS))) for _ in range(2)]
+    kept = [4 - len(a) for a in axes]
+    keepdims = kept[0] != kept[1] and draw(st.booleans())
+
+    def fn(x):
+        first, second = (REDUCTIONS[n](np.exp(x) if i else x, axis=a, keepdims=keepdims)
+                         for i, (n, a) in enumerate(zip(names, axes)))
+        return first[(None,) * max(0, second.ndim - first.ndim)] + second
+    return fn, f"{names} over {axes}, keepdims={keepdims}"
+
+
+@settings(max_examples=20, derandomize=True, deadline=None)
+@given(two_reductions())
+def test_reductions_over_different_axes_combined_by_broadcasting_match_the_interpreter(case):
+    fn, label = case
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 3, 4, 2))
+    try:
+        expected = fn(x)
+    except ValueError:          # shapes that do not broadcast: not a case
+        return
+    traced = irtoy.trace(fn, x)
+    np.testing.assert_allclose(traced.compile("numba", debug=False)(x), expected, rtol=1e-12, err_msg=label)

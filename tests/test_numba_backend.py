@@ -4,9 +4,8 @@ users rely on besides results: argument checks before any kernel runs, reused bu
 threads, the generated source and the drawing of the fusion plan.
 
 Compiling costs Numba ~0.1 s per kernel, so examples are few and derandomized, and kernels
-go to a cache folder kept under pytest's cache: a second run loads them from disk.
-Tolerances: float64 within 1e-11 relative (libm against NumPy's own math, a few ulp);
-float32 within 2e-5 relative plus 1e-5 absolute (fastmath contraction, float64 sums).
+go to a cache folder kept under pytest's cache: a second run loads them from disk. The
+checks against the interpreter and their tolerances are tests/against_interpreter.py's.
 """
 import os
 import re
@@ -24,29 +23,15 @@ from irtoy.backends.numba import lowering
 from irtoy.backends.numba.kernels import index_text
 from irtoy.benchmarks import workloads
 from irtoy.passes import fusion
+from against_interpreter import assert_same, check_op_case, check_op_gradient, check_program
 from graph_programs import programs
 from op_cases import CASES
 from test_fusion import apply_chain, movement_chains
 
 FEW = settings(max_examples=3, derandomize=True, deadline=None)
-TOLERANCE = {np.dtype(np.float32): (2e-5, 1e-5), np.dtype(np.float64): (1e-11, 1e-12)}
 
 
 pytestmark = pytest.mark.usefixtures("numba_kernel_cache")
-
-
-def assert_same(expected, got, scale=1.0):
-    leaves_e, tree_e = pytree.flatten(expected)
-    leaves_g, tree_g = pytree.flatten(got)
-    assert tree_e == tree_g
-    for e, g in zip(leaves_e, leaves_g):
-        e, g = np.asarray(e), np.asarray(g)
-        assert e.shape == g.shape and e.dtype == g.dtype, (e.dtype, e.shape, g.dtype, g.shape)
-        if e.dtype.kind in "fc":
-            rtol, atol = TOLERANCE.get(e.dtype, (1e-3, 1e-3))
-            np.testing.assert_allclose(g, e, rtol=rtol, atol=atol * scale)
-        else:
-            np.testing.assert_array_equal(g, e)
 
 
 def fast(traced, **options):
@@ -65,8 +50,9 @@ def on_both(traced, *args):
 
 def test_every_registry_op_has_a_lowering_of_its_kind():
     fitting = {"source": lowering.Source, "elementwise": lowering.Scalar, "reduction": lowering.Reduction,
-               "contraction": lowering.Call, "movement": (lowering.View, lowering.Call),
-               "scatter": lowering.Scatter, "window": lowering.Call, "random": lowering.Call}
+               "contraction": lowering.Call, "movement": (lowering.View, lowering.Call), "scan": lowering.Call,
+               "scatter": lowering.Scatter, "window": lowering.Call, "random": lowering.Call,
+               "gather": lowering.Gather, "sort": lowering.Call, "linalg": lowering.Call}
     assert set(fitting) == set(ops.KINDS)
     missing = sorted(set(ops.REGISTRY) - set(lowering.LOWERINGS))
     assert missing == [], f"ops without a numba lowering: {missing}"
@@ -87,11 +73,7 @@ def test_a_missing_lowering_names_the_file_to_add_it_to():
 @FEW
 @given(data=st.data())
 def test_every_op_matches_the_interpreter(op, data):
-    case = data.draw(CASES[op])
-    traced = irtoy.trace(case.fn, *case.args)
-    assert op in traced.graph.count_ops()
-    expected, got = on_both(traced, *case.args)
-    assert_same(expected, got)
+    check_op_case(op, data.draw(CASES[op]), fast)
 
 
 DIFFERENTIABLE = sorted(name for name in CASES if ops.REGISTRY[name].differentiable)
@@ -101,19 +83,7 @@ DIFFERENTIABLE = sorted(name for name in CASES if ops.REGISTRY[name].differentia
 @settings(max_examples=2, derandomize=True, deadline=None)
 @given(data=st.data())
 def test_gradient_graph_of_every_op_matches_the_interpreter(op, data):
-    case = data.draw(CASES[op])
-    wrt = tuple(i for i, a in enumerate(case.args) if a.dtype.kind == "f")
-    out = np.asarray(case.fn(*case.args))
-    if not wrt or out.dtype.kind != "f":
-        return
-    weights = np.random.default_rng(0).uniform(0.5, 1.5, out.shape).astype(out.dtype)
-
-    def loss(*xs):
-        return np.sum(case.fn(*xs) * weights)
-
-    traced = irtoy.trace(loss, *case.args).value_and_grad(wrt=wrt)
-    expected, got = on_both(traced, *case.args)
-    assert_same(expected, got, scale=10.0)
+    check_op_gradient(data.draw(CASES[op]), fast)
 
 
 @given(movement_chains())
@@ -131,10 +101,7 @@ def test_index_arithmetic_in_kernels_reads_what_numpy_views_see(case):
 @settings(max_examples=10, derandomize=True, deadline=None)
 @given(programs(max_steps=6))
 def test_random_programs_and_gradients_match_in_float64(program):
-    args = program.inputs()
-    traced = irtoy.trace(program.fn, *args).value_and_grad(wrt=tuple(range(len(args))))
-    expected, got = on_both(traced, *args)
-    assert_same(expected, got, scale=10.0)
+    check_program(program, fast)
 
 
 UNARY = {"exp": lambda a: np.exp(-a * a), "tanh": np.tanh, "sqrt": lambda a: np.sqrt(a * a + 1),
@@ -328,7 +295,7 @@ def test_source_shows_kernels_with_their_ir_and_the_driver(tmp_path):
     kernels = fusion.kernels(compiled.stages["fused"])
     assert [k.describe(compiled.stages["fused"]) for k in kernels] == [
         "kernel 0 (loop over 3x5): matmul, add, tanh, sum"]
-    dot = compiled.render("fused", tmp_path / "fused.dot")
+    dot = compiled.render(tmp_path / "fused.dot", stage="fused")
     text = open(dot).read()
     assert "cluster" in text and "kernel 0 (loop over 3x5)" in text
 

@@ -40,9 +40,23 @@ def test_render_format_follows_the_extension(tmp_path, ext, magic):
 def test_compiled_stages_can_each_be_drawn(tmp_path):
     f = traced().compile()
     for stage in f.stages:
-        ET.parse(f.render(stage, tmp_path / f"{stage}.svg"))
-    with pytest.raises(irtoy.IrtoyError, match="no stage 'nope'"):
-        f.render("nope", tmp_path / "x.svg")
+        ET.parse(f.render(tmp_path / f"{stage}.svg", stage=stage))
+    with pytest.raises(irtoy.IrtoyError, match="no stage 'nope' to draw; its stages are traced, shaped, folded"):
+        f.render(tmp_path / "x.svg", stage="nope")
+
+
+@pytest.mark.parametrize("kind", ["traced", "compiled"])
+def test_traced_and_compiled_render_take_the_path_then_the_stage(tmp_path, kind):
+    drawable = traced() if kind == "traced" else traced().compile()
+    latest = ET.parse(drawable.render(tmp_path / "latest.svg")).getroot()
+    assert f"layer: {list(drawable.stages)[-1]}" in " ".join(t.text or "" for t in latest.iter())
+    first = ET.parse(drawable.render(tmp_path / "first.svg", stage="traced")).getroot()
+    assert "layer: traced" in " ".join(t.text or "" for t in first.iter())
+    with pytest.raises(irtoy.IrtoyError, match="no stage 'nope' to draw; its stages are traced, shaped"):
+        drawable.render(tmp_path / "x.svg", "nope")
+    with pytest.raises(irtoy.IrtoyError, match=r"the path comes first: render\('x.svg', stage='traced'\)"):
+        drawable.render("traced", "x.svg")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["first.svg", "latest.svg"]
 
 
 def test_without_dot_the_source_is_written_and_the_error_says_how_to_install(tmp_path, monkeypatch):

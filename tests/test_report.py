@@ -1,6 +1,7 @@
 """The compile report, opened in headless Chromium as a person would look at it."""
 import importlib.util
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 
 import irtoy
 from browser import open_page
+from irtoy import render
 from irtoy.report import report
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -33,7 +35,8 @@ def page_path(tmp_path_factory):
 
 def test_report_is_one_self_contained_page(page_path):
     html = open(page_path).read()
-    assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//|url\(\s*["']?(https?:)?//|@import""", html)
+    assert "svgPanZoom" in html                     # the pan-and-zoom library is inlined, not fetched
     for stage in ("traced", "shaped", "grad", "optimized", "fused"):
         assert f'id="stage-{stage}"' in html
     assert "@njit" in html
@@ -41,10 +44,22 @@ def test_report_is_one_self_contained_page(page_path):
 
 def test_report_in_a_browser(page_path, tmp_path):
     with open_page(page_path) as page:
+        assert page.requests == []                                  # the page asks the network for nothing
+        # a small graph opens whole, at the size graphviz drew it, with nothing to scroll sideways
+        assert page.locator("#graph-grad").is_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
+        grad_svg = page.locator("#graph-grad svg")
+        html = open(page_path).read()
+        drawn = float(re.search(r"id='graph-grad'>.*?viewBox=\"[\d.]+ [\d.]+ ([\d.]+)", html, re.S).group(1))
+        on_screen = page.locator("#graph-grad g.svg-pan-zoom_viewport").bounding_box()["width"]
+        assert grad_svg.is_visible() and on_screen == pytest.approx(drawn * 4 / 3, rel=0.05)
+
         stages = page.eval_on_selector_all(".stage", "els => els.map(e => e.id)")
         assert {"stage-traced", "stage-shaped", "stage-grad", "stage-optimized"} <= set(stages)
         for stage in stages:
-            assert page.locator(f"#{stage} .graph.full svg g.node").count() > 3
+            drawn = page.locator(f"#{stage} .graph.full svg g.node").count() > 3
+            assert drawn or "same as" in page.inner_text(f"#{stage} .changes")
+        assert "same as traced" in page.inner_text("#stage-shaped")       # traced with its shapes known
 
         # clicking a node shows its details
         node = page.locator("#graph-grad g.node").filter(has_text="matmul").first
@@ -85,11 +100,33 @@ def test_scoped_graphs_can_be_viewed_grouped(tmp_path):
 
     path = report(irtoy.trace(fn, np.ones(3)), tmp_path, backends=("numpy",))
     with open_page(path) as page:
-        page.check(".group-toggle[data-stage='traced']")
+        assert page.locator("#graph-traced").is_visible()               # small: every node shown first
+        page.click("#stage-traced .views button[data-show='grouped-traced']")
         grouped = page.locator("#grouped-traced svg")
         assert grouped.is_visible() and "layer1" in grouped.text_content()
         assert not page.locator("#graph-traced").is_visible()
+        page.locator("#grouped-traced g.node").filter(has_text="layer2").click()
+        opened = page.locator("#grouped-traced-1")
+        assert opened.is_visible() and opened.locator("g.node[id*='-node']").filter(has_text="tanh").count() == 1
+        assert opened.locator("g.node").filter(has_text="layer1").count() == 1     # the other layer stays a box
         assert not page.errors
+
+
+def test_layers_are_scopes_and_inputs_are_grouped_by_argument():
+    def fn(params, x):
+        with irtoy.scope("dense"):
+            h = np.tanh(x @ params["w"] + params["b"])
+        return (h * 2.0).sum()
+
+    graph = irtoy.trace(fn, {"w": np.ones((3, 2)), "b": np.ones(2)}, np.ones((4, 3))).graph
+    groups = render.layer_groups(graph)
+    assert list(groups) == ["params", "dense"]           # x, a single leaf, and the unscoped tail stay nodes
+    assert sorted(graph[n]["name"] for n in groups["params"]) == ["params['b']", "params['w']"]
+    assert {graph[n]["op"] for n in groups["dense"]} == {"matmul", "add", "tanh"}
+    # opened, the layer's nodes are drawn inside its box, the rest stays collapsed
+    dot = render.to_dot_collapsed(graph, id_prefix="s-", expand="dense").source
+    assert "s-group1" in dot and all(f"s-node{n}" in dot for n in groups["dense"])
+    assert "s-group0" in dot and not any(f"s-node{n}" in dot for n in groups["params"])
 
 
 def test_report_is_part_of_the_public_api(tmp_path):

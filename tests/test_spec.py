@@ -81,3 +81,14 @@ def test_a_spec_too_large_for_numpy_made_by_an_op_names_the_op_and_line():
     with pytest.raises(irtoy.ShapeError, match=r"cast\(f32\[1073741824,1073741824\].*\): f64\[1073741824,"
                                                r"1073741824\] would take \d+ bytes.*\n  at \S*test_spec\.py:\d+"):
         irtoy.trace(lambda x: x.astype(np.float64), HUGE)
+
+
+@pytest.mark.parametrize("fn, arg", [
+    (np.log1p, np.array([1 + 1j])),                      # a complex argument
+    (lambda x: x.astype(np.complex64), np.ones(2)),      # a cast to complex
+    (lambda x: x * np.array([1j]), np.ones(2)),          # a complex constant
+    (lambda x: np.fft.fft(x), np.ones(4)),               # np.fft
+], ids=["argument", "cast", "constant", "fft"])
+def test_complex_numbers_are_refused_saying_traced_arrays_are_real(fn, arg):
+    with pytest.raises(irtoy.IrtoyError, match=r"(?s)(not complex ones|complex numbers are not supported).*\n  at "):
+        irtoy.trace(fn, arg)

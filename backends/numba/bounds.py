@@ -6,8 +6,9 @@ mode (plan.py) each kernel's code is checked once, when it is generated: its bod
 each loop variable `ik` takes the range [0, domain[k] - 1] inside its loop, and every
 subscript of a parameter array (`a0[...]`, `o1[...]`, `acc0[...]`) must have one index per
 axis whose smallest and largest values (interval arithmetic on the affine expressions
-kernels.py writes) stay inside that axis. An index the checker cannot bound is refused too,
-so the kernels stay checkable.
+kernels.py writes) stay inside that axis. A position read from an index array is bounded by
+the check that follows its reading (`if not 0 <= p0 < 5: raise ...`). An index the checker
+cannot bound is refused too, so the kernels stay checkable.
 """
 import ast
 
@@ -35,6 +36,7 @@ class _Checker:
         self.shapes, self.sizes = shapes, sizes
 
     def visit_body(self, statements, ranges):
+        ranges = dict(ranges)
         for statement in statements:
             if isinstance(statement, ast.For):
                 self.check_expression(statement.iter, ranges)
@@ -45,6 +47,7 @@ class _Checker:
                 self.check_expression(statement.test, ranges)
                 self.visit_body(statement.body, ranges)
                 self.visit_body(statement.orelse, ranges)
+                ranges.update(_checked_range(statement))
             else:
                 self.check_expression(statement, ranges)
 
@@ -99,3 +102,18 @@ class _Checker:
             f"generated loop {self.kernel.describe(self.graph)} indexes its "
             f"buffer {name} of shape {list(shape)} out of bounds: `{ast.unparse(node)}`: {why}. "
             f"This is a bug in irtoy's numba backend; backend='numpy' runs the same graph")
+
+
+def _checked_range(statement):
+    """{name: (0, n - 1)} after `if not 0 <= name < n: raise ...`, the check kernels write
+    after reading a position from an index array; else {}."""
+    test = statement.test
+    if not (isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not) and isinstance(test.operand, ast.Compare)
+            and len(statement.body) == 1 and isinstance(statement.body[0], ast.Raise) and not statement.orelse):
+        return {}
+    compare = test.operand
+    parts = [compare.left] + compare.comparators
+    if [type(o) for o in compare.ops] != [ast.LtE, ast.Lt] or not isinstance(parts[1], ast.Name) \
+            or not all(isinstance(p, ast.Constant) and isinstance(p.value, int) for p in (parts[0], parts[2])):
+        return {}
+    return {parts[1].id: (parts[0].value, parts[2].value - 1)}

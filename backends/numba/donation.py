@@ -13,7 +13,8 @@ Output `o` may take the memory of donated input `d` when
     reshape of it), o's kernel reads no such value but `d` itself, and `d` is not returned;
   * o's shape is its kernel's domain, and every point of the kernel reads only its own
     element of `d` (loads come first in a loop's body, so each point reads its element
-    before it stores over it), as the index maps the kernel reads through say.
+    before it stores over it), as the index maps the kernel reads through say (a gather
+    reads where its indices say: never only its own element).
 Of the donated inputs that qualify, `o` takes the one nearest upstream of it in the graph,
 so new weights land in the old weights' arrays and new moments in the old moments'. All of
 this is decided before any code is generated: the kernel generator only stores where it is
@@ -62,6 +63,8 @@ def _reads_only_its_own_element(graph, kernel, resolved, d):
         for a in graph.args(n):
             if a in members or resolved[a].base != d:
                 continue
+            if graph[n]["op"] == "gather" and a == graph.args(n)[0]:
+                return False        # read where its indices say, not at the point
             coords = views.broadcast_into(resolved[a].view, kernel.domain).coords
             if not all(_own_position(axis, coord, kernel.domain) for axis, coord in enumerate(coords)):
                 return False

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from irtoy.backends.numba import math
 from irtoy.backends.numba.kernels import Comment
-from irtoy.backends.numba.lowering import call_lowering, lowering, may_raise
+from irtoy.backends.numba.lowering import call_lowering, lowering, may_raise, raises_index_error
 from irtoy.errors import located
 from irtoy.passes import fusion
 
@@ -43,14 +44,14 @@ KERNEL_IMPORTS = '''\
 import numpy as np
 from numba import njit, prange
 
-from irtoy.backends.numba.math import exp_f32, int_power, maximum, minimum, tanh_f32
+from irtoy.backends.numba.math import {helpers}
 
 OPTIONS = dict(cache=True, nogil=True, boundscheck={boundscheck}, error_model="numpy",
                fastmath={fastmath})
 '''
 
-DRIVER_IMPORTS = ("from irtoy.backends.numba.runtime import IntegerPowerError, argument, contiguous, private, "
-                  "scalar_argument\n")
+DRIVER_IMPORTS = ("from irtoy.backends.numba.runtime import IntegerPowerError, argument, contiguous, out_of_range, "
+                  "private, scalar_argument\n")
 
 PY_SCALAR = {"float64": "float", "int64": "int", "bool": "bool"}
 
@@ -65,7 +66,7 @@ class ModuleSource:
 def module_source(plan, title=""):
     """The source of the module running `plan` (plan.py)."""
     graph = plan.graph
-    imports = KERNEL_IMPORTS.format(boundscheck=plan.debug, fastmath=FASTMATH)
+    imports = KERNEL_IMPORTS.format(boundscheck=plan.debug, fastmath=FASTMATH, helpers=", ".join(math.__all__))
     dtypes = sorted({graph.spec(n).dtype.name for n in graph.inputs})
     constants = "".join(f"{d.upper()} = np.dtype({d!r})\n" for d in dtypes)
     calls = sorted({line for n in plan.calls for line in call_lowering(graph[n]["op"]).imports})
@@ -242,16 +243,34 @@ class _Driver:
     def calling(self, call, kernel):
         """The lines calling a loop kernel: a kernel computing integer powers raises
         ValueError at a negative exponent (math.int_power), which the driver reports as
-        IntegerPowerError naming the power nodes and the user's lines."""
+        IntegerPowerError naming the power nodes and the user's lines; one reading or adding
+        at indices read from arrays raises IndexError(number of the check, index) for an index
+        outside its axis, reported as IndexOutOfRangeError naming the node, the index, the
+        axis and its size (runtime.out_of_range)."""
         graph = self.graph
-        powers = [n for n in kernel.nodes if may_raise(graph[n])]
-        if not powers:
+        powers = [n for n in kernel.nodes if may_raise(graph[n]) and not raises_index_error(graph[n])]
+        checks = self.plan.codes[kernel.id].index_checks
+        if not powers and not checks:
             return [f"    {call}"]
-        where = "".join(f"\n  {graph.node_text(n).split('#')[0].strip()}{located(graph[n].get('src'))}"
-                        for n in powers)
-        message = f"Integers to negative integer powers are not allowed, in{where}"
-        return ["    try:", f"        {call}", "    except ValueError:",
-                f"        raise IntegerPowerError({message!r}) from None"]
+        lines = ["    try:", f"        {call}"]
+        if powers:
+            where = "".join(f"\n  {graph.node_text(n).split('#')[0].strip()}{located(graph[n].get('src'))}"
+                            for n in powers)
+            message = f"Integers to negative integer powers are not allowed, in{where}"
+            lines += ["    except ValueError:", f"        raise IntegerPowerError({message!r}) from None"]
+        if checks:
+            places = tuple((graph[n]["op"], axis, self.axis_size(n, axis),
+                            f"\n  in {graph.node_text(n).split('#')[0].strip()}{located(graph[n].get('src'))}")
+                           for n, axis in checks)
+            lines += ["    except IndexError as error:", f"        raise out_of_range(error, {places!r}) from None"]
+        return lines
+
+    def axis_size(self, n, axis):
+        """The size of the axis the index of gather or scatter_add `n` at `axis` must lie in."""
+        node = self.graph[n]
+        if node["op"] == "gather":
+            return self.graph[self.graph.args(n)[0]]["shape"][axis]
+        return node["attrs"]["shape"][axis]
 
     def output(self, o, body, copy):
         """How the driver returns output `o`: arrays it made, or copies of the caller's own

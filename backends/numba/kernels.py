@@ -13,7 +13,10 @@
 
 Each stored input is read once per point (through the index arithmetic of any movement ops
 in between), each elementwise op is one line computing a local, and only values used
-after the kernel are written. A reduction keeps a local accumulator when it reduces the
+after the kernel are written. A gather or scatter-add reads each position from its index
+arrays and checks it once, in the loop of the last axis the index depends on, then uses it
+at every point of the loops inside (a row of an embedding table is a plain inner loop). A
+reduction keeps a local accumulator when it reduces the
 innermost axes (declared before the first reduced loop, finished after it, where the
 elementwise ops on its result follow) and an array of accumulators otherwise, which the
 driver passes in. The outer loop is a `prange` when the work is large enough to pay for
@@ -35,7 +38,7 @@ import numpy as np
 from irtoy import ops
 from irtoy.backends.numba.lowering import LoweringError, Scalar, cast, literal, lowering, may_raise
 from irtoy.passes import views
-from irtoy.passes.fusion import part_in_kernel, reduced_axes
+from irtoy.passes.fusion import is_scatter, part_in_kernel, reduced_axes
 
 # A loop runs on all cores (`prange`) when its estimated work is at least this many units:
 # one unit per element read, written or combined, and more for expensive math (each op's `cost`).
@@ -100,6 +103,7 @@ class KernelCode:
     parallel: bool              # the outer loop is a prange
     overwrites: dict            # output node -> the donated input it is stored into
     scratch: dict               # sink -> dtype of the accumulators the driver passes
+    index_checks: tuple = ()    # (node, axis) of each index the kernel checks, by the number it raises
 
     @property
     def key(self):
@@ -135,12 +139,14 @@ class _LoopKernel:
         self.scratch = {}                       # sink -> dtype of its array of accumulators
         self.values = {}                        # member -> local name
         self.loads = {}                         # (base, index text, depth) -> local name
+        self.checks = []                        # (node, axis) of each index read from an array
+        self.hoisted = {}                       # loop level -> lines reading and checking indices there
         self.sinks = [n for n in self.members if part_in_kernel(graph, n) == "sink"]
         self.level = {s: self._level(s) for s in self.sinks}
 
     def _level(self, s):
         """Loop depth where a local accumulator for sink `s` starts, or None for an array."""
-        if self.graph[s]["op"] == "scatter":
+        if is_scatter(self.graph, s):
             return None
         r = [k for k in reduced_axes(self.graph, s) if k in self.loop_axes]
         depth = len(self.loop_axes) - len(r)
@@ -219,6 +225,7 @@ class _LoopKernel:
             for s in self.sinks:
                 if self.level[s] == level:
                     lines += self._local_start(s, depth)
+            lines += _indented(self.hoisted.get(level, []), depth)
             if axis is None:
                 break
             lines.append(Code(depth, f"for i{axis} in {'prange' if parallel and level == 0 else 'range'}(n{axis}):"))
@@ -255,7 +262,8 @@ class _LoopKernel:
         result = ("void" if not results else results[0] if len(results) == 1
                   else f"Tuple(({', '.join(results)},))")
         return KernelCode(tuple(params), tuple(names), tuple(lines), tuple(self.returns),
-                          f"{result}({', '.join(types)})", parallel, self.overwrites, dict(self.scratch))
+                          f"{result}({', '.join(types)})", parallel, self.overwrites, dict(self.scratch),
+                          tuple(self.checks))
 
     def _final_loops(self):
         """Loops over the results of reductions that are not innermost, for the "after"
@@ -308,6 +316,8 @@ class _LoopKernel:
         node = graph[n]
         low = lowering(node["op"])
         lines = [Comment(0, graph.node_text(n))]
+        if node["op"] in ("gather", "scatter_add"):
+            return lines + self._indexed(n, shape, names, depth, loads)
         if part_in_kernel(graph, n) == "point":
             if not isinstance(low, Scalar):
                 raise LoweringError(f"op {node['op']!r} has no scalar lowering but was fused into a loop")
@@ -339,6 +349,55 @@ class _LoopKernel:
         else:
             lines.append(Code(0, reduction.combine(acc, value, acc_dtype)))
         return lines
+
+    # -- gathers and scatter-adds: positions read from index arrays ---------------------------
+    def _indexed(self, n, shape, names, depth, loads):
+        """The lines (at depth 0) of gather or scatter_add `n` at a point of a loop over
+        `shape`: read each index array at the point's leading (batch) axes, check the index
+        lies in its axis (counting negative ones from the end), then read the gather's
+        argument there, or add the scatter's value there."""
+        graph = self.graph
+        node = graph[n]
+        data, *indices = graph.args(n)
+        axes = node["attrs"]["axes"]
+        target = graph[data]["shape"] if node["op"] == "gather" else node["attrs"]["shape"]
+        batch = len(shape) - (len(target) - len(axes))
+        # An index depends on the batch axes only, which lead the domain: it is read and checked
+        # once, in the loop of the last of them, not at every point of the axes after them.
+        hoist = n not in self.after and not any(i in self.member_set for i in indices)
+        level = len([k for k in self.loop_axes if k < batch])
+        index_lines, lines, positions = [], [], {}
+        for i, axis in zip(indices, axes):
+            index = self.read(i, shape[:batch], names[:batch], ("index", level) if hoist else depth,
+                              index_lines if hoist else loads)
+            positions[axis] = self._checked(index, graph[i]["dtype"], n, axis, target[axis],
+                                            index_lines if hoist else lines)
+        self.hoisted.setdefault(level, []).extend(index_lines)
+        rest = iter(names[batch:])
+        at = [positions[k] if k in positions else next(rest) for k in range(len(target))]
+        if node["op"] == "scatter_add":
+            value = self.read(data, shape, names, depth, loads)
+            return lines + [Code(0, f"{self.output_name(n)}[{', '.join(at)}] += {value}")]
+        base, view, _ = self.resolved[data]
+        if all(k is None for k, _, _ in view.coords):       # a broadcast scalar: no index needed
+            value = self.read(data, tuple(target), at, depth, loads)
+        else:
+            value = f"{self.input_name(base)}[{', '.join(index_text(view, at))}]"
+        self.values[n] = local = f"v{len(self.values)}"
+        lines.append(Code(0, f"{local} = {value}"))
+        return lines + self._store(n, local, ", ".join(names) or "()")
+
+    def _checked(self, index, dtype, n, axis, size, lines):
+        """A local holding `index` as a position in an axis of `size`, after lines (added to
+        `lines`) that count a negative index from the end and raise IndexError(number of the
+        check, index) for one outside the axis: the driver names the node (emit.py)."""
+        name = f"p{len(self.checks)}"
+        lines.append(Code(0, f"{name} = np.int64({index})"))
+        if np.dtype(dtype).kind == "i":
+            lines += [Code(0, f"if {name} < 0:"), Code(1, f"{name} += {size}")]
+        lines += [Code(0, f"if not 0 <= {name} < {size}:"), Code(1, f"raise IndexError({len(self.checks)}, {index})")]
+        self.checks.append((n, axis))
+        return name
 
     # -- reductions ---------------------------------------------------------------------------
     def _acc(self, n):
@@ -402,7 +461,7 @@ class _LoopKernel:
         return lines + [Code(depth, text) for text in body(self._out_index(n))]
 
     def _array_start(self, n, depth):
-        if self.graph[n]["op"] == "scatter":
+        if is_scatter(self.graph, n):
             return [Code(depth, f"{self.output_name(n)}[...] = 0")] if self.graph[n]["shape"] != () else []
         out_name = self.output_name(n)
         reduction, acc_dtype, out = self._reduction_parts(n)
@@ -417,7 +476,7 @@ class _LoopKernel:
         return self._over_output(n, depth, start)   # would cost Numba ~0.1 s more to compile
 
     def _array_finish(self, n, depth):
-        if self.graph[n]["op"] == "scatter" or self._in_place(n):
+        if is_scatter(self.graph, n) or self._in_place(n):
             return []
         reduction, acc_dtype, out = self._reduction_parts(n)
         if reduction.tracks_index:

@@ -7,10 +7,13 @@ in the registry; tests walk the registry to prove every op has one):
     Scalar     elementwise ops: an expression on scalars, computed at each point of a loop
     Reduction  reductions: an accumulator started before the reduced loops, combined at each
                point and finished after them
-    Scatter    zeros with the argument written through an index map
+    Scatter    zeros with the argument written through an index map (or added at positions
+               read from index arrays: scatter_add)
+    Gather     an element read at positions taken from index arrays, at each point of a loop
     View       movement ops that only re-index (passes/views.py): index arithmetic inside a
                kernel, a NumPy view in the driver
-    Call       whole-array work the driver does: BLAS matmul, NumPy concatenate and reshape,
+    Call       whole-array work the driver does: BLAS matmul, NumPy concatenate, reshape and
+               the scans (cumsum, cumprod),
                the convolution, pooling and random-number kernels of nn_kernels.py
 
 Adding an op to the registry needs one entry here. Scalar expressions compute in NumPy's
@@ -23,7 +26,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from irtoy.errors import IrtoyError, located
-from irtoy.ir import format_index
+from irtoy.ir import Spec, format_index
 
 
 class LoweringError(IrtoyError):
@@ -62,6 +65,12 @@ class Scatter:
 
 
 @dataclass(frozen=True)
+class Gather:
+    """Read the argument at positions read from index arrays, each checked at run time
+    (kernels.py writes the code, the driver reports an index outside its axis)."""
+
+
+@dataclass(frozen=True)
 class Call:
     """Whole-array work the driver does itself."""
     emit: Callable              # (argument names, output name or None, node) -> driver code
@@ -90,8 +99,10 @@ def literal(value, dtype):
             text = "np.nan"
         elif np.isinf(value):
             text = "np.inf" if value > 0 else "-np.inf"
-        else:
+        elif abs(value) < 1e16:
             text = np.format_float_positional(np.asarray(value, dtype)[()], unique=True, trim="-")
+        else:       # not as digits: Numba takes no integer literal of 2**64 or more
+            text = repr(float(value))
     else:
         text = str(int(value))
     return f"np.{dtype.name}({text})"
@@ -159,17 +170,28 @@ def _power(args, out, attrs):
 
 
 def may_raise(node):
-    """Does the code of elementwise node `node` raise ValueError on some values? Integer
-    powers do at a negative exponent (math.int_power): the driver reports it (emit.py), and
-    the loop runs serially (Numba runs no loop that can raise in parallel)."""
-    return node["op"] == "power" and np.dtype(node["dtype"]).kind in "iu"
+    """Does the code of loop node `node` raise on some values? Integer powers raise
+    ValueError at a negative exponent (math.int_power), gathers and scatter-adds IndexError
+    at an index outside its axis: the driver reports them (emit.py), and the loop runs
+    serially (Numba runs no loop that can raise in parallel; nor could scatter-adds add into
+    one array from several threads)."""
+    return raises_index_error(node) or node["op"] == "power" and np.dtype(node["dtype"]).kind in "iu"
+
+
+def raises_index_error(node):
+    """Does loop node `node` check indices read from arrays (gather, scatter_add)?"""
+    return node["op"] in ("gather", "scatter_add")
 
 
 def _sign(args, out, attrs):
-    """np.sign; for unsigned integers 0 or 1 (Numba's np.sign gives them -1 wrapped around)."""
+    """np.sign; for unsigned integers 0 or 1 (Numba's np.sign gives them -1 wrapped around),
+    for floats NumPy's rule: nan stays nan, and both zeros give +0 (Numba's keeps -0)."""
+    (x,) = _at(args, out)
     if out.kind == "u":
-        (x,) = _at(args, out)
         return cast(f"({x} > 0)", np.bool_, out)
+    if out.kind == "f":
+        one, zero = literal(1, out), literal(0, out)
+        return f"({one} if {x} > {zero} else -{one} if {x} < {zero} else {zero} if {x} == {zero} else {x})"
     return _arith("np.sign({})", exact=False)(args, out, attrs)
 
 
@@ -195,6 +217,61 @@ def _cast(args, out, attrs):
 def _abs(args, out, attrs):
     (x,) = _at(args, out)
     return x if out == np.bool_ else convert(f"abs({x})", out) if out not in WIDE else f"abs({x})"
+
+
+def _integral(name):
+    """floor, ceil, rint, trunc: NumPy's function on floats; integers and booleans are whole already."""
+    def emit(args, out, attrs):
+        (x,) = _at(args, out)
+        return x if out.kind in "iub" else f"np.{name}({x})"
+    return emit
+
+
+def _division(int_helper, float_helper=None, float_name=None):
+    """floor_divide, remainder, fmod: math.py's helpers keep NumPy's rules for integers
+    (division by 0, the most negative number by -1) and for floats."""
+    def emit(args, out, attrs):
+        x, y = _at(args, out)
+        if out.kind in "iu":
+            return convert(f"{int_helper}({x}, {y}, {literal(0, out)})", out)
+        if float_helper:
+            return f"{float_helper}({x}, {y}, {literal(1, out)})"
+        return f"np.{float_name}({x}, {y})"
+    return emit
+
+
+def _shift(helper):
+    def emit(args, out, attrs):
+        x, y = _at(args, out)
+        return convert(f"{helper}({x}, {y}, {literal(8 * out.itemsize, out)})", out)
+    return emit
+
+
+def _bitwise(symbol):
+    def emit(args, out, attrs):
+        x, y = _at(args, out)
+        return f"({x} {symbol} {y})" if out == np.bool_ else convert(f"({x} {symbol} {y})", out)
+    return emit
+
+
+def _invert(args, out, attrs):
+    (x,) = _at(args, out)
+    return f"(not {x})" if out == np.bool_ else convert(f"(~{x})", out)
+
+
+def _signbit(args, out, attrs):
+    ((x, d),) = args
+    return f"np.signbit({x})" if np.dtype(d).kind == "f" else f"({x} < 0)" if np.dtype(d).kind == "i" else "False"
+
+
+def _logaddexp(args, out, attrs):
+    x, y = _at(args, out)
+    return f"logaddexp({x}, {y}, {literal(np.log(2.0), out)})"
+
+
+def _logaddexp2(args, out, attrs):
+    x, y = _at(args, out)
+    return f"logaddexp2({x}, {y}, {literal(1 / np.log(2.0), out)}, {literal(1, out)})"
 
 
 # -- reductions -----------------------------------------------------------------------------
@@ -224,6 +301,9 @@ def _combine_extreme(helper, bool_op):
 SUM = Reduction(acc_dtype=_sum_dtype, init=lambda d: literal(0, d),
                 combine=lambda acc, v, d: f"{acc} += {v}",
                 finish=lambda acc, count, out: convert(acc, out))
+PROD = Reduction(acc_dtype=_sum_dtype, init=lambda d: literal(1, d),
+                 combine=lambda acc, v, d: f"{acc} *= {v}",
+                 finish=lambda acc, count, out: convert(acc, out))
 MEAN = Reduction(acc_dtype=lambda src, out: np.dtype(np.float64) if out in (np.float32, np.float64) else np.dtype(out),
                  init=lambda d: literal(0, d),
                  combine=lambda acc, v, d: f"{acc} += {v}",
@@ -235,6 +315,10 @@ MIN = Reduction(acc_dtype=lambda src, out: np.dtype(out), init=lambda d: _extrem
 # argmax: the first largest value wins, and a nan beats everything (NumPy's rule)
 ARGMAX = Reduction(acc_dtype=lambda src, out: np.dtype(src), init=lambda d: _extreme(d, False),
                    combine=lambda acc, v, d: f"{v} > {acc} or ({v} != {v} and {acc} == {acc})",
+                   finish=lambda acc, count, out: acc, tracks_index=True)
+# argmin: the first smallest value wins, and a nan beats everything (NumPy's rule)
+ARGMIN = Reduction(acc_dtype=lambda src, out: np.dtype(src), init=lambda d: _extreme(d, True),
+                   combine=lambda acc, v, d: f"{v} < {acc} or ({v} != {v} and {acc} == {acc})",
                    finish=lambda acc, count, out: acc, tracks_index=True)
 
 
@@ -257,6 +341,20 @@ def _concatenate(args, out, node):
 def _reshape_copy(args, out, node):
     (x,) = args
     return f"contiguous(np.reshape({x}, {node['attrs']['shape']}))"
+
+
+def _argsort(args, out, node):
+    (x,) = args
+    return f"np.argsort({x}, axis={node['attrs']['axis']}, kind='stable')"
+
+
+def _numpy_scan(name):
+    """np.cumsum or np.cumprod along the node's axis, in its output dtype."""
+    def emit(args, out, node):
+        (x,) = args
+        into = "" if out is None else f", out={out}"
+        return f"np.{name}({x}, axis={node['attrs']['axis']}, dtype=np.{np.dtype(node['dtype']).name}{into})"
+    return Call(emit)
 
 
 def numpy_index_text(index):
@@ -289,6 +387,37 @@ LOWERINGS = {
     "hypot": Scalar(_math("hypot")),
     "abs": Scalar(_abs),
     "sign": Scalar(_sign),
+    "log1p": Scalar(_math("log1p")),
+    "expm1": Scalar(_math("expm1")),
+    "log2": Scalar(_math("log2")),
+    "log10": Scalar(_math("log10")),
+    "exp2": Scalar(_math("exp2")),
+    "sinh": Scalar(_math("sinh")),
+    "cosh": Scalar(_math("cosh")),
+    "arcsin": Scalar(_math("arcsin")),
+    "arccos": Scalar(_math("arccos")),
+    "arctan": Scalar(_math("arctan")),
+    "arcsinh": Scalar(_math("arcsinh")),
+    "arccosh": Scalar(_math("arccosh")),
+    "arctanh": Scalar(_math("arctanh")),
+    "cbrt": Scalar(_math("cbrt")),
+    "logaddexp": Scalar(_logaddexp),
+    "logaddexp2": Scalar(_logaddexp2),
+    "copysign": Scalar(_math("copysign")),
+    "floor": Scalar(_integral("floor")),
+    "ceil": Scalar(_integral("ceil")),
+    "rint": Scalar(_integral("rint")),
+    "trunc": Scalar(_integral("trunc")),
+    "floor_divide": Scalar(_division("int_floor_divide", "float_floor_divide")),
+    "remainder": Scalar(_division("int_remainder", "float_remainder")),
+    "fmod": Scalar(_division("int_fmod", float_name="fmod")),
+    "signbit": Scalar(_signbit),
+    "bitwise_and": Scalar(_bitwise("&")),
+    "bitwise_or": Scalar(_bitwise("|")),
+    "bitwise_xor": Scalar(_bitwise("^")),
+    "invert": Scalar(_invert),
+    "left_shift": Scalar(_shift("left_shift")),
+    "right_shift": Scalar(_shift("right_shift")),
     "greater": Scalar(_compare(">")),
     "greater_equal": Scalar(_compare(">=")),
     "less": Scalar(_compare("<")),
@@ -303,8 +432,12 @@ LOWERINGS = {
     "max": MAX,
     "min": MIN,
     "argmax": ARGMAX,
+    "prod": PROD,
+    "argmin": ARGMIN,
 
     "scatter": Scatter(),
+    "scatter_add": Scatter(),
+    "gather": Gather(),
 
     "transpose": View(lambda x, attrs: f"np.transpose({x}, {attrs['axes']})"),
     "broadcast_to": View(lambda x, attrs: f"np.broadcast_to({x}, {attrs['shape']})"),
@@ -317,6 +450,9 @@ LOWERINGS = {
 
     "matmul": Call(_matmul),
     "concatenate": Call(_concatenate),
+    "argsort": Call(_argsort, writes_into=False),
+    "cumsum": _numpy_scan("cumsum"),
+    "cumprod": _numpy_scan("cumprod"),
 }
 
 
@@ -345,6 +481,20 @@ LOWERINGS.update({
     "avg_pool2d_grad": _nn_call("avg_pool2d_grad", "window", "stride"),
     "random_uniform": _nn_call("random_uniform", "stream", "shape", "dtype"),
 })
+
+
+# -- linear algebra: the driver calls the ops' own NumPy code (LAPACK) ---------------------
+
+def _linalg_call(args, out, node):
+    """irtoy.ops.linalg.call_at: the op's reference code, a LinAlgError (a singular matrix)
+    told the node and the user's line."""
+    where = f"{node['op']} -> {Spec(node['shape'], node['dtype'])}{located(node.get('src'))}"
+    attrs = "".join(f", {k}={v!r}" for k, v in node["attrs"].items())
+    return f"linalg_call({where!r}, {node['op']!r}, {', '.join(args)}{attrs})"
+
+
+LINALG_CALL = Call(_linalg_call, writes_into=False, imports=("from irtoy.ops.linalg import call_at as linalg_call",))
+LOWERINGS.update({op: LINALG_CALL for op in ("det", "slogdet", "inv", "solve", "cholesky", "qr", "eigh", "svd")})
 
 
 def lowering(op):

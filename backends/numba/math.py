@@ -1,5 +1,6 @@
-"""Scalar helpers the generated kernels call: float32 exp and tanh that vectorize, and
-NumPy's NaN rules for maximum and minimum.
+"""Scalar helpers the generated kernels call: float32 exp and tanh that vectorize, NumPy's
+NaN rules for maximum and minimum, and NumPy's rules where C's or Python's differ (integer
+division by zero, shifts by the width or more, the float floor division and remainder).
 
 Without Intel's SVML, Numba lowers `np.exp` on a float32 to a call into libm, one element
 at a time, and a fused loop full of such calls is slower than NumPy's own SIMD ufuncs. The
@@ -21,6 +22,10 @@ from numba import config, njit, types
 from numba.extending import intrinsic
 
 F32 = np.float32
+# The names generated kernels import (backends/numba/emit.py imports them all)
+__all__ = ["exp_f32", "tanh_f32", "maximum", "minimum", "int_power", "int_floor_divide", "int_remainder",
+           "int_fmod", "float_floor_divide", "float_remainder", "left_shift", "right_shift", "logaddexp",
+           "logaddexp2"]
 
 
 @intrinsic
@@ -124,3 +129,114 @@ def int_power(base, exponent, one):
         base = base * base
         exponent = exponent >> one
     return result
+
+
+# Integer division as NumPy does it: Python's floor rules for floor_divide and remainder, C's
+# truncation for fmod, 0 where the divisor is 0 (NumPy warns), and the most negative number
+# divided by -1 wrapping around to itself (a machine division would trap). `zero` is 0 of the
+# arguments' dtype; for unsigned dtypes `y < zero` is never true.
+
+@njit(cache=True, inline="always")
+def int_floor_divide(x, y, zero):
+    if y == zero:
+        return zero
+    if y < zero and y == ~zero:        # -1 (~0: no int literal, which would make uint64 a float)
+        return zero - x
+    return x // y
+
+
+@njit(cache=True, inline="always")
+def int_remainder(x, y, zero):
+    if y == zero or (y < zero and y == ~zero):
+        return zero
+    return x % y
+
+
+@njit(cache=True, inline="always")
+def int_fmod(x, y, zero):
+    """x - y * trunc(x / y): Python's remainder, moved to the sign of x where they differ."""
+    r = int_remainder(x, y, zero)
+    if r != zero and (r < zero) != (x < zero):
+        r = r - y
+    return r
+
+
+# Float floor division and remainder as NumPy computes them (the algorithm of its npy_divmod):
+# from C's fmod, corrected to the divisor's sign, the quotient snapped to an integer. These
+# are not inlined: compiled apart, they keep exact IEEE arithmetic whatever the kernel's
+# fastmath flags allow (a reciprocal in place of the division would move the snapping).
+
+@njit(cache=True)
+def _float_divmod(x, y, one):
+    """(floor(x / y), x mod y); `one` is 1 of their dtype, so float32 stays float32 throughout."""
+    mod = np.fmod(x, y)
+    if y == 0:
+        return x / y, mod
+    div = (x - mod) / y
+    if mod != 0:
+        if (y < 0) != (mod < 0):
+            mod = mod + y
+            div = div - one
+    else:
+        mod = np.copysign(mod - mod, y)
+    if div != 0:
+        floor = np.floor(div)
+        if div - floor > one / 2:
+            floor = floor + one
+    else:
+        floor = np.copysign(div - div, x / y)
+    return floor, mod
+
+
+@njit(cache=True)
+def float_floor_divide(x, y, one):
+    return _float_divmod(x, y, one)[0]
+
+
+@njit(cache=True)
+def float_remainder(x, y, one):
+    return _float_divmod(x, y, one)[1]
+
+
+# Shifts by the width of the dtype or more (or by a negative amount) are undefined in C;
+# NumPy gives 0 to the left, and to the right 0 or -1 by the sign of x.
+
+@njit(cache=True, inline="always")
+def left_shift(x, y, bits):
+    return x << y if (y >= bits - bits and y < bits) else x - x
+
+
+@njit(cache=True, inline="always")
+def right_shift(x, y, bits):
+    if y >= bits - bits and y < bits:
+        return x >> y
+    return ~(x - x) if x < bits - bits else x - x      # -1 or 0 in x's dtype (no int literal: uint64
+                                                        # next to one would make the result a float)
+
+
+# log(e^x + e^y) and log2(2^x + 2^y) without overflow, NumPy's way: equal arguments (the
+# infinities of one sign too) give x + log(2); otherwise the larger plus the log of 1 plus the
+# exponential of the (negative) difference. `log_two`, `log2_e` and `one` are of x's dtype.
+
+@njit(cache=True, inline="always")
+def logaddexp(x, y, log_two):
+    if x == y:
+        return x + log_two
+    d = x - y
+    if d > 0:
+        return x + np.log1p(np.exp(-d))
+    if d <= 0:
+        return y + np.log1p(np.exp(d))
+    return d
+
+
+@njit(cache=True, inline="always")
+def logaddexp2(x, y, log2_e, one):
+    if x == y:
+        return x + one
+    d = x - y
+    if d > 0:
+        return x + log2_e * np.log1p(np.exp2(-d))
+    if d <= 0:
+        return y + log2_e * np.log1p(np.exp2(d))
+    return d

@@ -13,13 +13,20 @@ import sys
 import numpy as np
 
 from irtoy.arguments import check_argument
-from irtoy.errors import IrtoyError
+from irtoy.errors import IntegerPowerError, IrtoyError  # noqa: F401 (IntegerPowerError: for the drivers)
 from irtoy.ir import Spec
+from irtoy.ops.indexing import IndexOutOfRangeError, out_of_range_message
 
 
-class IntegerPowerError(IrtoyError, ValueError):
-    """An integer raised to a negative integer power: NumPy's ValueError (which the
-    interpreter raises), as an IrtoyError naming the node and the user's line."""
+def out_of_range(error, places):
+    """The IndexOutOfRangeError for the IndexError(number, index) a loop kernel raised at an
+    index outside its axis: places[number] is (op, axis, size, where the node is). An
+    IndexError of any other form (Numba's own bounds checks) is passed on as it is."""
+    if len(error.args) != 2 or not 0 <= error.args[0] < len(places):
+        return error
+    number, index = error.args
+    op, axis, size, where = places[number]
+    return IndexOutOfRangeError(out_of_range_message(op, int(index), axis, size) + where)
 
 
 def argument(value, name, shape, dtype):

@@ -10,8 +10,8 @@ its gradients come from irtoy's autodiff pass and it runs on any backend.
 """
 from irtoy.nn import activations, datasets, initializers, schedules
 from irtoy.nn.conv import AvgPool2D, Conv2D, ConvTranspose2D, MaxPool2D
-from irtoy.nn.layers import (Activation, BatchNorm, Context, Dense, Dropout, Flatten, Layer, LeakyReLU, ReLU,
-                             Reshape, Residual, Sequential, Sigmoid, SimpleRNN, Softmax, Softplus, Tanh)
+from irtoy.nn.layers import (Activation, BatchNorm, Context, Dense, Dropout, Embedding, Flatten, Layer, LeakyReLU,
+                             ReLU, Reshape, Residual, Sequential, Sigmoid, SimpleRNN, Softmax, Softplus, Tanh)
 from irtoy.nn.losses import MAE, MSE, Hinge, Huber, Loss, SigmoidCrossEntropy, SoftmaxCrossEntropy, l1_penalty, l2_penalty
 from irtoy.nn.model import Model
 from irtoy.nn.optimizers import SGD, Adam, Optimizer, RAdam, RMSProp

@@ -74,7 +74,8 @@ kaiming_uniform, kaiming_normal = he_uniform, he_normal
 
 BY_NAME = {"zeros": zeros, "ones": ones, "glorot_uniform": glorot_uniform, "glorot_normal": glorot_normal,
            "xavier_uniform": glorot_uniform, "xavier_normal": glorot_normal, "he_uniform": he_uniform,
-           "he_normal": he_normal, "kaiming_uniform": he_uniform, "kaiming_normal": he_normal}
+           "he_normal": he_normal, "kaiming_uniform": he_uniform, "kaiming_normal": he_normal,
+           "uniform": uniform(0.05)}     # Keras's start for embedding tables
 
 
 def check(*inits):

@@ -92,6 +92,32 @@ class Dense(Layer):
         return x @ params["w"] + params["b"], state
 
 
+class Embedding(Layer):
+    """A table of `num_embeddings` vectors of `embedding_dim` entries, looked up by integer
+    index: (N, ...) integers -> (N, ..., embedding_dim).
+
+    The lookup is a gather (table[x]), so its gradient adds each row's cotangents into the
+    rows looked up, repeats included (a scatter-add), and the numba backend reads the rows
+    inside the kernel that uses them. Inputs that are floats holding whole numbers (Model
+    gives float32 data) are cast to integers first, as Keras does; an index outside the table
+    raises IndexOutOfRangeError when the step runs.
+    """
+
+    def __init__(self, num_embeddings, embedding_dim, embeddings_init="uniform", seed=None):
+        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        initializers.check(embeddings_init)
+        self.embeddings_init, self.seed = embeddings_init, seed
+
+    def init(self, rng, input_shape):
+        table = initializers.get(self.embeddings_init)(_rng(self, rng), (self.num_embeddings, self.embedding_dim))
+        return {"table": table}, {}, tuple(input_shape) + (self.embedding_dim,)
+
+    def apply(self, params, state, x, ctx):
+        if np.dtype(x.dtype).kind not in "iu":
+            x = x.astype(np.int64)
+        return params["table"][x], state
+
+
 class Flatten(Layer):
     """(N, d1, d2, ...) -> (N, d1*d2*...)."""
 

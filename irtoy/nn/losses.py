@@ -1,17 +1,22 @@
 """Loss functions: a model's outputs and the targets in, one scalar (the batch mean) out.
 
 Classification losses take one-hot (or probability) target rows; `Model` turns integer
-labels into one-hot rows before they reach the graph, so users may give either. Every loss
+labels into one-hot rows before they reach the graph, so users may give either.
+SoftmaxCrossEntropy also takes the integer labels themselves, picking each sample's
+log-probability with a gather instead of multiplying by a one-hot row. Every loss
 is plain NumPy code on tracers, so its gradient comes from the autodiff pass like any other.
 """
 import numpy as np
 
+from irtoy.errors import ShapeError
 from irtoy.nn.activations import log_softmax
 
 
 class Loss:
-    """A loss: `loss(outputs, targets) -> scalar`. `classifies` says if accuracy makes sense."""
+    """A loss: `loss(outputs, targets) -> scalar`. `classifies` says if accuracy makes sense;
+    `takes_labels`, if it takes integer class labels (else Model makes them one-hot rows)."""
     classifies = False
+    takes_labels = False
 
     def config(self):
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
@@ -21,11 +26,25 @@ class Loss:
 
 
 class SoftmaxCrossEntropy(Loss):
-    """-sum(y * log softmax(logits)) averaged over the batch; stable for any logits."""
+    """-sum(y * log softmax(logits)) averaged over the batch; stable for any logits.
+
+    Targets are one-hot (or probability) rows, or integer class labels of the logits' shape
+    without the class axis: then the loss is the mean of -log softmax(logits)[i, y[i]], one
+    gather (logp[np.arange(n), y]) rather than a product with one-hot rows of mostly zeros.
+    """
     classifies = True
+    takes_labels = True
 
     def __call__(self, logits, targets):
-        return -np.sum(targets * log_softmax(logits, axis=-1)) / logits.shape[0]
+        logp = log_softmax(logits, axis=-1)
+        if np.dtype(targets.dtype).kind not in "iu":
+            return -np.sum(targets * logp) / logits.shape[0]
+        if tuple(targets.shape) != tuple(logits.shape[:-1]):
+            raise ShapeError(f"SoftmaxCrossEntropy: integer labels of shape {tuple(targets.shape)} do not fit "
+                             f"logits of shape {tuple(logits.shape)} (labels need the shape without the class axis)")
+        rows = logp.reshape(-1, logits.shape[-1])
+        picked = rows[np.arange(rows.shape[0]), targets.reshape(-1)]
+        return -np.sum(picked) / logits.shape[0]
 
 
 class SigmoidCrossEntropy(Loss):

@@ -11,9 +11,9 @@ import json
 import math
 import os
 import time
+from dataclasses import dataclass
 
 import numpy as np
-from tqdm.auto import tqdm
 
 import irtoy
 from irtoy.errors import IrtoyError
@@ -21,6 +21,7 @@ from irtoy.files import atomic_write
 from irtoy.nn import losses as losses_mod, optimizers as optimizers_mod, schedules
 from irtoy.nn.datasets import batches, num_batches
 from irtoy.nn.npz import read_arrays
+from irtoy.nn.progress import Progress
 from irtoy.nn.layers import Context
 
 FORMAT = "irtoy.nn.Model"
@@ -28,14 +29,16 @@ VERSION = 1
 
 
 class Model:
-    def __init__(self, net, loss, optimizer=None, backend="numba", seed=0, l2=0.0, l1=0.0):
+    def __init__(self, net, loss, optimizer=None, backend="numba", seed=0, l2=0.0, l1=0.0, devices=None):
         self.net, self.loss, self.optimizer = net, loss, optimizer or optimizers_mod.SGD(0.01)
         self.backend, self.seed, self.l2, self.l1 = backend, seed, float(l2), float(l1)
+        self.devices = _devices(devices, backend)
         self.params = self.state = self.opt_state = None
         self.input_shape = self.output_shape = None
         self.steps = 0          # optimizer steps taken, over all calls to fit
         self.epochs = 0
         self._compiled = {}     # (what, batch specs) -> Compiled
+        self._fit_step = None   # the training step of fit's batch size (not of a short last batch)
         self._rng = np.random.default_rng(seed)
 
     # -- building ------------------------------------------------------------------------
@@ -57,7 +60,8 @@ class Model:
 
     def targets(self, y):
         """Targets as the loss wants them: integer labels (one per sample, or one per step of a
-        sequence of outputs) become one-hot float32 rows."""
+        sequence of outputs) stay int64 labels for a loss that takes them (softmax cross-entropy
+        picks each label's log-probability with a gather), else become one-hot float32 rows."""
         y = _data_array("y", y, dtype=None)
         if y.ndim == 0:
             raise irtoy.ShapeError(f"y must hold one target per sample, got the scalar {y[()]!r}")
@@ -67,7 +71,7 @@ class Model:
             if y.size and (y.min() < 0 or y.max() >= classes):
                 raise IrtoyError(f"labels must be in 0..{classes - 1} for a model with {classes} outputs, "
                                  f"got {y.min()}..{y.max()}")
-            return np.eye(classes, dtype=np.float32)[y]
+            return y.astype(np.int64) if self.loss.takes_labels else np.eye(classes, dtype=np.float32)[y]
         y = _data_array("y", y)
         y = y.reshape(-1, 1) if y.ndim == 1 else y
         if y.shape[1:] != tuple(self.output_shape):
@@ -92,6 +96,8 @@ class Model:
             return np.float32(0.0)          # accuracy means nothing for regression losses
         if out.shape[-1] == 1:
             hits = (out > 0) == (y > 0.5)
+        elif y.dtype.kind in "iu":          # labels
+            hits = np.argmax(out, axis=-1) == y
         else:
             hits = np.argmax(out, axis=-1) == np.argmax(y, axis=-1)
         per_sample = hits.size // hits.shape[0]
@@ -135,8 +141,18 @@ class Model:
             # state into the old ones' arrays (the model keeps only the new), as PyTorch's
             # optimizers update parameters in place.
             donate = ("params", "state", "opt_state") if what == "train" else ()
-            self._compiled[key] = irtoy.trace(fn, *args).compile(self.backend, donate=donate)
+            self._compiled[key] = irtoy.trace(fn, *args).compile(self.backend, donate=donate,
+                                                                  **self._data_parallel(what, batch))
         return self._compiled[key]
+
+    def _data_parallel(self, what, batch):
+        """Options that split a batch over the devices: its first axis is cut in equal parts,
+        one per device; weights and optimizer state are copied to each, and XLA adds the
+        all-reduce that sums the gradients (jax.sharding). A batch that does not divide
+        evenly (the last of an epoch, say) runs whole on one device: the same numbers."""
+        if self.devices is None or len(batch[0]) % self.devices.count:
+            return {}
+        return {"devices": self.devices.which, "split_batch": ("x", "y") if what != "predict" else ("x",)}
 
     def _hyper(self):
         h = self.optimizer.hyperparameters(self.steps + 1, self.epochs)
@@ -154,9 +170,13 @@ class Model:
         return self._compile("train", self.train_step, *self._train_args(np.asarray(x, np.float32), self.targets(y)))
 
     # -- training and using ----------------------------------------------------------------
-    def fit(self, x, y, epochs=1, batch_size=32, validation_data=None, shuffle=True, verbose=True,
+    def fit(self, x, y, epochs=1, batch_size=32, validation_data=None, shuffle=True, verbose=1,
             allow_nonfinite=False):
         """Train for `epochs` passes over (x, y); returns the history of per-epoch metrics.
+
+        `verbose` is Keras's: 0 prints nothing, 1 a progress bar of the running epoch (on a
+        terminal) and a summary line for a handful of epochs, 2 one line per epoch
+        (irtoy/nn/progress.py).
 
         NaN or infinite values in x or y are refused before training (one NaN would turn every
         weight into NaN), and a loss that becomes NaN or infinite stops training with a
@@ -181,24 +201,26 @@ class Model:
             _refuse_nonfinite("y", targets)
         if validation_data is not None and not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
             raise IrtoyError(f"fit: validation_data must be a pair (x, y), got {type(validation_data).__name__}")
+        progress = Progress(verbose, epochs)
         history = {"loss": [], "accuracy": [], "time": []}
         if validation_data is not None:
             history.update(val_loss=[], val_accuracy=[])
-        for _ in range(epochs):
+        for epoch in range(1, epochs + 1):
             start = time.perf_counter()
             total_loss, total_correct, seen = 0.0, 0, 0
             count = num_batches(len(x), batch_size)
-            bar = tqdm(total=count, desc=f"epoch {self.epochs + 1}", unit="batch",
-                       disable=not verbose, leave=True, dynamic_ncols=True)
+            progress.start_epoch(epoch, count)
             seed = int(self._rng.integers(2**31))
             for batch, (xb, yb) in enumerate(batches(x, targets, batch_size, shuffle=shuffle, seed=seed), 1):
                 args = self._train_args(xb, yb)
                 step = self._compile("train", self.train_step, *args)
+                if batch == 1:      # a full batch, unless all the data is shorter than one
+                    self._fit_step = step
                 self.params, self.state, self.opt_state, loss, correct = step(*args)
                 self.steps += 1
                 loss = float(loss)
                 if not math.isfinite(loss) and not allow_nonfinite:
-                    bar.close()
+                    progress.stop()
                     raise irtoy.NonFiniteError(
                         f"fit: the loss became {loss} at epoch {self.epochs + 1}, batch {batch} of {count} "
                         f"(step {self.steps}); the weights are now those that step made. A smaller learning "
@@ -206,26 +228,23 @@ class Model:
                 total_loss += loss * len(xb)
                 total_correct += float(correct)
                 seen += len(xb)
-                bar.update(1)
-                bar.set_postfix(self._metrics_text(total_loss / seen, total_correct / seen), refresh=False)
+                progress.batch_done(self._metrics(total_loss / seen, total_correct / seen))
             self.epochs += 1
             history["loss"].append(total_loss / seen)
             history["accuracy"].append(total_correct / seen if self.loss.classifies else None)
             history["time"].append(time.perf_counter() - start)
+            metrics = self._metrics(total_loss / seen, total_correct / seen)
             if validation_data is not None:
                 val = self.evaluate(*validation_data)
                 history["val_loss"].append(val["loss"])
                 history["val_accuracy"].append(val.get("accuracy"))
-                bar.set_postfix({**self._metrics_text(total_loss / seen, total_correct / seen),
-                                 **{f"val_{k}": f"{v:.4f}" for k, v in val.items()}})
-            bar.close()
+                metrics.update({f"val_{k}": v for k, v in val.items()})
+            progress.end_epoch(epoch, count, history["time"][-1], metrics)
         return history
 
-    def _metrics_text(self, loss, accuracy):
-        shown = {"loss": f"{loss:.4f}"}
-        if self.loss.classifies:
-            shown["acc"] = f"{accuracy:.4f}"
-        return shown
+    def _metrics(self, loss, accuracy):
+        """The running metrics fit shows: the loss, and the accuracy for classification losses."""
+        return {"loss": loss, "accuracy": accuracy} if self.loss.classifies else {"loss": loss}
 
     def evaluate(self, x, y, batch_size=500):
         """{"loss": mean loss, "accuracy": fraction right} over (x, y), in inference mode."""
@@ -255,19 +274,19 @@ class Model:
         return np.concatenate(outs) if outs else np.zeros((0,) + self.output_shape, np.float32)
 
     def render_step(self, path, stage="optimized", x=None, y=None, **options):
-        """Draw the training step's graph (forward, backward and update in their colours)."""
-        compiled = self._latest_train_step(x, y)
-        return compiled.render(stage if stage in compiled.stages else list(compiled.stages)[-1], path,
+        """Draw the training step's graph (forward, backward and update in their colours): the
+        step for batches like (x, y) if given, else the step of the last fit's batch size."""
+        compiled = self._train_step_to_draw(x, y)
+        return compiled.render(path, stage if stage in compiled.stages else None,
                                group_scopes=options.pop("group_scopes", True), **options)
 
-    def _latest_train_step(self, x=None, y=None):
+    def _train_step_to_draw(self, x=None, y=None):
         if x is not None:
             return self.compiled_step(x, y)
-        steps = [c for key, c in self._compiled.items() if key[0] == "train"]
-        if not steps:
+        if self._fit_step is None:
             raise IrtoyError("the training step has not been compiled yet: call fit first, or pass a batch "
                              "(render_step(path, x=xb, y=yb))")
-        return steps[-1]
+        return self._fit_step
 
     # -- saving ------------------------------------------------------------------------------
     def metadata(self):
@@ -298,7 +317,7 @@ class Model:
             raise IrtoyError(f"cannot save the model to {path}: {e.strerror or e}") from None
 
     @classmethod
-    def load(cls, path, net, backend="numba"):
+    def load(cls, path, net, backend="numba", devices=None):
         """A model for `net` with the weights and state saved in `path`.
 
         The file must have been saved from a network of the same architecture; anything else
@@ -312,7 +331,8 @@ class Model:
             raise IrtoyError(f"{path} was saved from a different network: {difference}")
         loss = _make(path, "loss", losses_mod.BY_NAME, meta["loss"])
         optimizer = _make(path, "optimizer", optimizers_mod.BY_NAME, meta["optimizer"])
-        model = cls(net, loss, optimizer, backend=backend, seed=meta["seed"], l2=meta["l2"], l1=meta["l1"])
+        model = cls(net, loss, optimizer, backend=backend, seed=meta["seed"], l2=meta["l2"], l1=meta["l1"],
+                    devices=devices)
         try:
             model.build(meta["input_shape"])
         except (ValueError, TypeError, IndexError) as e:
@@ -343,6 +363,31 @@ class Model:
 
     def __repr__(self):
         return f"Model({self.net!r}, loss={self.loss!r}, optimizer={self.optimizer!r}, backend={self.backend!r})"
+
+
+@dataclass(frozen=True)
+class Devices:
+    """The devices a model trains on: `which` as the user gave them, `count` of them."""
+    which: object
+    count: int
+
+
+
+def _devices(devices, backend):
+    if devices is None:
+        return None
+    if backend != "jax":
+        raise IrtoyError(f"devices={devices!r} needs backend='jax' (JAX shards the batch over devices), "
+                         f"not backend={backend!r}")
+    count = devices if isinstance(devices, int) and not isinstance(devices, bool) else None
+    if count is None:
+        try:
+            count = len(devices)
+        except TypeError:
+            raise IrtoyError(f"devices must be a count or a list of JAX devices, not {devices!r}") from None
+    if count < 1:
+        raise IrtoyError(f"devices must be at least 1, not {devices!r}")
+    return Devices(devices, count)
 
 
 def _data_array(name, value, dtype=np.float32):

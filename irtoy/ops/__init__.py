@@ -5,13 +5,16 @@
     irtoy.ops.sum(x, axis=1)       # computes with NumPy on arrays; NumPy's own arguments
 
 The ops are declared by kind, each module one kind: elementwise.py, reductions.py,
-contraction.py, movement.py (with scatter), convolution.py (window ops) and random.py;
-creation.py has zeros_like and its kin. NumPy functions that are compositions of ops are
+contraction.py, scans.py, movement.py (with scatter), indexing.py (gather, scatter_add,
+argsort), convolution.py (window ops), random.py and linalg.py (numpy.linalg); creation.py
+has numpy.array of traced values, zeros_like and their kin. NumPy functions that are
+compositions of ops are
 declared beside the ops they use, with `composite` (registry.py). This
 package is the floor of irtoy: it imports nothing of irtoy but its errors and the helper
 that finds the user's source line (irtoy/source.py), so everything else may import it.
 """
-from irtoy.ops import contraction, convolution, creation, elementwise, movement, random, reductions
+from irtoy.ops import (contraction, convolution, creation, elementwise, indexing, linalg, movement, random, reductions,
+                       scans)
 from irtoy.ops.convolution import window_positions
 from irtoy.ops.normalize import (format_index, int_pair, ndim_of, normalize_axes, normalize_index, numpy_index,
                                  shape_of)

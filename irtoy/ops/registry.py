@@ -30,10 +30,14 @@ KINDS = {
     "elementwise": "one scalar function applied at every point of the broadcast shape",
     "reduction": "combines the entries along some axes (sum, max, argmax, ...)",
     "contraction": "sums products over shared axes (matmul)",
+    "scan": "running sums or products along one axis (cumsum, cumprod)",
     "movement": "rearranges entries without computing new ones (reshape, slicing, concatenation)",
     "scatter": "writes its argument into zeros at an index",
+    "gather": "reads its argument at positions taken from integer index arrays",
+    "sort": "orders the entries along an axis (argsort)",
     "window": "slides a window over an image (convolution, pooling and their gradients)",
     "random": "random numbers, a pure function of a seed",
+    "linalg": "a factorisation, inverse or solve of whole matrices (numpy.linalg: LAPACK)",
 }
 
 

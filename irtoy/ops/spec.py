@@ -19,7 +19,7 @@ from irtoy.errors import ShapeError
 DTYPE_SHORT = {"float16": "f16", "float32": "f32", "float64": "f64", "int8": "i8", "int16": "i16",
                "int32": "i32", "int64": "i64", "uint8": "u8", "uint16": "u16", "uint32": "u32",
                "uint64": "u64", "bool": "bool"}
-NUMERIC_KINDS = "biufc"                 # bool, signed and unsigned int, float, complex
+NUMERIC_KINDS = "biuf"                  # bool, signed and unsigned int, float (no complex numbers)
 LARGEST_ARRAY = np.iinfo(np.intp).max   # bytes: NumPy's limit on an array's size
 
 
@@ -94,6 +94,9 @@ def native_dtype(dtype):
         dtype = np.dtype(dtype)
     except TypeError as e:
         raise ShapeError(f"{dtype!r} is not a dtype: {e}") from None
+    if dtype.kind == "c":
+        raise ShapeError(f"dtype {dtype} is not supported: traced arrays hold real numbers (bool, integer or "
+                         f"floating point), not complex ones")
     if dtype.kind not in NUMERIC_KINDS:
         raise ShapeError(f"dtype {dtype} is not supported: irtoy computes on bool and numeric arrays only")
     return dtype if dtype.isnative else dtype.newbyteorder("=")
