@@ -289,11 +289,50 @@ def random_uniform(w, node, args, specs):
     w.emit("Reshape", [values, w.ints(attrs["shape"])], final=True)
 
 
+def _positions(w, indices, index_specs, axes, shape):
+    """The indices of a gather or scatter_add for GatherND and ScatterND: negative ones
+    wrapped, all broadcast together and stacked along a last axis; and the order of axes
+    that puts the indexed ones first."""
+    batch = np.broadcast_shapes(*[s.shape for s in index_specs])
+    columns = []
+    for i, spec, axis in zip(indices, index_specs, axes):
+        i = w.cast(i, spec.dtype, np.int64)
+        wrapped = w.emit("Where", [w.emit("Less", [i, w.const(np.int64(0))]),
+                                   w.emit("Add", [i, w.const(np.int64(shape[axis]))]), i])
+        columns.append(w.emit("Unsqueeze", [w.emit("Expand", [wrapped, w.ints(batch)]), w.ints([-1])]))
+    stacked = columns[0] if len(columns) == 1 else w.emit("Concat", columns, axis=-1)
+    return stacked, list(axes) + [k for k in range(len(shape)) if k not in axes]
+
+
+def gather(w, node, args, specs):
+    """x read at integer positions: the indexed axes moved first, then one GatherND."""
+    (x, *indices), (xs, *index_specs) = args, specs
+    positions, order = _positions(w, indices, index_specs, node["attrs"]["axes"], xs.shape)
+    moved = x if order == sorted(order) else w.emit("Transpose", [x], perm=order)
+    w.emit("GatherND", [moved, positions], final=True)
+
+
+def scatter_add(w, node, args, specs):
+    """Zeros with values added at integer positions (repeats add up): ScatterND with the add
+    reduction into zeros whose indexed axes come first, then those axes put back."""
+    (values, *indices), (_, *index_specs) = args, specs
+    shape = node["attrs"]["shape"]
+    positions, order = _positions(w, indices, index_specs, node["attrs"]["axes"], shape)
+    zeros = w.const(np.zeros([shape[k] for k in order], node["dtype"]))
+    if order == sorted(order):
+        w.emit("ScatterND", [zeros, positions, values], reduction="add", final=True)
+    else:
+        added = w.emit("ScatterND", [zeros, positions, values], reduction="add")
+        w.emit("Transpose", [added], perm=[int(k) for k in np.argsort(order)], final=True)
+
+
 EXPORTERS = {
     **{name: arithmetic(op_type) for name, op_type in {
         "add": "Add", "subtract": "Sub", "multiply": "Mul", "divide": "Div", "maximum": "Max",
         "minimum": "Min", "exp": "Exp", "log": "Log", "sin": "Sin", "cos": "Cos", "tan": "Tan",
-        "tanh": "Tanh", "sqrt": "Sqrt", "abs": "Abs", "sign": "Sign"}.items()},
+        "tanh": "Tanh", "sqrt": "Sqrt", "abs": "Abs", "sign": "Sign", "sinh": "Sinh", "cosh": "Cosh",
+        "arcsin": "Asin", "arccos": "Acos", "arctan": "Atan", "arcsinh": "Asinh", "arccosh": "Acosh",
+        "arctanh": "Atanh"}.items()},
     **{name: comparison(op_type) for name, op_type in {
         "greater": "Greater", "greater_equal": "GreaterOrEqual", "less": "Less", "less_equal": "LessOrEqual",
         "equal": "Equal"}.items()},
@@ -307,8 +346,22 @@ EXPORTERS = {
     "conv2d": conv2d, "conv_transpose2d": conv_transpose2d, "conv2d_weight_grad": conv2d_weight_grad,
     "max_pool2d": max_pool2d, "avg_pool2d": avg_pool2d, "max_pool2d_grad": max_pool2d_grad,
     "max_pool2d_pick": max_pool2d_pick, "avg_pool2d_grad": avg_pool2d_grad,
-    "random_uniform": random_uniform,
+    "random_uniform": random_uniform, "gather": gather, "scatter_add": scatter_add,
 }
 
 # Ops that have no ONNX form, and why (export refuses a graph holding one, naming it).
-NOT_EXPORTED = {}
+_NO_RULE_YET = "no export rule yet: ONNX has {} but its semantics differ from NumPy's in places this rule must handle"
+_NO_OPERATOR = "ONNX has no operator for it"
+NOT_EXPORTED = {
+    **dict.fromkeys(["log1p", "expm1", "log2", "log10", "exp2", "cbrt", "logaddexp", "logaddexp2", "copysign",
+                     "signbit"], _NO_RULE_YET.format("a composition of Log, Exp and Pow")),
+    **dict.fromkeys(["floor", "ceil", "rint", "trunc"], _NO_RULE_YET.format("Floor, Ceil and Round (floats only)")),
+    **dict.fromkeys(["floor_divide", "remainder", "fmod"], _NO_RULE_YET.format("Div and Mod")),
+    **dict.fromkeys(["bitwise_and", "bitwise_or", "bitwise_xor", "invert", "left_shift", "right_shift"],
+                    _NO_RULE_YET.format("the Bitwise ops and BitShift (unsigned only)")),
+    **dict.fromkeys(["prod", "argmin"], _NO_RULE_YET.format("ReduceProd and ArgMin")),
+    **dict.fromkeys(["cumsum", "cumprod"], _NO_RULE_YET.format("CumSum (no CumProd)")),
+    "argsort": _NO_RULE_YET.format("TopK"),
+    "det": "no export rule yet: ONNX has Det, but irtoy's gradient of det takes an svd, which ONNX lacks",
+    **dict.fromkeys(["inv", "solve", "cholesky", "qr", "eigh", "svd", "slogdet"], _NO_OPERATOR),
+}

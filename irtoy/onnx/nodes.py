@@ -3,7 +3,7 @@ functions the import rules share: casts, constants, axes, padding and gathering.
 import networkx as nx
 import numpy as np
 
-from irtoy import numpy_dispatch
+from irtoy import numpy_dispatch, ops
 from irtoy.errors import IrtoyError
 from irtoy.onnx.tensors import tensor_array
 
@@ -154,7 +154,9 @@ def take(data, indices, axis):
             flat = np.concatenate(picked, axis=axis)
             return np.reshape(flat, data.shape[:axis] + indices.shape + data.shape[axis + 1:])
     if np.take in traceable_functions():
-        return np.take(data, np.where(indices < 0, indices + n, indices), axis=axis)
+        # irtoy's own take: np.take(a constant table, traced indices) would never reach the
+        # tracer (NumPy dispatches np.take on its first argument alone)
+        return ops.take(data, np.where(indices < 0, indices + n, indices), axis=axis)
     indices = np.where(indices < 0, indices + np.asarray(n, indices.dtype), indices)
     hits = np.expand_dims(indices, -1) == np.arange(n, dtype=indices.dtype)       # I + (n,)
     before, count, after = axis, indices.ndim, data.ndim - axis - 1
