@@ -28,10 +28,13 @@ BOUNDS_CHECKED_TESTS = tests/test_numba_backend.py tests/test_donation.py tests/
 	tests/test_numba_nn_kernels.py $(wildcard tests/test_numpy_*.py)
 BOUNDS_CHECKED_CACHE = .pytest_cache/bounds-checked
 
+# Tests run on every core (pytest-xdist), a test module's tests together in one process.
+PARALLEL = -n auto --dist loadscope
+
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PARALLEL)
 	NUMBA_BOUNDSCHECK=1 IRTOY_CACHE_DIR=$(BOUNDS_CHECKED_CACHE)/irtoy-kernels \
-		$(BIN)/python -m pytest -q -o cache_dir=$(BOUNDS_CHECKED_CACHE) $(BOUNDS_CHECKED_TESTS)
+		$(BIN)/python -m pytest -q $(PARALLEL) -o cache_dir=$(BOUNDS_CHECKED_CACHE) $(BOUNDS_CHECKED_TESTS)
 
 bench: setup
 	$(BIN)/irtoy bench
