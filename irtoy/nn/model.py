@@ -4,7 +4,9 @@
 optimizer update) into a single irtoy graph, compiles it once per batch shape on the chosen
 backend, and calls it for every batch. Parameters, running statistics and optimizer buffers
 stay NumPy arrays owned by the model, passed in and returned by the step; the step is
-compiled with them donated, so the numba backend updates them in place.
+compiled with them donated, so the numba backend updates them in place. With
+backend="jax" and `devices` (a count or a list of JAX devices), each batch is split over
+the devices and XLA sums the gradients across them (data parallelism, `_data_parallel`).
 """
 import io
 import json
@@ -372,8 +374,8 @@ class Devices:
     count: int
 
 
-
 def _devices(devices, backend):
+    """The Devices of Model's `devices=` (a count or a list of JAX devices), or None."""
     if devices is None:
         return None
     if backend != "jax":
