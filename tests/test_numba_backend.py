@@ -384,6 +384,19 @@ def test_integer_powers_wrap_around_as_numpy_does(dtype):
     assert_same(fn(x, y), fast(irtoy.trace(fn, x, y))(x, y))
 
 
+@pytest.mark.parametrize("base", [np.float32, np.float64])
+def test_floats_to_integer_powers_of_every_width(base):
+    """A float to an integer array's power: LLVM turns it into a call to the compiler
+    runtime's powi, which the kernel must find (a missing one crashed the process)."""
+    x = np.array([1.5, -2.0, 0.5, 3.0, 0.0, -0.75], base)
+    for dtype in INTEGERS:
+        y = np.array([4, 3, 7, 0, 2, 5], dtype)
+        if np.dtype(dtype).kind == "i":
+            y[[1, 2]] = [-3, -7]
+        fn = lambda x, y: [x ** y, x ** y.astype(np.float32)]
+        assert_same(fn(x, y), fast(irtoy.trace(fn, x, y))(x, y))
+
+
 @pytest.mark.parametrize("dtype", [np.int8, np.int32, np.int64])
 @pytest.mark.parametrize("size", [5, 100_000])       # a small and a large kernel
 def test_a_negative_integer_exponent_is_refused_as_numpy_refuses_it(dtype, size):

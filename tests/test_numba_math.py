@@ -69,3 +69,14 @@ def test_denormal_results_are_kept(kernels):
     with np.errstate(under="ignore"):
         want = np.exp(x.astype(np.float64)).astype(np.float32)
     assert ulps(got, want).max() <= 1
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")
+def test_the_integer_power_written_for_a_missing_compiler_runtime():
+    """Where libgcc_s is missing, math.py gives LLVM's powi calls this function instead."""
+    from irtoy.backends.numba.math import integer_power_callback
+    for dtype, name in [(np.float32, "float32"), (np.float64, "float64")]:
+        powi = integer_power_callback(name)
+        for x, n in [(1.5, 4), (-2.0, 3), (0.5, -7), (3.0, 0), (0.0, -1), (-0.0, 3), (np.inf, -2), (2.0, -2**31)]:
+            got = powi.ctypes(dtype(x), n)
+            np.testing.assert_allclose(got, dtype(x) ** np.float64(n), rtol=1e-6)

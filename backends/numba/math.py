@@ -18,7 +18,7 @@ float32 in the ranges below (tests/test_numba_math.py checks a sample of the sam
 """
 import numpy as np
 from llvmlite import ir
-from numba import config, njit, types
+from numba import cfunc, config, njit, types
 from numba.extending import intrinsic
 
 F32 = np.float32
@@ -26,6 +26,47 @@ F32 = np.float32
 __all__ = ["exp_f32", "tanh_f32", "maximum", "minimum", "int_power", "int_floor_divide", "int_remainder",
            "int_fmod", "float_floor_divide", "float_remainder", "left_shift", "right_shift", "logaddexp",
            "logaddexp2"]
+
+
+def _link_integer_powers():
+    """Give Numba's JIT the compiler runtime's `__powisf2` and `__powidf2`.
+
+    Under the `afn` fastmath flag LLVM rewrites `x ** float(n)`, for an integer n of 32 bits
+    or fewer, as its powi intrinsic, which compiles to a call into the compiler's runtime
+    library (x ** n by repeated squaring). Numba links no such library, so a kernel computing
+    a float to an integer array's power would call address 0 and crash the process. GCC's
+    runtime, libgcc_s, has both; where it is missing they are written here as C callbacks.
+    Run at import, before any kernel (generated or loaded from the cache) is linked.
+    """
+    import llvmlite.binding as llvm
+    names = ("__powisf2", "__powidf2")
+    if all(llvm.address_of_symbol(name) for name in names):
+        return
+    try:
+        llvm.load_library_permanently("libgcc_s.so.1")
+    except RuntimeError:
+        pass
+    for name, float_type in zip(names, ("float32", "float64")):
+        if not llvm.address_of_symbol(name):
+            llvm.add_symbol(name, integer_power_callback(float_type).address)
+
+
+def integer_power_callback(float_type):
+    """x ** n for a float x and an int32 n, as the runtime's powi computes it, as a C function."""
+    return cfunc(f"{float_type}({float_type}, int32)", error_model="numpy")(_integer_power_of_float)
+
+
+def _integer_power_of_float(x, n):
+    result, base, k = 1.0, x, abs(np.int64(n))
+    while k:
+        if k & 1:
+            result *= base
+        base *= base
+        k >>= 1
+    return result if n >= 0 else 1 / result
+
+
+_link_integer_powers()
 
 
 @intrinsic
