@@ -21,9 +21,18 @@ import numpy as np
 from irtoy import nn
 
 
+def make_model(backend="numba"):
+    """784 pixels squeezed through 32 numbers and back, trained to give back its input."""
+    net = nn.Sequential([
+        nn.Dense(784, 256, weight_init="he_uniform"), nn.ReLU(), nn.Dense(256, 32),                 # encoder
+        nn.Dense(32, 256, weight_init="he_uniform"), nn.ReLU(), nn.Dense(256, 784), nn.Sigmoid(),   # decoder
+    ])
+    return nn.Model(net, loss=nn.MSE(), optimizer=nn.Adam(lr=1e-3), backend=backend)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", default="numba", help="numba (default) or numpy (the interpreter)")
+    parser.add_argument("--backend", default="numba", help="numba (default), numpy (the interpreter), onnxruntime or jax")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--limit", type=int, default=20000, help="train on the first N images")
     parser.add_argument("--data", default=None, help="folder with the Fashion-MNIST IDX files")
@@ -37,11 +46,7 @@ def main():
     x_train = x_train[:args.limit].reshape(-1, 784)
     x_test = x_test[:2000].reshape(-1, 784)
 
-    net = nn.Sequential([
-        nn.Dense(784, 256, weight_init="he_uniform"), nn.ReLU(), nn.Dense(256, 32),                 # encoder
-        nn.Dense(32, 256, weight_init="he_uniform"), nn.ReLU(), nn.Dense(256, 784), nn.Sigmoid(),   # decoder
-    ])
-    model = nn.Model(net, loss=nn.MSE(), optimizer=nn.Adam(lr=1e-3), backend=args.backend)
+    model = make_model(args.backend)
     history = model.fit(x_train, x_train, epochs=args.epochs, batch_size=128)
 
     rebuilt = model.predict(x_test)

@@ -36,12 +36,17 @@ def conv_residual_net(channels=16, seed=0):
     ])
 
 
+def make_model(backend="numba"):
+    return nn.Model(conv_residual_net(), loss=nn.SoftmaxCrossEntropy(), optimizer=nn.Adam(lr=2e-3),
+                    backend=backend, seed=0)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--limit", type=int, default=20000, help="train on the first N training images")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--backend", default="numba", choices=["numba", "numpy"])
+    parser.add_argument("--backend", default="numba", choices=["numba", "numpy", "onnxruntime", "jax"])
     parser.add_argument("--data", default=None, help="folder with the Fashion-MNIST IDX files")
     args = parser.parse_args()
 
@@ -50,8 +55,7 @@ def main():
     except nn.datasets.DatasetNotFound as e:
         sys.exit(f"Fashion-MNIST is not available: {e}")
     x_train, y_train = x_train[:args.limit], y_train[:args.limit]
-    model = nn.Model(conv_residual_net(), loss=nn.SoftmaxCrossEntropy(), optimizer=nn.Adam(lr=2e-3),
-                     backend=args.backend, seed=0)
+    model = make_model(args.backend)
     print(f"{model.net!r}\ntraining on {len(x_train)} images, backend {args.backend}")
     started = time.perf_counter()
     for epoch in range(args.epochs):

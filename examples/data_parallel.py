@@ -20,6 +20,13 @@ import jax
 from irtoy import nn
 
 
+def make_model(backend="jax", devices=None):
+    """The spiral's MLP; with `devices`, each step's batch is split over them."""
+    net = nn.Sequential([nn.Dense(2, 64), nn.ReLU(), nn.Dense(64, 64), nn.ReLU(), nn.Dense(64, 3)])
+    return nn.Model(net, loss=nn.SoftmaxCrossEntropy(), optimizer=nn.Adam(lr=1e-2), backend=backend,
+                    devices=devices, seed=0)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=30)
@@ -32,9 +39,7 @@ def main():
         jax.distributed.initialize(args.coordinator, num_processes=args.hosts, process_id=args.host)
 
     x, y = nn.datasets.spiral(n_per_class=100, classes=3, noise=0.2, seed=0)
-    net = nn.Sequential([nn.Dense(2, 64), nn.ReLU(), nn.Dense(64, 64), nn.ReLU(), nn.Dense(64, 3)])
-    model = nn.Model(net, loss=nn.SoftmaxCrossEntropy(), optimizer=nn.Adam(lr=1e-2), backend="jax",
-                     devices=jax.devices(), seed=0)
+    model = make_model(devices=jax.devices())
     model.fit(x, y, epochs=args.epochs, batch_size=30, verbose=0)
     result = model.evaluate(x, y)
     print(f"{len(jax.devices())} device(s) on {jax.process_count()} host(s): "

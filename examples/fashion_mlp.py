@@ -21,9 +21,16 @@ import sys
 from irtoy import nn
 
 
+def make_model(backend="numba"):
+    """A 784-400-100-10 MLP on the flattened images."""
+    net = nn.Sequential([nn.Flatten(), nn.Dense(784, 400), nn.ReLU(), nn.Dense(400, 100), nn.ReLU(),
+                         nn.Dense(100, 10)])
+    return nn.Model(net, loss=nn.SoftmaxCrossEntropy(), optimizer=nn.Adam(lr=1e-3), backend=backend)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", default="numba", help="numba (default) or numpy (the interpreter)")
+    parser.add_argument("--backend", default="numba", help="numba (default), numpy (the interpreter), onnxruntime or jax")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--limit", type=int, default=None, help="train on the first N images only")
@@ -38,9 +45,7 @@ def main():
     x_train, y_train = x_train[:args.limit], y_train[:args.limit]
     print(f"Fashion-MNIST: {len(x_train)} training and {len(x_test)} test images of {x_train.shape[1:]}")
 
-    net = nn.Sequential([nn.Flatten(), nn.Dense(784, 400), nn.ReLU(), nn.Dense(400, 100), nn.ReLU(),
-                         nn.Dense(100, 10)])
-    model = nn.Model(net, loss=nn.SoftmaxCrossEntropy(), optimizer=nn.Adam(lr=1e-3), backend=args.backend)
+    model = make_model(args.backend)
     for epoch in range(1, args.epochs + 1):
         history = model.fit(x_train, y_train, epochs=1, batch_size=args.batch_size,     # the line below says
                             validation_data=(x_test, y_test), verbose=0)                # how the epoch went

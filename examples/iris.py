@@ -31,9 +31,21 @@ def split(x, y, test_per_class=10, seed=0):
     return (x[train], y[train]), (x[test], y[test])
 
 
+def make_models(backend="numba"):
+    """The two classifiers compared, by name."""
+    return {
+        "MLP 4-16-3, softmax cross-entropy": nn.Model(
+            nn.Sequential([nn.Dense(4, 16), nn.Tanh(), nn.Dense(16, 3)]),
+            loss=nn.SoftmaxCrossEntropy(), optimizer=nn.Adam(lr=1e-2), backend=backend),
+        "linear SVM, hinge loss + L2": nn.Model(
+            nn.Sequential([nn.Dense(4, 3)]),
+            loss=nn.Hinge(), optimizer=nn.SGD(lr=0.01, momentum=0.9), l2=1e-3, backend=backend),
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", default="numba", help="numba (default) or numpy (the interpreter)")
+    parser.add_argument("--backend", default="numba", help="numba (default), numpy (the interpreter), onnxruntime or jax")
     parser.add_argument("--epochs", type=int, default=100)
     args = parser.parse_args()
 
@@ -42,15 +54,7 @@ def main():
     mean, std = x_train.mean(axis=0), x_train.std(axis=0)
     x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
 
-    models = {
-        "MLP 4-16-3, softmax cross-entropy": nn.Model(
-            nn.Sequential([nn.Dense(4, 16), nn.Tanh(), nn.Dense(16, 3)]),
-            loss=nn.SoftmaxCrossEntropy(), optimizer=nn.Adam(lr=1e-2), backend=args.backend),
-        "linear SVM, hinge loss + L2": nn.Model(
-            nn.Sequential([nn.Dense(4, 3)]),
-            loss=nn.Hinge(), optimizer=nn.SGD(lr=0.01, momentum=0.9), l2=1e-3, backend=args.backend),
-    }
-    for name, model in models.items():
+    for name, model in make_models(args.backend).items():
         model.fit(x_train, y_train, epochs=args.epochs, batch_size=20, verbose=False)
         train, test = model.evaluate(x_train, y_train), model.evaluate(x_test, y_test)
         print(f"{name}: train accuracy {train['accuracy']:.4f}, test accuracy {test['accuracy']:.4f} "

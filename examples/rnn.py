@@ -34,9 +34,19 @@ def marked_sums(n, seed):
     return x, y
 
 
+def make_models(backend="numba"):
+    """The baseline, a linear classifier of the whole sequence at once, and the RNN."""
+    return {
+        "linear": nn.Model(nn.Sequential([nn.Flatten(), nn.Dense(2 * STEPS, 2)]), loss=nn.SoftmaxCrossEntropy(),
+                           optimizer=nn.Adam(lr=1e-2), backend=backend),
+        "SimpleRNN": nn.Model(nn.Sequential([nn.SimpleRNN(2, 32), nn.Dense(32, 2)]), loss=nn.SoftmaxCrossEntropy(),
+                              optimizer=nn.Adam(lr=1e-2), backend=backend),
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", default="numba", help="numba (default) or numpy (the interpreter)")
+    parser.add_argument("--backend", default="numba", help="numba (default), numpy (the interpreter), onnxruntime or jax")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--train", type=int, default=4000, help="number of training sequences")
     args = parser.parse_args()
@@ -46,14 +56,11 @@ def main():
     print(f"{args.train} training and {len(x_test)} test sequences of {STEPS} steps; "
           f"{y_train.mean():.0%} of the training answers are yes")
 
-    linear = nn.Model(nn.Sequential([nn.Flatten(), nn.Dense(2 * STEPS, 2)]), loss=nn.SoftmaxCrossEntropy(),
-                      optimizer=nn.Adam(lr=1e-2), backend=args.backend)
+    linear, rnn = make_models(args.backend).values()
     linear.fit(x_train, y_train, epochs=args.epochs, batch_size=50, verbose=False)
     linear_accuracy = linear.evaluate(x_test, y_test)["accuracy"]
     print(f"linear classifier on the flattened sequence: test accuracy {linear_accuracy:.4f}")
 
-    rnn = nn.Model(nn.Sequential([nn.SimpleRNN(2, 32), nn.Dense(32, 2)]), loss=nn.SoftmaxCrossEntropy(),
-                   optimizer=nn.Adam(lr=1e-2), backend=args.backend)
     history = rnn.fit(x_train, y_train, epochs=args.epochs, batch_size=50, verbose=False)
     result = rnn.evaluate(x_test, y_test)
     print(f"SimpleRNN(32) ({args.backend}, {sum(history['time']):.1f} s): final training accuracy "

@@ -22,16 +22,21 @@ import irtoy
 from irtoy import nn
 
 
+def make_model(backend="numba"):
+    """Three classes of points in the plane, told apart by a small MLP."""
+    net = nn.Sequential([nn.Dense(2, 64), nn.ReLU(), nn.Dense(64, 64), nn.ReLU(), nn.Dense(64, 3)])
+    return nn.Model(net, loss=nn.SoftmaxCrossEntropy(), optimizer=nn.Adam(lr=1e-2), backend=backend, seed=0)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", default="numba", help="numba (default) or numpy (the interpreter)")
+    parser.add_argument("--backend", default="numba", help="numba (default), numpy (the interpreter), onnxruntime or jax")
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--out", default="examples-out", help="folder for the drawings")
     args = parser.parse_args()
 
     x, y = nn.datasets.spiral(n_per_class=100, classes=3, noise=0.2, seed=0)
-    net = nn.Sequential([nn.Dense(2, 64), nn.ReLU(), nn.Dense(64, 64), nn.ReLU(), nn.Dense(64, 3)])
-    model = nn.Model(net, loss=nn.SoftmaxCrossEntropy(), optimizer=nn.Adam(lr=1e-2), backend=args.backend, seed=0)
+    model = make_model(args.backend)
     print(model)
 
     history = model.fit(x, y, epochs=args.epochs, batch_size=30)
