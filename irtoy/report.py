@@ -7,7 +7,9 @@ nodes are outlined in green); a stage its pass left unchanged says which one it 
 as instead. A training step is a few hundred nodes, too many to read at once, so a stage
 with name scopes is also drawn grouped by layer, one box per layer, and once more per layer
 with that layer opened in place; large stages open grouped. Below the stages: the generated
-Numba source, the interpreter's time per node, and the interpreter-vs-numba table.
+Numba source, the interpreter's time per node, and the interpreter-vs-numba table. With the
+extra irtoy[onnx], each stage is also written beside the page as an ONNX model
+(onnx/STAGE.onnx), linked from its section, to open in Netron or run in onnxruntime.
 
 Python builds all the drawings and data; the page's small script only shows and hides them,
 gives each drawing pan and zoom (svg-pan-zoom), shows a clicked node's op, type, role, source
@@ -76,7 +78,7 @@ def report(target, out_dir, args=None, kwargs=None, backends=("numpy", "numba"),
             compiled[backend] = target if isinstance(target, Compiled) and target.backend == backend \
                 else traced.compile(backend)
     final = compiled.get("numba", profiled)
-    sections = stage_sections(final.stages)
+    sections = stage_sections(final.stages, onnx_links(final, out_dir))
     source = final.source if hasattr(final.executable, "source") else None
     table = None if comparison is None else str(comparison)
     if table is None and len(compiled) > 1:
@@ -168,15 +170,38 @@ def changes(graph, previous):
     return {n: "added" for n in added}, text
 
 
-def stage_sections(stages):
+def onnx_links(compiled, out_dir):
+    """{stage: HTML saying where that stage's ONNX model is}: each stage exported to
+    out_dir/onnx/STAGE.onnx, or why it is not (the extra missing, an op ONNX cannot express)."""
+    try:
+        from irtoy.onnx.engine import require
+        require("onnx")
+    except IrtoyError as e:
+        return dict.fromkeys(compiled.stages, f"<p class='onnx'>No ONNX model: {html.escape(str(e))}</p>")
+    from irtoy.onnx import export
+    links = {}
+    for name in compiled.stages:
+        try:
+            export(compiled, os.path.join(out_dir, "onnx", f"{name}.onnx"), stage=name)
+        except IrtoyError as e:
+            links[name] = f"<p class='onnx'>Not exported to ONNX: {html.escape(str(e))}</p>"
+        else:
+            links[name] = (f"<p class='onnx'>This stage as an ONNX model: <a href='onnx/{name}.onnx' download>"
+                           f"onnx/{name}.onnx</a> (open it in Netron: netron.app, or <code>pip install netron; "
+                           f"netron onnx/{name}.onnx</code>)</p>")
+    return links
+
+
+def stage_sections(stages, onnx_links):
     """(html, node facts) of every stage. A stage whose pass changed nothing (the same IR text
-    and drawing as the stage before it) is not drawn again: it says which stage it is the same as."""
+    and drawing as the stage before it) is not drawn again: it says which stage it is the same as.
+    `onnx_links`: {stage: the HTML line linking its ONNX model}."""
     sections, drawn, previous = [], None, None
     for name, graph in stages.items():
         if previous is not None and looks_the_same(graph, previous):
-            sections.append(same_section(name, graph, drawn))
+            sections.append(same_section(name, graph, drawn, onnx_links[name]))
         else:
-            sections.append(stage_section(name, graph, previous))
+            sections.append(stage_section(name, graph, previous, onnx_links[name]))
             drawn = name
         previous = graph
     return sections
@@ -186,15 +211,16 @@ def looks_the_same(graph, previous):
     return str(graph) == str(previous) and stage_drawing(graph).source == stage_drawing(previous).source
 
 
-def same_section(name, graph, drawn):
+def same_section(name, graph, drawn, onnx_link):
     return f"""
 <section class="stage same" id="stage-{name}" data-stage="{name}">
   <h2>{html.escape(name)} <small>{len(graph)} nodes</small></h2>
   <p class="changes">same as <a href="#stage-{drawn}">{html.escape(drawn)}</a>: the pass changed nothing</p>
+  {onnx_link}
 </section>""", {}
 
 
-def stage_section(name, graph, previous):
+def stage_section(name, graph, previous, onnx_link):
     """The HTML of one stage, and the facts of its nodes for the click panel.
 
     Every node is drawn in the "all nodes" drawing. A graph with name scopes is also drawn
@@ -227,6 +253,7 @@ def stage_section(name, graph, previous):
   <p class="hint">drag to pan; zoom with Ctrl + wheel or the + and − buttons; click a node for its details{
       ", a layer to open or close it" if groups else ""}</p>
   <details><summary>IR text</summary><pre>{html.escape(str(graph))}</pre></details>
+  {onnx_link}
 </section>"""
     facts = {str(n): node_facts(graph, n) for n in graph.nx}
     for k, members in enumerate(groups.values()):

@@ -9,7 +9,7 @@ import pytest
 
 import irtoy
 from browser import open_page
-from irtoy import render
+from irtoy import pytree, render
 from irtoy.report import report
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -133,3 +133,30 @@ def test_report_is_part_of_the_public_api(tmp_path):
     compiled = irtoy.trace(lambda x: np.exp(x).sum(), np.ones(3)).compile("numpy")
     path = irtoy.report(compiled, tmp_path, backends=("numpy",))
     assert os.path.basename(path) == "index.html" and "exp" in open(path).read()
+
+
+def test_report_links_each_stage_as_an_onnx_model(page_path):
+    """Every stage's section links onnx/STAGE.onnx beside the page: a model that onnxruntime
+    runs to the function's values (the grad stage: the loss and its gradients)."""
+    import onnx
+    import onnxruntime
+    page = open(page_path).read()
+    folder = os.path.dirname(page_path)
+    params, x, y = mlp.example_args
+    expected = irtoy.trace(mlp.loss, params, x, y).value_and_grad(wrt=0).compile("numpy")(params, x, y)
+    for stage in ("traced", "grad", "optimized", "fused"):
+        assert f"href='onnx/{stage}.onnx'" in page
+        model = onnx.load(os.path.join(folder, "onnx", f"{stage}.onnx"))
+        onnx.checker.check_model(model, full_check=True)
+    session = onnxruntime.InferenceSession(os.path.join(folder, "onnx", "grad.onnx"))
+    got = session.run(None, dict(zip([v.name for v in session.get_inputs()], pytree.flatten((params, x, y))[0])))
+    want = pytree.flatten(expected)[0]
+    assert len(got) == len(want) == 4
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-6)
+
+
+def test_a_stage_onnx_cannot_express_says_why(tmp_path):
+    path = report(irtoy.trace(lambda a: np.linalg.eigh(a)[0], np.eye(3)), tmp_path, backends=("numpy",))
+    assert "Not exported to ONNX: " in open(path).read() and "eigh" in open(path).read()
+    assert not (tmp_path / "onnx" / "traced.onnx").exists()
