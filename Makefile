@@ -24,15 +24,17 @@ demo: setup
 # kernel (read by Numba at import), so an out-of-bounds index fails a test instead of
 # corrupting memory; their kernels are compiled apart from the unchecked ones. The
 # tests/test_numpy_*.py files check NumPy functions on numba too, so they run again as well.
+# ONNX's node tests on numba (1,400 small graphs, each compiled) run in this pass only.
+NUMBA_NODE_TESTS = tests/test_onnx_node_tests_on_numba.py
 BOUNDS_CHECKED_TESTS = tests/test_numba_backend.py tests/test_donation.py tests/test_fusion.py \
-	tests/test_numba_nn_kernels.py $(wildcard tests/test_numpy_*.py)
+	tests/test_numba_nn_kernels.py $(wildcard tests/test_numpy_*.py) $(NUMBA_NODE_TESTS)
 BOUNDS_CHECKED_CACHE = .pytest_cache/bounds-checked
 
 # Tests run on every core (pytest-xdist), a test module's tests together in one process.
 PARALLEL = -n auto --dist loadscope
 
 test: setup
-	$(BIN)/python -m pytest -q $(PARALLEL)
+	$(BIN)/python -m pytest -q $(PARALLEL) --ignore=$(NUMBA_NODE_TESTS)
 	NUMBA_BOUNDSCHECK=1 IRTOY_CACHE_DIR=$(BOUNDS_CHECKED_CACHE)/irtoy-kernels \
 		$(BIN)/python -m pytest -q $(PARALLEL) -o cache_dir=$(BOUNDS_CHECKED_CACHE) $(BOUNDS_CHECKED_TESTS)
 

@@ -29,3 +29,24 @@ def numba_kernel_cache(pytestconfig):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("IRTOY_CACHE_DIR", str(folder))
         yield folder
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The ONNX node tests' counts, in every run that ran some (node_test_counts.py)."""
+    import node_test_counts
+    for line in node_test_counts.summary_lines():
+        terminalreporter.write_line(line)
+
+
+def pytest_sessionfinish(session):
+    """An xdist worker sends its node test counts to the main process."""
+    if hasattr(session.config, "workeroutput"):
+        import node_test_counts
+        session.config.workeroutput["onnx_node_tests"] = node_test_counts.as_dict()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """The main process adds up the counts of each xdist worker as it finishes."""
+    import node_test_counts
+    node_test_counts.add(getattr(node, "workeroutput", {}).get("onnx_node_tests", {}))

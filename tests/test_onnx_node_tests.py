@@ -3,12 +3,12 @@
 Every test either gives ONNX's expected outputs (values within the test's tolerance, same
 shapes and dtypes) or is in tests/onnx_expected_failures.py, grouped by reason, and is then
 checked to be refused with an IrtoyError saying that reason: a wrong answer fails either way.
-The counts are printed at the end of every run ("ONNX node tests: ..."), with how many of the
-passing tests were compiled for the values of inputs that give a shape or axes (ONNX's tests
-often pass those as inputs; irtoy's shapes are static, so irtoy.onnx.Backend specialises).
+The counts are printed at the end of every run ("ONNX node tests on the interpreter: ...",
+tests/node_test_counts.py), with how many of the passing tests were compiled for the values of
+inputs that give a shape or axes (ONNX's tests often pass those as inputs; irtoy's shapes are
+static, so irtoy.onnx.Backend specialises). tests/test_onnx_node_tests_on_numba.py runs the
+passing ones again on numba.
 """
-import collections
-
 import numpy as np
 import onnx
 import onnx.backend.test
@@ -17,15 +17,15 @@ from onnx.backend.test.loader import load_model_tests
 
 import irtoy
 import irtoy.onnx
+import node_test_counts
 from onnx_expected_failures import EXPECTED_FAILURES
 
 NODE_TESTS = {case.name: case for case in load_model_tests(kind="node")}
 REASON_OF = {name: reason for reason, (_, names) in EXPECTED_FAILURES.items() for name in names}
-OUTCOMES = collections.Counter()        # "passed", or the reason of an expected failure
 
 
-def run_case(case):
-    rep = irtoy.onnx.Backend.prepare(case.model)
+def run_case(case, backend=irtoy.onnx.Backend):
+    rep = backend.prepare(case.model)
     for inputs, expected in case.data_sets:
         inputs = [onnx.numpy_helper.to_array(a) if isinstance(a, onnx.TensorProto) else a for a in inputs]
         expected = [onnx.numpy_helper.to_array(a) if isinstance(a, onnx.TensorProto) else a for a in expected]
@@ -43,12 +43,11 @@ def test_node(name):
     reason = REASON_OF.get(name)
     if reason is None:
         rep = run_case(NODE_TESTS[name])
-        OUTCOMES["passed"] += 1
-        OUTCOMES["specialised"] += bool(rep.static_names)
+        node_test_counts.count("interpreter", "passed", len(NODE_TESTS), bool(rep.static_names))
         return
     with pytest.raises(irtoy.IrtoyError, match=EXPECTED_FAILURES[reason][0]):
         run_case(NODE_TESTS[name])
-    OUTCOMES[reason] += 1
+    node_test_counts.count("interpreter", reason, len(NODE_TESTS))
 
 
 def test_the_expected_failures_name_real_tests_once():
@@ -68,26 +67,6 @@ def test_onnx_own_runner_runs_on_both_backends():
         result = unittest.TextTestRunner(verbosity=0).run(suite)
         ran = result.testsRun - len(result.skipped)         # the runner skips what `include` leaves out
         assert ran == 3 and result.wasSuccessful(), (result.errors, result.failures)
-
-
-class NodeTestSummary:
-    """Prints the node tests' counts at the end of the run, passes and refusals by reason."""
-
-    def pytest_terminal_summary(self, terminalreporter):
-        if not OUTCOMES:
-            return
-        failures = {reason: n for reason, n in OUTCOMES.items() if reason not in ("passed", "specialised")}
-        terminalreporter.write_line(f"ONNX node tests: {OUTCOMES['passed']} passed ({OUTCOMES['specialised']} of them "
-                                    f"compiled for the values of inputs giving shapes, axes or pads), "
-                                    f"{sum(failures.values())} expected failures by reason (of {len(NODE_TESTS)}):")
-        for reason, n in sorted(failures.items(), key=lambda item: -item[1]):
-            terminalreporter.write_line(f"  {n:4d}  {reason}")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def print_the_counts(request):
-    if not request.config.pluginmanager.has_plugin("onnx-node-test-summary"):
-        request.config.pluginmanager.register(NodeTestSummary(), "onnx-node-test-summary")
 
 
 def test_run_node_and_run_model_on_both_backends():
