@@ -326,6 +326,257 @@ def scatter_add(w, node, args, specs):
         w.emit("Transpose", [added], perm=[int(k) for k in np.argsort(order)], final=True)
 
 
+# -- NumPy's float functions written with ONNX's -----------------------------------------------
+
+def constant(w, value, dtype):
+    return w.const(np.asarray(value, dtype))
+
+
+# onnxruntime has no Where kernel for these dtypes
+NO_WHERE_KERNEL = {np.dtype(np.int16), np.dtype(np.uint16), np.dtype(np.uint64)}
+
+
+def select(w, condition, a, b, dtype, final=False):
+    """Where(condition, a, b); for the integer dtypes onnxruntime has no Where for, b +
+    condition * (a - b) (the difference wraps around and the sum wraps back: the same bits).
+    onnxruntime's Where may give 0.0 for a -0.0 it selects: where a rule's result can be -0.0
+    it sets the sign with `with_sign`."""
+    if np.dtype(dtype) not in NO_WHERE_KERNEL:
+        return w.emit("Where", [condition, a, b], final=final)
+    mask = w.cast(condition, bool, dtype)
+    return w.emit("Add", [b, w.emit("Mul", [mask, w.emit("Sub", [a, b])])], final=final)
+
+
+def signbit_of(w, x, dtype):
+    """Is x's sign bit set? For floats x < 0 or 1 / x < 0, which counts -0.0 (1 / -0.0 is -inf).
+    ONNX cannot read a NaN's sign bit, so every NaN counts as positive here (np.nan is; NumPy
+    sees the bit, so a NaN made negative, as 0.0 / 0.0 is on x86, differs)."""
+    zero = constant(w, 0, dtype)
+    negative = w.emit("Less", [x, zero])
+    if np.dtype(dtype).kind != "f":
+        return negative
+    return w.emit("Or", [negative, w.emit("Less", [w.emit("Div", [constant(w, 1, dtype), x]), zero])])
+
+
+def with_sign(w, magnitude, negative, dtype, final=False):
+    """|magnitude|, negated where `negative`: a product with +-1, so that -0.0 comes out as
+    -0.0 (which a Where of the values may lose)."""
+    signs = w.emit("Where", [negative, constant(w, -1, dtype), constant(w, 1, dtype)])
+    return w.emit("Mul", [w.emit("Abs", [magnitude]), signs], final=final)
+
+
+def log1p_of(w, x, dtype, final=False):
+    """log(1 + x) keeping the digits of a small x: log(u) * x / (u - 1) for u = 1 + x rounded
+    (the rounding error of u cancels); x itself where u is 1, u where it is inf."""
+    one = constant(w, 1, dtype)
+    u = w.emit("Add", [x, one])
+    general = w.emit("Mul", [w.emit("Log", [u]), w.emit("Div", [x, w.emit("Sub", [u, one])])])
+    small = select(w, w.emit("Equal", [u, one]), x, general, dtype)
+    return select(w, w.emit("Equal", [u, constant(w, np.inf, dtype)]), u, small, dtype, final)
+
+
+def float_rule(build):
+    """A rule computing `build(w, *args, dtype, final)` on the arguments cast to the result's
+    float dtype (NumPy computes integers' log2, exp2, ... in floats)."""
+    def rule(w, node, args, specs):
+        build(w, *same_type(w, node, args, specs), node["dtype"], final=True)
+    return rule
+
+
+def log1p(w, x, dtype, final):
+    """log1p_of x, with x's sign (log1p(-0.0) is -0.0)."""
+    return with_sign(w, log1p_of(w, x, dtype), signbit_of(w, x, dtype), dtype, final)
+
+
+def expm1(w, x, dtype, final):
+    """exp(x) - 1 keeping the digits of a small x: (u - 1) * x / log(u) for u = exp(x) rounded;
+    x where u is 1, -1 where u - 1 is, inf where u is."""
+    one = constant(w, 1, dtype)
+    u = w.emit("Exp", [x])
+    u_1 = w.emit("Sub", [u, one])
+    general = w.emit("Mul", [u_1, w.emit("Div", [x, w.emit("Log", [u])])])
+    r = select(w, w.emit("Equal", [u, one]), x, general, dtype)
+    minus_one = constant(w, -1, dtype)
+    r = select(w, w.emit("Equal", [u_1, minus_one]), minus_one, r, dtype)
+    r = select(w, w.emit("Equal", [u, constant(w, np.inf, dtype)]), u, r, dtype)
+    return with_sign(w, r, signbit_of(w, x, dtype), dtype, final)      # expm1(-0.0) is -0.0
+
+
+def log_base(base):
+    def build(w, x, dtype, final):
+        return w.emit("Div", [w.emit("Log", [x]), constant(w, np.log(base), dtype)], final=final)
+    return build
+
+
+def exp2(w, x, dtype, final):
+    return w.emit("Pow", [constant(w, 2, dtype), x], final=final)
+
+
+def cbrt(w, x, dtype, final):
+    """|x| ** (1/3) with x's sign (Pow of a negative base is NaN), float32 computed in float64
+    so that the rounded exponent 1/3 costs no digits; -0.0 stays -0.0."""
+    wide = np.dtype(np.float64)
+    root = w.cast(w.emit("Pow", [w.emit("Abs", [w.cast(x, dtype, wide)]), constant(w, 1 / 3, wide)]), wide, dtype)
+    return with_sign(w, root, signbit_of(w, x, dtype), dtype, final)
+
+
+def logaddexp_base(two):
+    """log(e**x + e**y) (or base 2) as NumPy computes it: the larger plus log1p(e**-|x - y|);
+    x + log(2) where x == y (so two infinities of one sign give that infinity); NaN where
+    x - y is."""
+    def build(w, x, y, dtype, final):
+        difference = w.emit("Sub", [x, y])
+        larger = select(w, w.emit("Greater", [difference, constant(w, 0, dtype)]), x, y, dtype)
+        minus_distance = w.emit("Neg", [w.emit("Abs", [difference])])
+        if two:
+            tail = w.emit("Mul", [log1p_of(w, exp2(w, minus_distance, dtype, False), dtype),
+                                  constant(w, 1 / np.log(2), dtype)])
+        else:
+            tail = log1p_of(w, w.emit("Exp", [minus_distance]), dtype)
+        at_ties = w.emit("Add", [x, constant(w, 1 if two else np.log(2), dtype)])
+        return select(w, w.emit("Equal", [x, y]), at_ties, w.emit("Add", [larger, tail]), dtype, final)
+    return build
+
+
+def copysign(w, x, y, dtype, final):
+    return with_sign(w, x, signbit_of(w, y, dtype), dtype, final)
+
+
+def signbit(w, node, args, specs):
+    w.emit("Identity", [signbit_of(w, args[0], specs[0].dtype)], final=True)
+
+
+def rounding(op_type):
+    """floor, ceil, rint and trunc: of integers the integers themselves (when NumPy keeps the
+    dtype), of floats ONNX's Floor, Ceil, Round (half to even, as NumPy's rint) or, for trunc,
+    Floor of |x| with x's sign (so -0.5 gives -0.0 as in NumPy)."""
+    def rule(w, node, args, specs):
+        (x,) = same_type(w, node, args, specs)
+        if node["dtype"].kind != "f":
+            w.emit("Identity", [x], final=True)
+        elif op_type == "Trunc":
+            with_sign(w, w.emit("Floor", [w.emit("Abs", [x])]), signbit_of(w, x, node["dtype"]), node["dtype"], final=True)
+        else:
+            w.emit(op_type, [x], final=True)
+    return rule
+
+
+# -- division with NumPy's rounding and its results for a zero divisor --------------------------
+
+def safe_divisor(w, y, dtype):
+    """y with 1 where it is 0 (C's integer x / 0 traps) or, signed, -1 (MIN / -1 overflows and
+    traps); the rules put NumPy's results in those places."""
+    unsafe = w.emit("Equal", [y, constant(w, 0, dtype)])
+    if dtype.kind == "i":
+        unsafe = w.emit("Or", [unsafe, w.emit("Equal", [y, constant(w, -1, dtype)])])
+    return select(w, unsafe, constant(w, 1, dtype), y, dtype)
+
+
+def zero_where_divisor_is_zero(w, y, value, dtype):
+    """NumPy's integer x // 0, x % 0 and fmod(x, 0) are 0."""
+    zero = constant(w, 0, dtype)
+    return select(w, w.emit("Equal", [y, zero]), zero, value, dtype, final=True)
+
+
+def either(w, condition, a, b):
+    """Where(condition, a, b) of booleans, which onnxruntime's Where does not take."""
+    return w.emit("Or", [w.emit("And", [condition, a]), w.emit("And", [w.emit("Not", [condition]), b])])
+
+
+def float_divmod(w, x, y, dtype):
+    """NumPy's floor quotient and remainder of floats, as NumPy computes them: C's fmod, moved
+    to the divisor's side when their signs differ; the quotient (x - fmod) / y, rounded to the
+    whole number floor would give; a zero remainder signed as y, a zero quotient as x / y."""
+    zero, one = constant(w, 0, dtype), constant(w, 1, dtype)
+    fmod = w.emit("Mod", [x, y], fmod=1)
+    quotient = w.emit("Div", [w.emit("Sub", [x, fmod]), y])
+    flip = w.emit("And", [w.emit("Not", [w.emit("Equal", [fmod, zero])]),
+                          w.emit("Xor", [w.emit("Less", [y, zero]), w.emit("Less", [fmod, zero])])])
+    remainder = select(w, flip, w.emit("Add", [fmod, y]), fmod, dtype)
+    negative = either(w, w.emit("Equal", [remainder, zero]), signbit_of(w, y, dtype), signbit_of(w, remainder, dtype))
+    remainder = with_sign(w, remainder, negative, dtype)
+    quotient = select(w, flip, w.emit("Sub", [quotient, one]), quotient, dtype)
+    floor = w.emit("Floor", [quotient])
+    floor = select(w, w.emit("Greater", [w.emit("Sub", [quotient, floor]), constant(w, 0.5, dtype)]),
+                   w.emit("Add", [floor, one]), floor, dtype)
+    ratio = w.emit("Div", [x, y])
+    negative = either(w, w.emit("Equal", [quotient, zero]), signbit_of(w, ratio, dtype), signbit_of(w, floor, dtype))
+    return with_sign(w, floor, negative, dtype), remainder, ratio
+
+
+def floor_divide(w, node, args, specs):
+    """x // y: for floats NumPy's divmod (x / y where y is 0); for integers the truncated
+    quotient, one less where the remainder's sign differs from y's; -x for y = -1 (wrapping
+    as NumPy's MIN // -1 does), 0 for y = 0."""
+    x, y = same_type(w, node, args, specs)
+    dtype = node["dtype"]
+    if dtype.kind == "f":
+        floor, _, ratio = float_divmod(w, x, y, dtype)
+        select(w, w.emit("Equal", [y, constant(w, 0, dtype)]), ratio, floor, dtype, final=True)
+        return
+    safe = safe_divisor(w, y, dtype)
+    quotient = w.emit("Div", [x, safe])
+    if dtype.kind == "i":
+        zero = constant(w, 0, dtype)
+        remainder = w.emit("Mod", [x, safe], fmod=1)
+        off = w.emit("And", [w.emit("Not", [w.emit("Equal", [remainder, zero])]),
+                             w.emit("Xor", [w.emit("Less", [remainder, zero]), w.emit("Less", [safe, zero])])])
+        quotient = w.emit("Sub", [quotient, w.cast(off, bool, dtype)])
+        quotient = select(w, w.emit("Equal", [y, constant(w, -1, dtype)]), w.emit("Sub", [zero, x]), quotient, dtype)
+    zero_where_divisor_is_zero(w, y, quotient, dtype)
+
+
+def remainder_rule(fmod):
+    """x % y with y's sign (Python's, ONNX's Mod) or fmod(x, y) with x's (C's, Mod with
+    fmod=1, which ONNX requires for floats): floats as NumPy computes them, integers 0 where y
+    is 0."""
+    def rule(w, node, args, specs):
+        x, y = same_type(w, node, args, specs)
+        dtype = node["dtype"]
+        if dtype.kind == "f" and fmod:
+            w.emit("Mod", [x, y], fmod=1, final=True)
+        elif dtype.kind == "f":
+            w.emit("Identity", [float_divmod(w, x, y, dtype)[1]], final=True)
+        else:
+            zero_where_divisor_is_zero(w, y, w.emit("Mod", [x, safe_divisor(w, y, dtype)], fmod=int(fmod)), dtype)
+    return rule
+
+
+# -- bitwise ops and shifts ----------------------------------------------------------------------
+
+def bitwise(op_type, logical):
+    """ONNX's Bitwise ops take integers only; booleans take And, Or, Xor, Not."""
+    def rule(w, node, args, specs):
+        w.emit(logical if node["dtype"] == np.bool_ else op_type, same_type(w, node, args, specs), final=True)
+    return rule
+
+
+def shift(direction):
+    """x << n and x >> n in NumPy's common dtype. ONNX's BitShift takes unsigned integers only:
+    x is shifted as the unsigned integer of its width (the same bits), and a negative x shifted
+    right as ~((~x) >> n), which fills with ones as NumPy's arithmetic shift does. A count of
+    the width or more (negative ones too: NumPy reads the count as unsigned) gives 0, or -1 for
+    a negative x shifted right, as NumPy's."""
+    def rule(w, node, args, specs):
+        x, n = same_type(w, node, args, specs)
+        dtype = node["dtype"]
+        unsigned = np.dtype(f"u{dtype.itemsize}")
+        count = w.cast(n, dtype, unsigned)
+        too_far = w.emit("GreaterOrEqual", [count, constant(w, 8 * dtype.itemsize, unsigned)])
+        count = select(w, too_far, constant(w, 0, unsigned), count, unsigned)
+        flip = direction == "RIGHT" and dtype.kind == "i"
+        if flip:
+            negative = w.emit("Less", [x, constant(w, 0, dtype)])
+            x = select(w, negative, w.emit("BitwiseNot", [x]), x, dtype)
+        shifted = w.emit("BitShift", [w.cast(x, dtype, unsigned), count], direction=direction)
+        shifted = w.cast(select(w, too_far, constant(w, 0, unsigned), shifted, unsigned), unsigned, dtype)
+        if flip:
+            select(w, negative, w.emit("BitwiseNot", [shifted]), shifted, dtype, final=True)
+        else:
+            w.emit("Identity", [shifted], final=True)
+    return rule
+
+
 EXPORTERS = {
     **{name: arithmetic(op_type) for name, op_type in {
         "add": "Add", "subtract": "Sub", "multiply": "Mul", "divide": "Div", "maximum": "Max",
@@ -347,18 +598,22 @@ EXPORTERS = {
     "max_pool2d": max_pool2d, "avg_pool2d": avg_pool2d, "max_pool2d_grad": max_pool2d_grad,
     "max_pool2d_pick": max_pool2d_pick, "avg_pool2d_grad": avg_pool2d_grad,
     "random_uniform": random_uniform, "gather": gather, "scatter_add": scatter_add,
+    **{name: float_rule(build) for name, build in {
+        "log1p": log1p, "expm1": expm1, "log2": log_base(2), "log10": log_base(10), "exp2": exp2, "cbrt": cbrt,
+        "logaddexp": logaddexp_base(two=False), "logaddexp2": logaddexp_base(two=True),
+        "copysign": copysign}.items()},
+    "signbit": signbit, "floor": rounding("Floor"), "ceil": rounding("Ceil"), "rint": rounding("Round"),
+    "trunc": rounding("Trunc"),
+    "floor_divide": floor_divide, "remainder": remainder_rule(fmod=False), "fmod": remainder_rule(fmod=True),
+    "bitwise_and": bitwise("BitwiseAnd", "And"), "bitwise_or": bitwise("BitwiseOr", "Or"),
+    "bitwise_xor": bitwise("BitwiseXor", "Xor"), "invert": bitwise("BitwiseNot", "Not"),
+    "left_shift": shift("LEFT"), "right_shift": shift("RIGHT"),
 }
 
 # Ops that have no ONNX form, and why (export refuses a graph holding one, naming it).
 _NO_RULE_YET = "no export rule yet: ONNX has {} but its semantics differ from NumPy's in places this rule must handle"
 _NO_OPERATOR = "ONNX has no operator for it"
 NOT_EXPORTED = {
-    **dict.fromkeys(["log1p", "expm1", "log2", "log10", "exp2", "cbrt", "logaddexp", "logaddexp2", "copysign",
-                     "signbit"], _NO_RULE_YET.format("a composition of Log, Exp and Pow")),
-    **dict.fromkeys(["floor", "ceil", "rint", "trunc"], _NO_RULE_YET.format("Floor, Ceil and Round (floats only)")),
-    **dict.fromkeys(["floor_divide", "remainder", "fmod"], _NO_RULE_YET.format("Div and Mod")),
-    **dict.fromkeys(["bitwise_and", "bitwise_or", "bitwise_xor", "invert", "left_shift", "right_shift"],
-                    _NO_RULE_YET.format("the Bitwise ops and BitShift (unsigned only)")),
     **dict.fromkeys(["prod", "argmin"], _NO_RULE_YET.format("ReduceProd and ArgMin")),
     **dict.fromkeys(["cumsum", "cumprod"], _NO_RULE_YET.format("CumSum (no CumProd)")),
     "argsort": _NO_RULE_YET.format("TopK"),
