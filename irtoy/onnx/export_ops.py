@@ -100,17 +100,6 @@ def reduction(op_type, cast_first):
     return rule
 
 
-def argmax(w, node, args, specs):
-    axis, keepdims = node["attrs"]["axis"], node["attrs"]["keepdims"]
-    if axis is not None:
-        w.emit("ArgMax", args, axis=axis, keepdims=int(keepdims), final=True)
-        return
-    flat = w.emit("Reshape", [args[0], w.ints([-1])])
-    index = w.emit("ArgMax", [flat], axis=0, keepdims=0, final=not keepdims)
-    if keepdims:
-        w.emit("Reshape", [index, w.ints([1] * len(specs[0].shape))], final=True)
-
-
 def matmul(w, node, args, specs):
     w.emit("MatMul", same_type(w, node, args, specs), final=True)
 
@@ -577,6 +566,126 @@ def shift(direction):
     return rule
 
 
+# -- reductions, scans and sorting in the dtypes onnxruntime computes --------------------------
+
+def finish(w, value, from_dtype, to_dtype):
+    """The rule's last node: `value` cast to the node's dtype."""
+    if np.dtype(from_dtype) == np.dtype(to_dtype):
+        return w.emit("Identity", [value], final=True)
+    return w.emit("Cast", [value], to=w.onnx.helper.np_dtype_to_tensor_dtype(np.dtype(to_dtype)), final=True)
+
+
+def wrapping_dtype(dtype):
+    """onnxruntime's CumSum takes no uint64: int64 stands in, whose sums wrap modulo 2**64 to
+    the same bits."""
+    return np.dtype(np.int64) if np.dtype(dtype) == np.uint64 else np.dtype(dtype)
+
+
+def prod(w, node, args, specs):
+    """ReduceProd for floats. onnxruntime's ReduceProd of integers saturates where NumPy's
+    product wraps around: integers go through the running product of `running_product` (Mul
+    wraps) over the reduced axes, moved last and flattened into one."""
+    dtype, axes = node["dtype"], node["attrs"]["axis"]
+    x = w.cast(args[0], specs[0].dtype, dtype)
+    if not axes:
+        w.emit("Identity", [x], final=True)
+    elif dtype.kind == "f":
+        w.emit("ReduceProd", [x, w.ints(axes)], keepdims=int(node["attrs"]["keepdims"]), final=True)
+    else:
+        kept = [k for k in range(len(specs[0].shape)) if k not in axes]
+        rest = [specs[0].shape[k] for k in kept]
+        moved = w.emit("Reshape", [w.emit("Transpose", [x], perm=kept + list(axes)), w.ints(rest + [-1])])
+        product, _ = running_product(w, moved, len(rest), rest, dtype)
+        w.emit("Reshape", [product, w.ints(node["shape"])], final=True)
+
+
+# the dtypes onnxruntime's ArgMax, ArgMin and TopK compare
+ORDERED_KERNEL = {np.dtype(t) for t in (np.int8, np.int32, np.int64, np.uint8, np.float32, np.float64)}
+
+
+def in_order(w, x, dtype):
+    """x in a dtype onnxruntime's ArgMin, ArgMax and TopK take, in the same order: booleans as
+    int8, other integers as int64; uint64 with its top bit flipped first, which maps 0 .. 2**64
+    - 1 onto int64's -2**63 .. 2**63 - 1 in order."""
+    dtype = np.dtype(dtype)
+    if dtype in ORDERED_KERNEL:
+        return x
+    if dtype == np.bool_:
+        return w.cast(x, dtype, np.int8)
+    if dtype == np.uint64:
+        x = w.emit("BitwiseXor", [x, constant(w, 1 << 63, np.uint64)])
+    return w.cast(x, dtype, np.int64)
+
+
+def arg_reduction(op_type):
+    """ArgMax, ArgMin: the first of equal entries, as NumPy's. NumPy takes the first NaN where
+    there is one, onnxruntime skips NaNs: the first NaN's index (the ArgMax of isnan) is put in
+    where a NaN is."""
+    def rule(w, node, args, specs):
+        axis, keepdims = node["attrs"]["axis"], node["attrs"]["keepdims"]
+        x, dtype = args[0], specs[0].dtype
+        if axis is None:
+            x, axis = w.emit("Reshape", [x, w.ints([-1])]), 0
+        index = w.emit(op_type, [in_order(w, x, dtype)], axis=axis, keepdims=int(keepdims))
+        if dtype.kind == "f":
+            nan = w.cast(w.emit("IsNaN", [x]), bool, np.int8)
+            first_nan = w.emit("ArgMax", [nan], axis=axis, keepdims=int(keepdims))
+            any_nan = w.emit("Greater", [w.emit("ReduceMax", [nan, w.ints([axis])], keepdims=int(keepdims)),
+                                         constant(w, 0, np.int8)])
+            index = w.emit("Where", [any_nan, first_nan, index])
+        if keepdims and node["attrs"]["axis"] is None:
+            index = w.emit("Reshape", [index, w.ints([1] * len(specs[0].shape))])
+        w.emit("Identity", [index], final=True)
+    return rule
+
+
+def cumsum(w, node, args, specs):
+    """CumSum in the result's dtype: sequential sums, as NumPy's."""
+    dtype = node["dtype"]
+    x = w.cast(args[0], specs[0].dtype, wrapping_dtype(dtype))
+    total = w.emit("CumSum", [x, w.const(np.int64(node["attrs"]["axis"]), "axis")])
+    finish(w, total, wrapping_dtype(dtype), dtype)
+
+
+def running_product(w, x, axis, rest, dtype):
+    """The product of x's entries along `axis` and their running product: a Scan along the axis
+    whose body multiplies the product so far (`rest`: its shape) by the next slice, exact and
+    in NumPy's order."""
+    helper = w.onnx.helper
+    so_far, entry, product, out = (w.fresh(f"{w.names[w.current]}/{hint}")
+                                   for hint in ("product_so_far", "entry", "product", "running_product"))
+    element = helper.np_dtype_to_tensor_dtype(dtype)
+    body = helper.make_graph(
+        [helper.make_node("Mul", [so_far, entry], [product]), helper.make_node("Identity", [product], [out])],
+        w.fresh("product_step"), [helper.make_tensor_value_info(n, element, rest) for n in (so_far, entry)],
+        [helper.make_tensor_value_info(n, element, rest) for n in (product, out)])
+    ones = w.const(np.ones(rest, dtype), "ones")
+    return w.emit("Scan", [ones, x], outputs=2, body=body, num_scan_inputs=1, scan_input_axes=[axis],
+                  scan_output_axes=[axis])
+
+
+def cumprod(w, node, args, specs):
+    """ONNX has no CumProd (and exp of a sum of logs fails on zeros and negatives): the running
+    product of a Scan."""
+    dtype, axis = node["dtype"], node["attrs"]["axis"]
+    rest = [n for k, n in enumerate(specs[0].shape) if k != axis]
+    _, running = running_product(w, w.cast(args[0], specs[0].dtype, dtype), axis, rest, dtype)
+    w.emit("Identity", [running], final=True)
+
+
+def argsort(w, node, args, specs):
+    """TopK of all entries, smallest first: onnxruntime's keeps equal entries in order (stable,
+    as irtoy's argsort) and puts NaNs last, as NumPy sorts them."""
+    axis = node["attrs"]["axis"] % len(specs[0].shape)
+    k = w.ints([specs[0].shape[axis]])
+    _, order = w.emit("TopK", [in_order(w, args[0], specs[0].dtype), k], outputs=2, axis=axis, largest=0, sorted=1)
+    w.emit("Identity", [order], final=True)
+
+
+def det(w, node, args, specs):
+    w.emit("Det", same_type(w, node, args, specs), final=True)
+
+
 EXPORTERS = {
     **{name: arithmetic(op_type) for name, op_type in {
         "add": "Add", "subtract": "Sub", "multiply": "Mul", "divide": "Div", "maximum": "Max",
@@ -590,7 +699,7 @@ EXPORTERS = {
     "not_equal": comparison("Equal", negate=True),
     "negative": negative, "power": power, "arctan2": arctan2, "hypot": hypot, "where": where, "cast": cast,
     "sum": reduction("ReduceSum", True), "mean": reduction("ReduceMean", True),
-    "max": reduction("ReduceMax", False), "min": reduction("ReduceMin", False), "argmax": argmax,
+    "max": reduction("ReduceMax", False), "min": reduction("ReduceMin", False), "argmax": arg_reduction("ArgMax"),
     "matmul": matmul,
     "reshape": reshape, "transpose": transpose, "broadcast_to": broadcast_to, "expand_dims": expand_dims,
     "squeeze": squeeze, "getitem": getitem, "scatter": scatter, "concatenate": concatenate,
@@ -608,15 +717,13 @@ EXPORTERS = {
     "bitwise_and": bitwise("BitwiseAnd", "And"), "bitwise_or": bitwise("BitwiseOr", "Or"),
     "bitwise_xor": bitwise("BitwiseXor", "Xor"), "invert": bitwise("BitwiseNot", "Not"),
     "left_shift": shift("LEFT"), "right_shift": shift("RIGHT"),
+    "prod": prod, "argmin": arg_reduction("ArgMin"), "cumsum": cumsum, "cumprod": cumprod, "argsort": argsort,
+    "det": det,
 }
 
 # Ops that have no ONNX form, and why (export refuses a graph holding one, naming it).
 _NO_RULE_YET = "no export rule yet: ONNX has {} but its semantics differ from NumPy's in places this rule must handle"
 _NO_OPERATOR = "ONNX has no operator for it"
 NOT_EXPORTED = {
-    **dict.fromkeys(["prod", "argmin"], _NO_RULE_YET.format("ReduceProd and ArgMin")),
-    **dict.fromkeys(["cumsum", "cumprod"], _NO_RULE_YET.format("CumSum (no CumProd)")),
-    "argsort": _NO_RULE_YET.format("TopK"),
-    "det": "no export rule yet: ONNX has Det, but irtoy's gradient of det takes an svd, which ONNX lacks",
     **dict.fromkeys(["inv", "solve", "cholesky", "qr", "eigh", "svd", "slogdet"], _NO_OPERATOR),
 }
