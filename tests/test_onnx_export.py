@@ -306,3 +306,17 @@ def test_products_and_running_sums_export_wrapping_and_with_zeros_and_nans(fn, d
     values = np.resize(special_values(dtype), (3, 24))
     for axis in (0, 1):
         assert_special_values_export(lambda x: fn(x, axis=axis), values)
+
+
+# zero and tiny diagonal entries: elimination must swap rows (the determinants are negative)
+NEEDS_ROW_SWAPS = np.array([[[0.0, 2.0, 1.0], [1.0, 0.0, 3.0], [4.0, 1.0, 0.0]],
+                            [[1e-3, 1.0, 0.0], [1.0, 1.0, 1.0], [0.0, 1.0, 2.0]]])
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("fn", [np.linalg.inv, np.linalg.det, lambda a: np.stack(np.linalg.slogdet(a), axis=-1),
+                                lambda a: np.linalg.solve(a, a[..., ::-1] + 1), lambda a: np.linalg.solve(a[1], a[0, 0])],
+                         ids=["inv", "det", "slogdet", "solve", "solve_vector"])
+def test_linear_algebra_exports_where_rows_must_be_swapped(fn, dtype):
+    a = NEEDS_ROW_SWAPS.astype(dtype)
+    assert_exports_exactly(irtoy.trace(fn, a), a)

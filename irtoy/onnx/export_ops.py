@@ -686,6 +686,100 @@ def det(w, node, args, specs):
     w.emit("Det", same_type(w, node, args, specs), final=True)
 
 
+# -- linear algebra ONNX has no operator for, unrolled over the (static) columns ---------------
+# Each step works on the whole stack of matrices at once, so a matrix of n columns takes n
+# steps of a few nodes each. Where NumPy raises LinAlgError (a singular or not positive
+# definite matrix), the model computes inf or NaN: a model cannot raise.
+
+def columns(w, x, start, stop, axis=-1):
+    """x[..., start:stop] along `axis` (-1: columns, -2: rows)."""
+    return w.emit("Slice", [x, w.ints([start]), w.ints([stop]), w.ints([axis])])
+
+
+def gauss_jordan(w, m, shape, dtype):
+    """Gauss-Jordan elimination with partial pivoting of the stack m = [A | B] (shape (..., n,
+    n + k)): the largest |entry| at or below the diagonal of column j (the first of equal ones,
+    as LAPACK's) is swapped into row j, which is divided by it and subtracted from every other
+    row. Returns the reduced stack ([I | A^-1 B]), the pivots ((..., 1, 1) each, LU's pivots)
+    and whether each step swapped two rows."""
+    n = shape[-2]
+    rows = np.arange(n).reshape(n, 1)
+    row_index = w.const(rows.astype(np.int64), "rows")
+    pivots, swapped = [], []
+    for j in range(n):
+        below = w.const(rows >= j, "at_or_below")
+        score = w.emit("Where", [below, w.emit("Abs", [columns(w, m, j, j + 1)]), constant(w, -1, dtype)])
+        p = w.emit("ArgMax", [score], axis=-2, keepdims=1)
+        j_ = constant(w, j, np.int64)
+        at_j, at_p = w.emit("Equal", [row_index, j_]), w.emit("Equal", [row_index, p])
+        order = w.emit("Where", [at_j, p, w.emit("Where", [at_p, j_, row_index])])
+        m = w.emit("GatherElements", [m, w.emit("Expand", [order, w.ints(shape)])], axis=-2)
+        pivot_row = columns(w, m, j, j + 1, axis=-2)
+        pivot = columns(w, pivot_row, j, j + 1)
+        pivots.append(pivot)
+        swapped.append(w.emit("Not", [w.emit("Equal", [p, j_])]))
+        normalized = w.emit("Div", [pivot_row, pivot])
+        eliminated = w.emit("Sub", [m, w.emit("Mul", [columns(w, m, j, j + 1), normalized])])
+        m = w.emit("Where", [w.const(rows == j, "row_j"), normalized, eliminated])
+    return m, pivots, swapped
+
+
+def solve(w, node, args, specs):
+    """x with a @ x = b: Gauss-Jordan on [a | b], a and b broadcast to one batch (a 1-d b is
+    one column for every matrix)."""
+    dtype, shape = node["dtype"], node["shape"]
+    a, b = same_type(w, node, args, specs)
+    n = specs[0].shape[-1]
+    k = 1 if len(specs[1].shape) == 1 else specs[1].shape[-1]
+    batch = list(shape[:-2]) if len(specs[1].shape) > 1 else list(shape[:-1])
+    a = w.emit("Expand", [a, w.ints(batch + [n, n])])
+    if len(specs[1].shape) == 1:
+        b = w.emit("Reshape", [b, w.ints([n, 1])])
+    b = w.emit("Expand", [b, w.ints(batch + [n, k])])
+    m, _, _ = gauss_jordan(w, w.emit("Concat", [a, b], axis=-1), batch + [n, n + k], dtype)
+    w.emit("Reshape", [columns(w, m, n, n + k), w.ints(shape)], final=True)
+
+
+def inv(w, node, args, specs):
+    """Gauss-Jordan on [a | I]."""
+    dtype, shape = node["dtype"], list(node["shape"])
+    n = shape[-1]
+    eye = w.emit("Expand", [w.const(np.eye(n, dtype=dtype), "identity"), w.ints(shape)])
+    m, _, _ = gauss_jordan(w, w.emit("Concat", [args[0], eye], axis=-1), shape[:-1] + [2 * n], dtype)
+    w.emit("Identity", [columns(w, m, n, 2 * n)], final=True)
+
+
+def slogdet(w, node, args, specs):
+    """The sign and log|det| from the pivots of the elimination (LU's): the product of their
+    signs, negated once for each row swap, and the sum of log|pivot|."""
+    dtype = node["dtype"]
+    _, pivots, swapped = gauss_jordan(w, args[0], list(specs[0].shape), dtype)
+    pivots = w.emit("Concat", pivots, axis=-1)
+    one, minus_one = constant(w, 1, dtype), constant(w, -1, dtype)
+    flips = w.emit("Concat", [w.emit("Where", [s, minus_one, one]) for s in swapped], axis=-1)
+    sign = w.emit("ReduceProd", [w.emit("Mul", [w.emit("Sign", [pivots]), flips]), w.ints([-1])], keepdims=1)
+    log = w.emit("ReduceSum", [w.emit("Log", [w.emit("Abs", [pivots])]), w.ints([-1])], keepdims=1)
+    w.emit("Reshape", [w.emit("Concat", [sign, log], axis=-1), w.ints(node["shape"])], final=True)
+
+
+def cholesky(w, node, args, specs):
+    """The Cholesky-Banachiewicz recurrence a column at a time, reading a's lower triangle:
+    c = a[:, j] - L[:, :j] L[j, :j]; L[j, j] = sqrt(c[j]), below it c / L[j, j], above it 0."""
+    dtype, n = node["dtype"], specs[0].shape[-1]
+    rows = np.arange(n).reshape(n, 1)
+    found = []
+    for j in range(n):
+        c = columns(w, args[0], j, j + 1)
+        if found:
+            so_far = w.emit("Concat", found, axis=-1) if len(found) > 1 else found[0]
+            row_j = columns(w, so_far, j, j + 1, axis=-2)
+            c = w.emit("Sub", [c, w.emit("ReduceSum", [w.emit("Mul", [so_far, row_j]), w.ints([-1])], keepdims=1)])
+        diagonal = w.emit("Sqrt", [columns(w, c, j, j + 1, axis=-2)])
+        below = w.emit("Where", [w.const(rows > j, "below"), w.emit("Div", [c, diagonal]), constant(w, 0, dtype)])
+        found.append(w.emit("Where", [w.const(rows == j, "row_j"), diagonal, below]))
+    w.emit("Concat", found, axis=-1, final=True) if n > 1 else w.emit("Identity", found, final=True)
+
+
 EXPORTERS = {
     **{name: arithmetic(op_type) for name, op_type in {
         "add": "Add", "subtract": "Sub", "multiply": "Mul", "divide": "Div", "maximum": "Max",
@@ -718,12 +812,12 @@ EXPORTERS = {
     "bitwise_xor": bitwise("BitwiseXor", "Xor"), "invert": bitwise("BitwiseNot", "Not"),
     "left_shift": shift("LEFT"), "right_shift": shift("RIGHT"),
     "prod": prod, "argmin": arg_reduction("ArgMin"), "cumsum": cumsum, "cumprod": cumprod, "argsort": argsort,
-    "det": det,
+    "det": det, "solve": solve, "inv": inv, "slogdet": slogdet, "cholesky": cholesky,
 }
 
 # Ops that have no ONNX form, and why (export refuses a graph holding one, naming it).
 _NO_RULE_YET = "no export rule yet: ONNX has {} but its semantics differ from NumPy's in places this rule must handle"
 _NO_OPERATOR = "ONNX has no operator for it"
 NOT_EXPORTED = {
-    **dict.fromkeys(["inv", "solve", "cholesky", "qr", "eigh", "svd", "slogdet"], _NO_OPERATOR),
+    **dict.fromkeys(["qr", "eigh", "svd"], _NO_OPERATOR),
 }
