@@ -320,3 +320,15 @@ NEEDS_ROW_SWAPS = np.array([[[0.0, 2.0, 1.0], [1.0, 0.0, 3.0], [4.0, 1.0, 0.0]],
 def test_linear_algebra_exports_where_rows_must_be_swapped(fn, dtype):
     a = NEEDS_ROW_SWAPS.astype(dtype)
     assert_exports_exactly(irtoy.trace(fn, a), a)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("shape", [(3, 3), (4, 2), (2, 4), (2, 3, 2), (1, 1), (3, 1), (1, 3)])
+def test_qr_exports_with_numpys_signs(shape, dtype):
+    """Q and R themselves, not squared: R's diagonal has LAPACK's signs (negative where the
+    column's leading entry is positive), and a matrix whose column is zero below the diagonal
+    takes no reflection there."""
+    a = np.random.default_rng(0).normal(size=shape).astype(dtype)
+    assert_exports_exactly(irtoy.trace(lambda a: tuple(np.linalg.qr(a)), a), a)
+    upper = np.triu(np.arange(1.0, 10.0).reshape(3, 3) - 5).astype(dtype)      # zero below the diagonal
+    assert_exports_exactly(irtoy.trace(lambda a: tuple(np.linalg.qr(a)), upper), upper)

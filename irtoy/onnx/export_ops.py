@@ -392,12 +392,15 @@ def expm1(w, x, dtype, final):
 
 
 def log_base(base):
+    """ONNX has only the natural Log: log(x) / log(base), within a rounding of NumPy's log2 and
+    log10 (which may be exact where this is not, at powers of the base)."""
     def build(w, x, dtype, final):
         return w.emit("Div", [w.emit("Log", [x]), constant(w, np.log(base), dtype)], final=final)
     return build
 
 
 def exp2(w, x, dtype, final):
+    """Pow(2, x): exact at whole x, as NumPy's (Exp(x log 2) is not)."""
     return w.emit("Pow", [constant(w, 2, dtype), x], final=final)
 
 
@@ -780,6 +783,50 @@ def cholesky(w, node, args, specs):
     w.emit("Concat", found, axis=-1, final=True) if n > 1 else w.emit("Identity", found, final=True)
 
 
+def qr(w, node, args, specs):
+    """Householder reflections, as LAPACK's geqrf: column j's reflection takes x (rows j.. of
+    the column) to beta e1 with beta = -sign(x[0]) |x|, so R's diagonal has LAPACK's (NumPy's)
+    signs; where x is zero below x[0] there is no reflection (R[j, j] = x[0]). Q is the product
+    of the reflections, its first k columns; the node holds Q, then R transposed."""
+    dtype = node["dtype"]
+    *batch, m, n = specs[0].shape
+    k = min(m, n)
+    swap = list(range(len(batch))) + [len(batch) + 1, len(batch)]
+    zero, one = constant(w, 0, dtype), constant(w, 1, dtype)
+    work = args[0]          # rows j.. and columns j.. of a, the reflections 0 .. j-1 applied
+    q = w.emit("Expand", [w.const(np.eye(m, dtype=dtype), "identity"), w.ints(batch + [m, m])])
+    r_rows = []
+    for j in range(k):
+        x = columns(w, work, 0, 1)
+        alpha = columns(w, x, 0, 1, axis=-2)
+        row = columns(w, work, 0, 1, axis=-2)
+        if j < m - 1:
+            tail = columns(w, x, 1, m - j, axis=-2)
+            reflect = w.emit("Greater", [w.emit("ReduceSum", [w.emit("Mul", [tail, tail]), w.ints([-2])], keepdims=1),
+                                         zero])
+            norm = w.emit("Sqrt", [w.emit("ReduceSum", [w.emit("Mul", [x, x]), w.ints([-2])], keepdims=1)])
+            beta = w.emit("Where", [w.emit("Less", [alpha, zero]), norm, w.emit("Neg", [norm])])
+            tau = w.emit("Where", [reflect, w.emit("Div", [w.emit("Sub", [beta, alpha]), beta]), zero])
+            scale = w.emit("Where", [reflect, w.emit("Sub", [alpha, beta]), one])
+            first = w.const(np.arange(m - j).reshape(m - j, 1) == 0, "first_row")
+            v = w.emit("Where", [first, one, w.emit("Div", [x, scale])])
+            along = w.emit("ReduceSum", [w.emit("Mul", [v, work]), w.ints([-2])], keepdims=1)
+            work = w.emit("Sub", [work, w.emit("Mul", [w.emit("Mul", [tau, v]), along])])
+            row = w.emit("Where", [w.const(np.arange(n - j) == 0, "first_column"),
+                                   w.emit("Where", [reflect, beta, alpha]), columns(w, work, 0, 1, axis=-2)])
+            q_right = columns(w, q, j, m)
+            v_row = w.emit("Transpose", [v], perm=swap)
+            qv = w.emit("ReduceSum", [w.emit("Mul", [q_right, v_row]), w.ints([-1])], keepdims=1)
+            q_right = w.emit("Sub", [q_right, w.emit("Mul", [w.emit("Mul", [qv, tau]), v_row])])
+            q = w.emit("Concat", [columns(w, q, 0, j), q_right], axis=-1) if j else q_right
+            work = columns(w, columns(w, work, 1, m - j, axis=-2), 1, n - j)
+        if j:
+            row = w.emit("Concat", [w.const(np.zeros(batch + [1, j], dtype), "zeros"), row], axis=-1)
+        r_rows.append(row)
+    r = w.emit("Concat", r_rows, axis=-2) if k > 1 else r_rows[0]
+    w.emit("Concat", [columns(w, q, 0, k), w.emit("Transpose", [r], perm=swap)], axis=-2, final=True)
+
+
 EXPORTERS = {
     **{name: arithmetic(op_type) for name, op_type in {
         "add": "Add", "subtract": "Sub", "multiply": "Mul", "divide": "Div", "maximum": "Max",
@@ -812,12 +859,10 @@ EXPORTERS = {
     "bitwise_xor": bitwise("BitwiseXor", "Xor"), "invert": bitwise("BitwiseNot", "Not"),
     "left_shift": shift("LEFT"), "right_shift": shift("RIGHT"),
     "prod": prod, "argmin": arg_reduction("ArgMin"), "cumsum": cumsum, "cumprod": cumprod, "argsort": argsort,
-    "det": det, "solve": solve, "inv": inv, "slogdet": slogdet, "cholesky": cholesky,
+    "det": det, "solve": solve, "inv": inv, "slogdet": slogdet, "cholesky": cholesky, "qr": qr,
 }
 
 # Ops that have no ONNX form, and why (export refuses a graph holding one, naming it).
-_NO_RULE_YET = "no export rule yet: ONNX has {} but its semantics differ from NumPy's in places this rule must handle"
-_NO_OPERATOR = "ONNX has no operator for it"
-NOT_EXPORTED = {
-    **dict.fromkeys(["qr", "eigh", "svd"], _NO_OPERATOR),
-}
+_ITERATIVE = ("ONNX has no operator for it, and its algorithm iterates until converged (QR or Jacobi sweeps), so "
+              "it has no fixed number of steps to write out as solve, qr or cholesky are")
+NOT_EXPORTED = dict.fromkeys(["eigh", "svd"], _ITERATIVE)
