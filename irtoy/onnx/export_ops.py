@@ -443,11 +443,11 @@ def rounding(op_type):
     dtype), of floats ONNX's Floor, Ceil, Round (half to even, as NumPy's rint) or, for trunc,
     Floor of |x| with x's sign (so -0.5 gives -0.0 as in NumPy)."""
     def rule(w, node, args, specs):
-        (x,) = same_type(w, node, args, specs)
-        if node["dtype"].kind != "f":
+        (x,), dtype = same_type(w, node, args, specs), node["dtype"]
+        if dtype.kind != "f":
             w.emit("Identity", [x], final=True)
-        elif op_type == "Trunc":
-            with_sign(w, w.emit("Floor", [w.emit("Abs", [x])]), signbit_of(w, x, node["dtype"]), node["dtype"], final=True)
+        elif op_type == "Trunc":       # ONNX has no Trunc
+            with_sign(w, w.emit("Floor", [w.emit("Abs", [x])]), signbit_of(w, x, dtype), dtype, final=True)
         else:
             w.emit(op_type, [x], final=True)
     return rule
@@ -548,7 +548,8 @@ def shift(direction):
     x is shifted as the unsigned integer of its width (the same bits), and a negative x shifted
     right as ~((~x) >> n), which fills with ones as NumPy's arithmetic shift does. A count of
     the width or more (negative ones too: NumPy reads the count as unsigned) gives 0, or -1 for
-    a negative x shifted right, as NumPy's."""
+    a negative x shifted right, as NumPy's: ONNX leaves such counts undefined (onnxruntime
+    gives 0, C's shift is undefined behaviour), so the rule puts the 0 in itself."""
     def rule(w, node, args, specs):
         x, n = same_type(w, node, args, specs)
         dtype = node["dtype"]
