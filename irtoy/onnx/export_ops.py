@@ -100,17 +100,6 @@ def reduction(op_type, cast_first):
     return rule
 
 
-def argmax(w, node, args, specs):
-    axis, keepdims = node["attrs"]["axis"], node["attrs"]["keepdims"]
-    if axis is not None:
-        w.emit("ArgMax", args, axis=axis, keepdims=int(keepdims), final=True)
-        return
-    flat = w.emit("Reshape", [args[0], w.ints([-1])])
-    index = w.emit("ArgMax", [flat], axis=0, keepdims=0, final=not keepdims)
-    if keepdims:
-        w.emit("Reshape", [index, w.ints([1] * len(specs[0].shape))], final=True)
-
-
 def matmul(w, node, args, specs):
     w.emit("MatMul", same_type(w, node, args, specs), final=True)
 
@@ -326,6 +315,519 @@ def scatter_add(w, node, args, specs):
         w.emit("Transpose", [added], perm=[int(k) for k in np.argsort(order)], final=True)
 
 
+# -- NumPy's float functions written with ONNX's -----------------------------------------------
+
+def constant(w, value, dtype):
+    return w.const(np.asarray(value, dtype))
+
+
+# onnxruntime has no Where kernel for these dtypes
+NO_WHERE_KERNEL = {np.dtype(np.int16), np.dtype(np.uint16), np.dtype(np.uint64)}
+
+
+def select(w, condition, a, b, dtype, final=False):
+    """Where(condition, a, b); for the integer dtypes onnxruntime has no Where for, b +
+    condition * (a - b) (the difference wraps around and the sum wraps back: the same bits).
+    onnxruntime's Where may give 0.0 for a -0.0 it selects: where a rule's result can be -0.0
+    it sets the sign with `with_sign`."""
+    if np.dtype(dtype) not in NO_WHERE_KERNEL:
+        return w.emit("Where", [condition, a, b], final=final)
+    mask = w.cast(condition, bool, dtype)
+    return w.emit("Add", [b, w.emit("Mul", [mask, w.emit("Sub", [a, b])])], final=final)
+
+
+def signbit_of(w, x, dtype):
+    """Is x's sign bit set? For floats x < 0 or 1 / x < 0, which counts -0.0 (1 / -0.0 is -inf).
+    ONNX cannot read a NaN's sign bit, so every NaN counts as positive here (np.nan is; NumPy
+    sees the bit, so a NaN made negative, as 0.0 / 0.0 is on x86, differs)."""
+    zero = constant(w, 0, dtype)
+    negative = w.emit("Less", [x, zero])
+    if np.dtype(dtype).kind != "f":
+        return negative
+    return w.emit("Or", [negative, w.emit("Less", [w.emit("Div", [constant(w, 1, dtype), x]), zero])])
+
+
+def with_sign(w, magnitude, negative, dtype, final=False):
+    """|magnitude|, negated where `negative`: a product with +-1, so that -0.0 comes out as
+    -0.0 (which a Where of the values may lose)."""
+    signs = w.emit("Where", [negative, constant(w, -1, dtype), constant(w, 1, dtype)])
+    return w.emit("Mul", [w.emit("Abs", [magnitude]), signs], final=final)
+
+
+def log1p_of(w, x, dtype, final=False):
+    """log(1 + x) keeping the digits of a small x: log(u) * x / (u - 1) for u = 1 + x rounded
+    (the rounding error of u cancels); x itself where u is 1, u where it is inf."""
+    one = constant(w, 1, dtype)
+    u = w.emit("Add", [x, one])
+    general = w.emit("Mul", [w.emit("Log", [u]), w.emit("Div", [x, w.emit("Sub", [u, one])])])
+    small = select(w, w.emit("Equal", [u, one]), x, general, dtype)
+    return select(w, w.emit("Equal", [u, constant(w, np.inf, dtype)]), u, small, dtype, final)
+
+
+def float_rule(build):
+    """A rule computing `build(w, *args, dtype, final)` on the arguments cast to the result's
+    float dtype (NumPy computes integers' log2, exp2, ... in floats)."""
+    def rule(w, node, args, specs):
+        build(w, *same_type(w, node, args, specs), node["dtype"], final=True)
+    return rule
+
+
+def log1p(w, x, dtype, final):
+    """log1p_of x, with x's sign (log1p(-0.0) is -0.0)."""
+    return with_sign(w, log1p_of(w, x, dtype), signbit_of(w, x, dtype), dtype, final)
+
+
+def expm1(w, x, dtype, final):
+    """exp(x) - 1 keeping the digits of a small x: (u - 1) * x / log(u) for u = exp(x) rounded;
+    x where u is 1, -1 where u - 1 is, inf where u is."""
+    one = constant(w, 1, dtype)
+    u = w.emit("Exp", [x])
+    u_1 = w.emit("Sub", [u, one])
+    general = w.emit("Mul", [u_1, w.emit("Div", [x, w.emit("Log", [u])])])
+    r = select(w, w.emit("Equal", [u, one]), x, general, dtype)
+    minus_one = constant(w, -1, dtype)
+    r = select(w, w.emit("Equal", [u_1, minus_one]), minus_one, r, dtype)
+    r = select(w, w.emit("Equal", [u, constant(w, np.inf, dtype)]), u, r, dtype)
+    return with_sign(w, r, signbit_of(w, x, dtype), dtype, final)      # expm1(-0.0) is -0.0
+
+
+def log_base(base):
+    """ONNX has only the natural Log: log(x) / log(base), within a rounding of NumPy's log2 and
+    log10 (which may be exact where this is not, at powers of the base)."""
+    def build(w, x, dtype, final):
+        return w.emit("Div", [w.emit("Log", [x]), constant(w, np.log(base), dtype)], final=final)
+    return build
+
+
+def exp2(w, x, dtype, final):
+    """Pow(2, x): exact at whole x, as NumPy's (Exp(x log 2) is not)."""
+    return w.emit("Pow", [constant(w, 2, dtype), x], final=final)
+
+
+def cbrt(w, x, dtype, final):
+    """|x| ** (1/3) with x's sign (Pow of a negative base is NaN), float32 computed in float64
+    so that the rounded exponent 1/3 costs no digits; -0.0 stays -0.0."""
+    wide = np.dtype(np.float64)
+    root = w.cast(w.emit("Pow", [w.emit("Abs", [w.cast(x, dtype, wide)]), constant(w, 1 / 3, wide)]), wide, dtype)
+    return with_sign(w, root, signbit_of(w, x, dtype), dtype, final)
+
+
+def logaddexp_base(two):
+    """log(e**x + e**y) (or base 2) as NumPy computes it: the larger plus log1p(e**-|x - y|);
+    x + log(2) where x == y (so two infinities of one sign give that infinity); NaN where
+    x - y is."""
+    def build(w, x, y, dtype, final):
+        difference = w.emit("Sub", [x, y])
+        larger = select(w, w.emit("Greater", [difference, constant(w, 0, dtype)]), x, y, dtype)
+        minus_distance = w.emit("Neg", [w.emit("Abs", [difference])])
+        if two:
+            tail = w.emit("Mul", [log1p_of(w, exp2(w, minus_distance, dtype, False), dtype),
+                                  constant(w, 1 / np.log(2), dtype)])
+        else:
+            tail = log1p_of(w, w.emit("Exp", [minus_distance]), dtype)
+        at_ties = w.emit("Add", [x, constant(w, 1 if two else np.log(2), dtype)])
+        return select(w, w.emit("Equal", [x, y]), at_ties, w.emit("Add", [larger, tail]), dtype, final)
+    return build
+
+
+def copysign(w, x, y, dtype, final):
+    return with_sign(w, x, signbit_of(w, y, dtype), dtype, final)
+
+
+def signbit(w, node, args, specs):
+    w.emit("Identity", [signbit_of(w, args[0], specs[0].dtype)], final=True)
+
+
+def rounding(op_type):
+    """floor, ceil, rint and trunc: of integers the integers themselves (when NumPy keeps the
+    dtype), of floats ONNX's Floor, Ceil, Round (half to even, as NumPy's rint) or, for trunc,
+    Floor of |x| with x's sign (so -0.5 gives -0.0 as in NumPy)."""
+    def rule(w, node, args, specs):
+        (x,), dtype = same_type(w, node, args, specs), node["dtype"]
+        if dtype.kind != "f":
+            w.emit("Identity", [x], final=True)
+        elif op_type == "Trunc":       # ONNX has no Trunc
+            with_sign(w, w.emit("Floor", [w.emit("Abs", [x])]), signbit_of(w, x, dtype), dtype, final=True)
+        else:
+            w.emit(op_type, [x], final=True)
+    return rule
+
+
+# -- division with NumPy's rounding and its results for a zero divisor --------------------------
+
+def safe_divisor(w, y, dtype):
+    """y with 1 where it is 0 (C's integer x / 0 traps) or, signed, -1 (MIN / -1 overflows and
+    traps); the rules put NumPy's results in those places."""
+    unsafe = w.emit("Equal", [y, constant(w, 0, dtype)])
+    if dtype.kind == "i":
+        unsafe = w.emit("Or", [unsafe, w.emit("Equal", [y, constant(w, -1, dtype)])])
+    return select(w, unsafe, constant(w, 1, dtype), y, dtype)
+
+
+def zero_where_divisor_is_zero(w, y, value, dtype):
+    """NumPy's integer x // 0, x % 0 and fmod(x, 0) are 0."""
+    zero = constant(w, 0, dtype)
+    return select(w, w.emit("Equal", [y, zero]), zero, value, dtype, final=True)
+
+
+def either(w, condition, a, b):
+    """Where(condition, a, b) of booleans, which onnxruntime's Where does not take."""
+    return w.emit("Or", [w.emit("And", [condition, a]), w.emit("And", [w.emit("Not", [condition]), b])])
+
+
+def float_divmod(w, x, y, dtype):
+    """NumPy's floor quotient and remainder of floats, as NumPy computes them: C's fmod, moved
+    to the divisor's side when their signs differ; the quotient (x - fmod) / y, rounded to the
+    whole number floor would give; a zero remainder signed as y, a zero quotient as x / y."""
+    zero, one = constant(w, 0, dtype), constant(w, 1, dtype)
+    fmod = w.emit("Mod", [x, y], fmod=1)
+    quotient = w.emit("Div", [w.emit("Sub", [x, fmod]), y])
+    flip = w.emit("And", [w.emit("Not", [w.emit("Equal", [fmod, zero])]),
+                          w.emit("Xor", [w.emit("Less", [y, zero]), w.emit("Less", [fmod, zero])])])
+    remainder = select(w, flip, w.emit("Add", [fmod, y]), fmod, dtype)
+    negative = either(w, w.emit("Equal", [remainder, zero]), signbit_of(w, y, dtype), signbit_of(w, remainder, dtype))
+    remainder = with_sign(w, remainder, negative, dtype)
+    quotient = select(w, flip, w.emit("Sub", [quotient, one]), quotient, dtype)
+    floor = w.emit("Floor", [quotient])
+    floor = select(w, w.emit("Greater", [w.emit("Sub", [quotient, floor]), constant(w, 0.5, dtype)]),
+                   w.emit("Add", [floor, one]), floor, dtype)
+    ratio = w.emit("Div", [x, y])
+    negative = either(w, w.emit("Equal", [quotient, zero]), signbit_of(w, ratio, dtype), signbit_of(w, floor, dtype))
+    return with_sign(w, floor, negative, dtype), remainder, ratio
+
+
+def floor_divide(w, node, args, specs):
+    """x // y: for floats NumPy's divmod (x / y where y is 0); for integers the truncated
+    quotient, one less where the remainder's sign differs from y's; -x for y = -1 (wrapping
+    as NumPy's MIN // -1 does), 0 for y = 0."""
+    x, y = same_type(w, node, args, specs)
+    dtype = node["dtype"]
+    if dtype.kind == "f":
+        floor, _, ratio = float_divmod(w, x, y, dtype)
+        select(w, w.emit("Equal", [y, constant(w, 0, dtype)]), ratio, floor, dtype, final=True)
+        return
+    safe = safe_divisor(w, y, dtype)
+    quotient = w.emit("Div", [x, safe])
+    if dtype.kind == "i":
+        zero = constant(w, 0, dtype)
+        remainder = w.emit("Mod", [x, safe], fmod=1)
+        off = w.emit("And", [w.emit("Not", [w.emit("Equal", [remainder, zero])]),
+                             w.emit("Xor", [w.emit("Less", [remainder, zero]), w.emit("Less", [safe, zero])])])
+        quotient = w.emit("Sub", [quotient, w.cast(off, bool, dtype)])
+        quotient = select(w, w.emit("Equal", [y, constant(w, -1, dtype)]), w.emit("Sub", [zero, x]), quotient, dtype)
+    zero_where_divisor_is_zero(w, y, quotient, dtype)
+
+
+def remainder_rule(fmod):
+    """x % y with y's sign (Python's, ONNX's Mod) or fmod(x, y) with x's (C's, Mod with
+    fmod=1, which ONNX requires for floats): floats as NumPy computes them, integers 0 where y
+    is 0."""
+    def rule(w, node, args, specs):
+        x, y = same_type(w, node, args, specs)
+        dtype = node["dtype"]
+        if dtype.kind == "f" and fmod:
+            w.emit("Mod", [x, y], fmod=1, final=True)
+        elif dtype.kind == "f":
+            w.emit("Identity", [float_divmod(w, x, y, dtype)[1]], final=True)
+        else:
+            zero_where_divisor_is_zero(w, y, w.emit("Mod", [x, safe_divisor(w, y, dtype)], fmod=int(fmod)), dtype)
+    return rule
+
+
+# -- bitwise ops and shifts ----------------------------------------------------------------------
+
+def bitwise(op_type, logical):
+    """ONNX's Bitwise ops take integers only; booleans take And, Or, Xor, Not."""
+    def rule(w, node, args, specs):
+        w.emit(logical if node["dtype"] == np.bool_ else op_type, same_type(w, node, args, specs), final=True)
+    return rule
+
+
+def shift(direction):
+    """x << n and x >> n in NumPy's common dtype. ONNX's BitShift takes unsigned integers only:
+    x is shifted as the unsigned integer of its width (the same bits), and a negative x shifted
+    right as ~((~x) >> n), which fills with ones as NumPy's arithmetic shift does. A count of
+    the width or more (negative ones too: NumPy reads the count as unsigned) gives 0, or -1 for
+    a negative x shifted right, as NumPy's: ONNX leaves such counts undefined (onnxruntime
+    gives 0, C's shift is undefined behaviour), so the rule puts the 0 in itself."""
+    def rule(w, node, args, specs):
+        x, n = same_type(w, node, args, specs)
+        dtype = node["dtype"]
+        unsigned = np.dtype(f"u{dtype.itemsize}")
+        count = w.cast(n, dtype, unsigned)
+        too_far = w.emit("GreaterOrEqual", [count, constant(w, 8 * dtype.itemsize, unsigned)])
+        count = select(w, too_far, constant(w, 0, unsigned), count, unsigned)
+        flip = direction == "RIGHT" and dtype.kind == "i"
+        if flip:
+            negative = w.emit("Less", [x, constant(w, 0, dtype)])
+            x = select(w, negative, w.emit("BitwiseNot", [x]), x, dtype)
+        shifted = w.emit("BitShift", [w.cast(x, dtype, unsigned), count], direction=direction)
+        shifted = w.cast(select(w, too_far, constant(w, 0, unsigned), shifted, unsigned), unsigned, dtype)
+        if flip:
+            select(w, negative, w.emit("BitwiseNot", [shifted]), shifted, dtype, final=True)
+        else:
+            w.emit("Identity", [shifted], final=True)
+    return rule
+
+
+# -- reductions, scans and sorting in the dtypes onnxruntime computes --------------------------
+
+def finish(w, value, from_dtype, to_dtype):
+    """The rule's last node: `value` cast to the node's dtype."""
+    if np.dtype(from_dtype) == np.dtype(to_dtype):
+        return w.emit("Identity", [value], final=True)
+    return w.emit("Cast", [value], to=w.onnx.helper.np_dtype_to_tensor_dtype(np.dtype(to_dtype)), final=True)
+
+
+def wrapping_dtype(dtype):
+    """onnxruntime's CumSum takes no uint64: int64 stands in, whose sums wrap modulo 2**64 to
+    the same bits."""
+    return np.dtype(np.int64) if np.dtype(dtype) == np.uint64 else np.dtype(dtype)
+
+
+def prod(w, node, args, specs):
+    """ReduceProd for floats. onnxruntime's ReduceProd of integers saturates where NumPy's
+    product wraps around: integers go through the running product of `running_product` (Mul
+    wraps) over the reduced axes, moved last and flattened into one."""
+    dtype, axes = node["dtype"], node["attrs"]["axis"]
+    x = w.cast(args[0], specs[0].dtype, dtype)
+    if not axes:
+        w.emit("Identity", [x], final=True)
+    elif dtype.kind == "f":
+        w.emit("ReduceProd", [x, w.ints(axes)], keepdims=int(node["attrs"]["keepdims"]), final=True)
+    else:
+        kept = [k for k in range(len(specs[0].shape)) if k not in axes]
+        rest = [specs[0].shape[k] for k in kept]
+        moved = w.emit("Reshape", [w.emit("Transpose", [x], perm=kept + list(axes)), w.ints(rest + [-1])])
+        product, _ = running_product(w, moved, len(rest), rest, dtype)
+        w.emit("Reshape", [product, w.ints(node["shape"])], final=True)
+
+
+# the dtypes onnxruntime's ArgMax, ArgMin and TopK compare
+ORDERED_KERNEL = {np.dtype(t) for t in (np.int8, np.int32, np.int64, np.uint8, np.float32, np.float64)}
+
+
+def in_order(w, x, dtype):
+    """x in a dtype onnxruntime's ArgMin, ArgMax and TopK take, in the same order: booleans as
+    int8, other integers as int64; uint64 with its top bit flipped first, which maps 0 .. 2**64
+    - 1 onto int64's -2**63 .. 2**63 - 1 in order."""
+    dtype = np.dtype(dtype)
+    if dtype in ORDERED_KERNEL:
+        return x
+    if dtype == np.bool_:
+        return w.cast(x, dtype, np.int8)
+    if dtype == np.uint64:
+        x = w.emit("BitwiseXor", [x, constant(w, 1 << 63, np.uint64)])
+    return w.cast(x, dtype, np.int64)
+
+
+def arg_reduction(op_type):
+    """ArgMax, ArgMin: the first of equal entries, as NumPy's. NumPy takes the first NaN where
+    there is one, onnxruntime skips NaNs: the first NaN's index (the ArgMax of isnan) is put in
+    where a NaN is."""
+    def rule(w, node, args, specs):
+        axis, keepdims = node["attrs"]["axis"], node["attrs"]["keepdims"]
+        x, dtype = args[0], specs[0].dtype
+        if axis is None:
+            x, axis = w.emit("Reshape", [x, w.ints([-1])]), 0
+        index = w.emit(op_type, [in_order(w, x, dtype)], axis=axis, keepdims=int(keepdims))
+        if dtype.kind == "f":
+            nan = w.cast(w.emit("IsNaN", [x]), bool, np.int8)
+            first_nan = w.emit("ArgMax", [nan], axis=axis, keepdims=int(keepdims))
+            any_nan = w.emit("Greater", [w.emit("ReduceMax", [nan, w.ints([axis])], keepdims=int(keepdims)),
+                                         constant(w, 0, np.int8)])
+            index = w.emit("Where", [any_nan, first_nan, index])
+        if keepdims and node["attrs"]["axis"] is None:
+            index = w.emit("Reshape", [index, w.ints([1] * len(specs[0].shape))])
+        w.emit("Identity", [index], final=True)
+    return rule
+
+
+def cumsum(w, node, args, specs):
+    """CumSum in the result's dtype: sequential sums, as NumPy's."""
+    dtype = node["dtype"]
+    x = w.cast(args[0], specs[0].dtype, wrapping_dtype(dtype))
+    total = w.emit("CumSum", [x, w.const(np.int64(node["attrs"]["axis"]), "axis")])
+    finish(w, total, wrapping_dtype(dtype), dtype)
+
+
+def running_product(w, x, axis, rest, dtype):
+    """The product of x's entries along `axis` and their running product: a Scan along the axis
+    whose body multiplies the product so far (`rest`: its shape) by the next slice, exact and
+    in NumPy's order."""
+    helper = w.onnx.helper
+    so_far, entry, product, out = (w.fresh(f"{w.names[w.current]}/{hint}")
+                                   for hint in ("product_so_far", "entry", "product", "running_product"))
+    element = helper.np_dtype_to_tensor_dtype(dtype)
+    body = helper.make_graph(
+        [helper.make_node("Mul", [so_far, entry], [product]), helper.make_node("Identity", [product], [out])],
+        w.fresh("product_step"), [helper.make_tensor_value_info(n, element, rest) for n in (so_far, entry)],
+        [helper.make_tensor_value_info(n, element, rest) for n in (product, out)])
+    ones = w.const(np.ones(rest, dtype), "ones")
+    return w.emit("Scan", [ones, x], outputs=2, body=body, num_scan_inputs=1, scan_input_axes=[axis],
+                  scan_output_axes=[axis])
+
+
+def cumprod(w, node, args, specs):
+    """ONNX has no CumProd (and exp of a sum of logs fails on zeros and negatives): the running
+    product of a Scan."""
+    dtype, axis = node["dtype"], node["attrs"]["axis"]
+    rest = [n for k, n in enumerate(specs[0].shape) if k != axis]
+    _, running = running_product(w, w.cast(args[0], specs[0].dtype, dtype), axis, rest, dtype)
+    w.emit("Identity", [running], final=True)
+
+
+def argsort(w, node, args, specs):
+    """TopK of all entries, smallest first: onnxruntime's keeps equal entries in order (stable,
+    as irtoy's argsort) and puts NaNs last, as NumPy sorts them."""
+    axis = node["attrs"]["axis"] % len(specs[0].shape)
+    k = w.ints([specs[0].shape[axis]])
+    _, order = w.emit("TopK", [in_order(w, args[0], specs[0].dtype), k], outputs=2, axis=axis, largest=0, sorted=1)
+    w.emit("Identity", [order], final=True)
+
+
+def det(w, node, args, specs):
+    w.emit("Det", same_type(w, node, args, specs), final=True)
+
+
+# -- linear algebra ONNX has no operator for, unrolled over the (static) columns ---------------
+# Each step works on the whole stack of matrices at once, so a matrix of n columns takes n
+# steps of a few nodes each. Where NumPy raises LinAlgError (a singular or not positive
+# definite matrix), the model computes inf or NaN: a model cannot raise.
+
+def columns(w, x, start, stop, axis=-1):
+    """x[..., start:stop] along `axis` (-1: columns, -2: rows)."""
+    return w.emit("Slice", [x, w.ints([start]), w.ints([stop]), w.ints([axis])])
+
+
+def gauss_jordan(w, m, shape, dtype):
+    """Gauss-Jordan elimination with partial pivoting of the stack m = [A | B] (shape (..., n,
+    n + k)): the largest |entry| at or below the diagonal of column j (the first of equal ones,
+    as LAPACK's) is swapped into row j, which is divided by it and subtracted from every other
+    row. Returns the reduced stack ([I | A^-1 B]), the pivots ((..., 1, 1) each, LU's pivots)
+    and whether each step swapped two rows."""
+    n = shape[-2]
+    rows = np.arange(n).reshape(n, 1)
+    row_index = w.const(rows.astype(np.int64), "rows")
+    pivots, swapped = [], []
+    for j in range(n):
+        below = w.const(rows >= j, "at_or_below")
+        score = w.emit("Where", [below, w.emit("Abs", [columns(w, m, j, j + 1)]), constant(w, -1, dtype)])
+        p = w.emit("ArgMax", [score], axis=-2, keepdims=1)
+        j_ = constant(w, j, np.int64)
+        at_j, at_p = w.emit("Equal", [row_index, j_]), w.emit("Equal", [row_index, p])
+        order = w.emit("Where", [at_j, p, w.emit("Where", [at_p, j_, row_index])])
+        m = w.emit("GatherElements", [m, w.emit("Expand", [order, w.ints(shape)])], axis=-2)
+        pivot_row = columns(w, m, j, j + 1, axis=-2)
+        pivot = columns(w, pivot_row, j, j + 1)
+        pivots.append(pivot)
+        swapped.append(w.emit("Not", [w.emit("Equal", [p, j_])]))
+        normalized = w.emit("Div", [pivot_row, pivot])
+        eliminated = w.emit("Sub", [m, w.emit("Mul", [columns(w, m, j, j + 1), normalized])])
+        m = w.emit("Where", [w.const(rows == j, "row_j"), normalized, eliminated])
+    return m, pivots, swapped
+
+
+def solve(w, node, args, specs):
+    """x with a @ x = b: Gauss-Jordan on [a | b], a and b broadcast to one batch (a 1-d b is
+    one column for every matrix)."""
+    dtype, shape = node["dtype"], node["shape"]
+    a, b = same_type(w, node, args, specs)
+    n = specs[0].shape[-1]
+    k = 1 if len(specs[1].shape) == 1 else specs[1].shape[-1]
+    batch = list(shape[:-2]) if len(specs[1].shape) > 1 else list(shape[:-1])
+    a = w.emit("Expand", [a, w.ints(batch + [n, n])])
+    if len(specs[1].shape) == 1:
+        b = w.emit("Reshape", [b, w.ints([n, 1])])
+    b = w.emit("Expand", [b, w.ints(batch + [n, k])])
+    m, _, _ = gauss_jordan(w, w.emit("Concat", [a, b], axis=-1), batch + [n, n + k], dtype)
+    w.emit("Reshape", [columns(w, m, n, n + k), w.ints(shape)], final=True)
+
+
+def inv(w, node, args, specs):
+    """Gauss-Jordan on [a | I]."""
+    dtype, shape = node["dtype"], list(node["shape"])
+    n = shape[-1]
+    eye = w.emit("Expand", [w.const(np.eye(n, dtype=dtype), "identity"), w.ints(shape)])
+    m, _, _ = gauss_jordan(w, w.emit("Concat", [args[0], eye], axis=-1), shape[:-1] + [2 * n], dtype)
+    w.emit("Identity", [columns(w, m, n, 2 * n)], final=True)
+
+
+def slogdet(w, node, args, specs):
+    """The sign and log|det| from the pivots of the elimination (LU's): the product of their
+    signs, negated once for each row swap, and the sum of log|pivot|."""
+    dtype = node["dtype"]
+    _, pivots, swapped = gauss_jordan(w, args[0], list(specs[0].shape), dtype)
+    pivots = w.emit("Concat", pivots, axis=-1)
+    one, minus_one = constant(w, 1, dtype), constant(w, -1, dtype)
+    flips = w.emit("Concat", [w.emit("Where", [s, minus_one, one]) for s in swapped], axis=-1)
+    sign = w.emit("ReduceProd", [w.emit("Mul", [w.emit("Sign", [pivots]), flips]), w.ints([-1])], keepdims=1)
+    log = w.emit("ReduceSum", [w.emit("Log", [w.emit("Abs", [pivots])]), w.ints([-1])], keepdims=1)
+    w.emit("Reshape", [w.emit("Concat", [sign, log], axis=-1), w.ints(node["shape"])], final=True)
+
+
+def cholesky(w, node, args, specs):
+    """The Cholesky-Banachiewicz recurrence a column at a time, reading a's lower triangle:
+    c = a[:, j] - L[:, :j] L[j, :j]; L[j, j] = sqrt(c[j]), below it c / L[j, j], above it 0."""
+    dtype, n = node["dtype"], specs[0].shape[-1]
+    rows = np.arange(n).reshape(n, 1)
+    found = []
+    for j in range(n):
+        c = columns(w, args[0], j, j + 1)
+        if found:
+            so_far = w.emit("Concat", found, axis=-1) if len(found) > 1 else found[0]
+            row_j = columns(w, so_far, j, j + 1, axis=-2)
+            c = w.emit("Sub", [c, w.emit("ReduceSum", [w.emit("Mul", [so_far, row_j]), w.ints([-1])], keepdims=1)])
+        diagonal = w.emit("Sqrt", [columns(w, c, j, j + 1, axis=-2)])
+        below = w.emit("Where", [w.const(rows > j, "below"), w.emit("Div", [c, diagonal]), constant(w, 0, dtype)])
+        found.append(w.emit("Where", [w.const(rows == j, "row_j"), diagonal, below]))
+    w.emit("Concat", found, axis=-1, final=True) if n > 1 else w.emit("Identity", found, final=True)
+
+
+def qr(w, node, args, specs):
+    """Householder reflections, as LAPACK's geqrf: column j's reflection takes x (rows j.. of
+    the column) to beta e1 with beta = -sign(x[0]) |x|, so R's diagonal has LAPACK's (NumPy's)
+    signs; where x is zero below x[0] there is no reflection (R[j, j] = x[0]). Q is the product
+    of the reflections, its first k columns; the node holds Q, then R transposed."""
+    dtype = node["dtype"]
+    *batch, m, n = specs[0].shape
+    k = min(m, n)
+    swap = list(range(len(batch))) + [len(batch) + 1, len(batch)]
+    zero, one = constant(w, 0, dtype), constant(w, 1, dtype)
+    work = args[0]          # rows j.. and columns j.. of a, the reflections 0 .. j-1 applied
+    q = w.emit("Expand", [w.const(np.eye(m, dtype=dtype), "identity"), w.ints(batch + [m, m])])
+    r_rows = []
+    for j in range(k):
+        x = columns(w, work, 0, 1)
+        alpha = columns(w, x, 0, 1, axis=-2)
+        row = columns(w, work, 0, 1, axis=-2)
+        if j < m - 1:
+            tail = columns(w, x, 1, m - j, axis=-2)
+            reflect = w.emit("Greater", [w.emit("ReduceSum", [w.emit("Mul", [tail, tail]), w.ints([-2])], keepdims=1),
+                                         zero])
+            norm = w.emit("Sqrt", [w.emit("ReduceSum", [w.emit("Mul", [x, x]), w.ints([-2])], keepdims=1)])
+            beta = w.emit("Where", [w.emit("Less", [alpha, zero]), norm, w.emit("Neg", [norm])])
+            tau = w.emit("Where", [reflect, w.emit("Div", [w.emit("Sub", [beta, alpha]), beta]), zero])
+            scale = w.emit("Where", [reflect, w.emit("Sub", [alpha, beta]), one])
+            first = w.const(np.arange(m - j).reshape(m - j, 1) == 0, "first_row")
+            v = w.emit("Where", [first, one, w.emit("Div", [x, scale])])
+            along = w.emit("ReduceSum", [w.emit("Mul", [v, work]), w.ints([-2])], keepdims=1)
+            work = w.emit("Sub", [work, w.emit("Mul", [w.emit("Mul", [tau, v]), along])])
+            row = w.emit("Where", [w.const(np.arange(n - j) == 0, "first_column"),
+                                   w.emit("Where", [reflect, beta, alpha]), columns(w, work, 0, 1, axis=-2)])
+            q_right = columns(w, q, j, m)
+            v_row = w.emit("Transpose", [v], perm=swap)
+            qv = w.emit("ReduceSum", [w.emit("Mul", [q_right, v_row]), w.ints([-1])], keepdims=1)
+            q_right = w.emit("Sub", [q_right, w.emit("Mul", [w.emit("Mul", [qv, tau]), v_row])])
+            q = w.emit("Concat", [columns(w, q, 0, j), q_right], axis=-1) if j else q_right
+            work = columns(w, columns(w, work, 1, m - j, axis=-2), 1, n - j)
+        if j:
+            row = w.emit("Concat", [w.const(np.zeros(batch + [1, j], dtype), "zeros"), row], axis=-1)
+        r_rows.append(row)
+    r = w.emit("Concat", r_rows, axis=-2) if k > 1 else r_rows[0]
+    w.emit("Concat", [columns(w, q, 0, k), w.emit("Transpose", [r], perm=swap)], axis=-2, final=True)
+
+
 EXPORTERS = {
     **{name: arithmetic(op_type) for name, op_type in {
         "add": "Add", "subtract": "Sub", "multiply": "Mul", "divide": "Div", "maximum": "Max",
@@ -339,7 +841,7 @@ EXPORTERS = {
     "not_equal": comparison("Equal", negate=True),
     "negative": negative, "power": power, "arctan2": arctan2, "hypot": hypot, "where": where, "cast": cast,
     "sum": reduction("ReduceSum", True), "mean": reduction("ReduceMean", True),
-    "max": reduction("ReduceMax", False), "min": reduction("ReduceMin", False), "argmax": argmax,
+    "max": reduction("ReduceMax", False), "min": reduction("ReduceMin", False), "argmax": arg_reduction("ArgMax"),
     "matmul": matmul,
     "reshape": reshape, "transpose": transpose, "broadcast_to": broadcast_to, "expand_dims": expand_dims,
     "squeeze": squeeze, "getitem": getitem, "scatter": scatter, "concatenate": concatenate,
@@ -347,21 +849,21 @@ EXPORTERS = {
     "max_pool2d": max_pool2d, "avg_pool2d": avg_pool2d, "max_pool2d_grad": max_pool2d_grad,
     "max_pool2d_pick": max_pool2d_pick, "avg_pool2d_grad": avg_pool2d_grad,
     "random_uniform": random_uniform, "gather": gather, "scatter_add": scatter_add,
+    **{name: float_rule(build) for name, build in {
+        "log1p": log1p, "expm1": expm1, "log2": log_base(2), "log10": log_base(10), "exp2": exp2, "cbrt": cbrt,
+        "logaddexp": logaddexp_base(two=False), "logaddexp2": logaddexp_base(two=True),
+        "copysign": copysign}.items()},
+    "signbit": signbit, "floor": rounding("Floor"), "ceil": rounding("Ceil"), "rint": rounding("Round"),
+    "trunc": rounding("Trunc"),
+    "floor_divide": floor_divide, "remainder": remainder_rule(fmod=False), "fmod": remainder_rule(fmod=True),
+    "bitwise_and": bitwise("BitwiseAnd", "And"), "bitwise_or": bitwise("BitwiseOr", "Or"),
+    "bitwise_xor": bitwise("BitwiseXor", "Xor"), "invert": bitwise("BitwiseNot", "Not"),
+    "left_shift": shift("LEFT"), "right_shift": shift("RIGHT"),
+    "prod": prod, "argmin": arg_reduction("ArgMin"), "cumsum": cumsum, "cumprod": cumprod, "argsort": argsort,
+    "det": det, "solve": solve, "inv": inv, "slogdet": slogdet, "cholesky": cholesky, "qr": qr,
 }
 
 # Ops that have no ONNX form, and why (export refuses a graph holding one, naming it).
-_NO_RULE_YET = "no export rule yet: ONNX has {} but its semantics differ from NumPy's in places this rule must handle"
-_NO_OPERATOR = "ONNX has no operator for it"
-NOT_EXPORTED = {
-    **dict.fromkeys(["log1p", "expm1", "log2", "log10", "exp2", "cbrt", "logaddexp", "logaddexp2", "copysign",
-                     "signbit"], _NO_RULE_YET.format("a composition of Log, Exp and Pow")),
-    **dict.fromkeys(["floor", "ceil", "rint", "trunc"], _NO_RULE_YET.format("Floor, Ceil and Round (floats only)")),
-    **dict.fromkeys(["floor_divide", "remainder", "fmod"], _NO_RULE_YET.format("Div and Mod")),
-    **dict.fromkeys(["bitwise_and", "bitwise_or", "bitwise_xor", "invert", "left_shift", "right_shift"],
-                    _NO_RULE_YET.format("the Bitwise ops and BitShift (unsigned only)")),
-    **dict.fromkeys(["prod", "argmin"], _NO_RULE_YET.format("ReduceProd and ArgMin")),
-    **dict.fromkeys(["cumsum", "cumprod"], _NO_RULE_YET.format("CumSum (no CumProd)")),
-    "argsort": _NO_RULE_YET.format("TopK"),
-    "det": "no export rule yet: ONNX has Det, but irtoy's gradient of det takes an svd, which ONNX lacks",
-    **dict.fromkeys(["inv", "solve", "cholesky", "qr", "eigh", "svd", "slogdet"], _NO_OPERATOR),
-}
+_ITERATIVE = ("ONNX has no operator for it, and its algorithm iterates until converged (QR or Jacobi sweeps), so "
+              "it has no fixed number of steps to write out as solve, qr or cholesky are")
+NOT_EXPORTED = dict.fromkeys(["eigh", "svd"], _ITERATIVE)
