@@ -78,7 +78,8 @@ def report(target, out_dir, args=None, kwargs=None, backends=("numpy", "numba"),
             compiled[backend] = target if isinstance(target, Compiled) and target.backend == backend \
                 else traced.compile(backend)
     final = compiled.get("numba", profiled)
-    sections = stage_sections(final.stages, onnx_links(final, out_dir))
+    models = onnx_models(final)
+    sections = stage_sections(final.stages, {name: onnx_link(name, model) for name, model in models.items()})
     source = final.source if hasattr(final.executable, "source") else None
     table = None if comparison is None else str(comparison)
     if table is None and len(compiled) > 1:
@@ -96,7 +97,11 @@ def report(target, out_dir, args=None, kwargs=None, backends=("numpy", "numba"),
         profile=html.escape(profiled.profile()),
         compare=f"<pre>{html.escape(table)}</pre>" if table else "<p>Only one backend was compiled.</p>",
     )
-    return render.write(os.path.join(out_dir, "index.html"), page)
+    path = render.write(os.path.join(out_dir, "index.html"), page)
+    for name, model in models.items():
+        if not isinstance(model, str):
+            render.write(os.path.join(out_dir, "onnx", f"{name}.onnx"), model.SerializeToString())
+    return path
 
 
 def report_asset(name):
@@ -170,26 +175,29 @@ def changes(graph, previous):
     return {n: "added" for n in added}, text
 
 
-def onnx_links(compiled, out_dir):
-    """{stage: HTML saying where that stage's ONNX model is}: each stage exported to
-    out_dir/onnx/STAGE.onnx, or why it is not (the extra missing, an op ONNX cannot express)."""
+def onnx_models(compiled):
+    """{stage: its ONNX model, or why it has none (the extra missing, an op ONNX cannot express)}."""
     try:
         from irtoy.onnx.engine import require
         require("onnx")
     except IrtoyError as e:
-        return dict.fromkeys(compiled.stages, f"<p class='onnx'>No ONNX model: {html.escape(str(e))}</p>")
+        return dict.fromkeys(compiled.stages, f"No ONNX model: {e}")
     from irtoy.onnx import export
-    links = {}
+    models = {}
     for name in compiled.stages:
         try:
-            export(compiled, os.path.join(out_dir, "onnx", f"{name}.onnx"), stage=name)
+            models[name] = export(compiled, stage=name)
         except IrtoyError as e:
-            links[name] = f"<p class='onnx'>Not exported to ONNX: {html.escape(str(e))}</p>"
-        else:
-            links[name] = (f"<p class='onnx'>This stage as an ONNX model: <a href='onnx/{name}.onnx' download>"
-                           f"onnx/{name}.onnx</a> (open it in Netron: netron.app, or <code>pip install netron; "
-                           f"netron onnx/{name}.onnx</code>)</p>")
-    return links
+            models[name] = f"Not exported to ONNX: {e}"
+    return models
+
+
+def onnx_link(name, model):
+    """The line of a stage's section that links its ONNX model (written to onnx/STAGE.onnx)."""
+    if isinstance(model, str):
+        return f"<p class='onnx'>{html.escape(model)}</p>"
+    return (f"<p class='onnx'>This stage as an ONNX model: <a href='onnx/{name}.onnx' download>onnx/{name}.onnx</a> "
+            f"(open it in Netron: netron.app, or <code>pip install netron; netron onnx/{name}.onnx</code>)</p>")
 
 
 def stage_sections(stages, onnx_links):

@@ -166,7 +166,7 @@ def test_an_unchanged_stage_says_which_it_is_the_same_as(demo, page):
         if name in same_as:
             assert f"same as {same_as[name]}" in section.inner_text()
             assert section.locator("svg").count() == 0
-            section.locator("a").click()
+            section.locator(".changes a").click()
             assert page.locator(f"#stage-{same_as[name]} svg").first.is_visible()
         else:
             assert "same as" not in section.inner_text()
