@@ -18,6 +18,7 @@ import math
 import numpy as np
 import scipy.special
 
+from irtoy import ops
 from irtoy.errors import IrtoyError
 from irtoy.onnx.import_nn_ops import NN_IMPORTERS
 from irtoy.onnx.nodes import traceable_functions, along, axes_of, cast_to, full, is_traced, move_axis, pad_axis, take
@@ -386,43 +387,61 @@ def gather(node, data, indices):
     return take(data, indices, axis)
 
 
+def wrapped(indices, n):
+    """ONNX's negative indices (counted from the end of an axis of length n) made positive."""
+    return np.where(indices < 0, indices + np.asarray(n, indices.dtype), indices)
+
+
+def along_axis(indices, axis, n):
+    """The NumPy index that picks, for each entry of `indices`, position indices[i, j, k] on
+    `axis` and the entry's own position on every other axis (GatherElements' and
+    ScatterElements' positions): out[i, j, k] = data[indices[i, j, k], j, k] for axis 0."""
+    return tuple(wrapped(indices, n) if k == axis else
+                 np.arange(d).reshape([-1 if j == k else 1 for j in range(indices.ndim)])
+                 for k, d in enumerate(indices.shape))
+
+
 def gather_elements(node, data, indices):
-    """out[i, j, k] = data[indices[i, j, k], j, k] (axis 0): a where-select over a one-hot
-    comparison, summed, as in `take`."""
+    """out[i, j, k] = data[indices[i, j, k], j, k] (axis 0): one gather."""
     axis = node.attr("axis", 0) % data.ndim
-    n = data.shape[axis]
-    data = data[tuple(slice(0, d) if k != axis else slice(None) for k, d in enumerate(indices.shape))]
-    indices = np.where(indices < 0, indices + np.asarray(n, indices.dtype), indices)
-    hits = np.expand_dims(indices, -1) == np.arange(n, dtype=indices.dtype)         # indices.shape + (n,)
-    moved = np.expand_dims(move_axis(data, axis, -1), axis)
-    values = cast_to(moved, np.uint8) if data.dtype == bool else moved
-    return cast_to(np.sum(np.where(hits, values, np.zeros((), values.dtype)), axis=-1), data.dtype)
+    return data[along_axis(indices, axis, data.shape[axis])]
 
 
 def scatter_elements(node, data, indices, updates):
     """data with updates[i, j, k] written at [i, indices[i, j, k], k] (axis 1), or combined with
-    what is there (reduction add, max, min): over a one-hot comparison of the indices."""
+    what is there (reduction add, max, min). Writing is a scatter-add of the updates onto
+    zeros, kept where some update landed (ONNX leaves repeated indices undefined; here they
+    add up); max and min compare over a one-hot of the indices, as no op scatters them."""
     axis = node.attr("axis", 0) % data.ndim
     reduction = node.attr("reduction", "none")
-    if any(a != b for k, (a, b) in enumerate(zip(indices.shape, data.shape)) if k != axis):
-        node.refuse("indices smaller than the data on other axes than `axis` are not supported")
     n = data.shape[axis]
-    indices = np.where(indices < 0, indices + np.asarray(n, indices.dtype), indices)
-    hits = np.expand_dims(indices, -1) == np.arange(n, dtype=indices.dtype)      # indices.shape + (n,)
-    spread = np.expand_dims(updates, -1)
-    if reduction in ("none", "add"):
-        placed = np.sum(np.where(hits, spread, np.zeros((), data.dtype)), axis=axis)
-        combined = data + move_axis(placed, -1, axis) if reduction == "add" else None
-    elif reduction in ("max", "min"):
-        fn, identity = (np.max, -np.inf) if reduction == "max" else (np.min, np.inf)
-        if data.dtype.kind != "f":
-            node.refuse(f"ScatterElements with reduction {reduction!r} of {data.dtype} is not supported")
-        placed = fn(np.where(hits, spread, np.asarray(identity, data.dtype)), axis=axis)
-        combined = (np.maximum if reduction == "max" else np.minimum)(data, move_axis(placed, -1, axis))
-    else:
+    if reduction == "add":
+        return ops.scatter_add(data, along_axis(indices, axis, n), updates)
+    if reduction == "none":
+        return written_over(data, along_axis(indices, axis, n), updates)
+    if reduction not in ("max", "min"):
         node.refuse(f"ScatterElements with reduction {reduction!r} is not supported")
+    if data.dtype.kind != "f":
+        node.refuse(f"ScatterElements with reduction {reduction!r} of {data.dtype} is not supported")
+    if any(a != b for k, (a, b) in enumerate(zip(indices.shape, data.shape)) if k != axis):
+        node.refuse(f"ScatterElements with reduction {reduction!r} and indices smaller than the data on "
+                    f"other axes than `axis` is not supported")
+    hits = np.expand_dims(wrapped(indices, n), -1) == np.arange(n, dtype=indices.dtype)  # indices.shape + (n,)
+    spread = np.expand_dims(updates, -1)
+    fn, identity = (np.max, -np.inf) if reduction == "max" else (np.min, np.inf)
+    placed = move_axis(fn(np.where(hits, spread, np.asarray(identity, data.dtype)), axis=axis), -1, axis)
     written = move_axis(np.max(cast_to(hits, np.uint8), axis=axis), -1, axis) > 0
-    return np.where(written, move_axis(placed, -1, axis) if combined is None else combined, data)
+    combined = (np.maximum if reduction == "max" else np.minimum)(data, placed)
+    return np.where(written, combined, data)
+
+
+def written_over(data, index, updates):
+    """data with `updates` written at data[index]: where an update lands, the sum of those
+    landing there (one, unless the index repeats), elsewhere data."""
+    counts = ops.scatter_add(np.zeros(data.shape, np.int32), index, np.ones(np.shape(updates), np.int32))
+    kind = np.uint8 if data.dtype == bool else data.dtype
+    placed = ops.scatter_add(np.zeros(data.shape, kind), index, cast_to(updates, kind))
+    return np.where(counts > 0, cast_to(placed, data.dtype), data)
 
 
 def flat_positions(node, data, indices):
@@ -448,36 +467,22 @@ def scatter_nd(node, data, indices, updates):
     if reduction not in ("none", "add"):
         node.refuse(f"ScatterND with reduction {reduction!r} is not supported")
     positions, k = flat_positions(node, data, indices)
-    n, rest = int(np.prod(data.shape[:k])), data.shape[k:]
-    positions = np.reshape(positions, (-1,))
-    hits = np.expand_dims(positions, -1) == np.arange(n, dtype=np.int64)                 # (m, n)
-    hits = np.reshape(hits, hits.shape + (1,) * len(rest))
-    spread = np.expand_dims(np.reshape(updates, (-1,) + rest), 1)                         # (m, 1) + rest
-    placed = np.sum(np.where(hits, spread, np.zeros((), data.dtype)), axis=0)            # (n,) + rest
+    flat = np.reshape(data, (int(np.prod(data.shape[:k])),) + data.shape[k:])
     if reduction == "add":
-        return data + np.reshape(placed, data.shape)
-    written = np.max(cast_to(hits, np.uint8), axis=0) > 0
-    return np.reshape(np.where(written, placed, np.reshape(data, (n,) + rest)), data.shape)
+        return np.reshape(ops.scatter_add(flat, (positions,), updates), data.shape)
+    return np.reshape(written_over(flat, (positions,), updates), data.shape)
 
 
 def top_k(node, x, k):
     """The k largest (or smallest) entries along `axis` and their indices, ties to the lower
-    index: each entry's rank is how many entries come before it (larger, or equal and earlier),
-    and the r-th result is the entry of rank r."""
+    index: the first k of a stable argsort, of the entries in reverse order for the largest
+    (-x for floats, ~x for integers and booleans: both keep ties equal)."""
     k = int(node.static(k, "k").reshape(-1)[0])
     axis, largest = node.attr("axis", -1) % x.ndim, node.attr("largest", 1)
     node.attr("sorted")                 # the results come sorted either way
-    moved = move_axis(x, axis, -1)
-    n = moved.shape[-1]
-    row, column = np.expand_dims(moved, -1), np.expand_dims(moved, -2)       # entry i against entry j
-    before = column > row if largest else column < row
-    earlier = np.tril(np.ones((n, n), bool), -1)                             # j < i
-    ties = np.where(earlier, column == row, False)
-    rank = np.sum(cast_to(before, np.int64), axis=-1) + np.sum(cast_to(ties, np.int64), axis=-1)
-    hits = np.expand_dims(rank, -2) == np.reshape(np.arange(k, dtype=np.int64), (k, 1))    # (..., k, n)
-    values = np.sum(np.where(hits, np.expand_dims(moved, -2), np.zeros((), x.dtype)), axis=-1)
-    indices = np.sum(np.where(hits, np.arange(n, dtype=np.int64), np.zeros((), np.int64)), axis=-1)
-    return move_axis(cast_to(values, x.dtype), -1, axis), move_axis(indices, -1, axis)
+    key = x if not largest else -x if x.dtype.kind == "f" else np.invert(x)
+    order = np.argsort(key, axis=axis, kind="stable")[along(axis, x.ndim, slice(0, k))]
+    return np.take_along_axis(x, order, axis), order
 
 
 def reverse_sequence(node, x, lengths):

@@ -141,28 +141,11 @@ def pad_axis(x, axis, before, after, mode, value):
 
 
 def take(data, indices, axis):
-    """np.take(data, indices, axis) with ONNX's negative indices: by irtoy's op for it when there
-    is one, else as a where-select over a one-hot comparison (exact: one term per sum is kept)."""
-    n = data.shape[axis]
-    if not is_traced(indices):
-        indices = np.asarray(indices)
-        indices = np.where(indices < 0, indices + n, indices)
-        if not is_traced(data) or np.take in traceable_functions():
-            return np.take(data, indices, axis=axis)
-        picked = [data[along(axis, data.ndim, slice(int(i), int(i) + 1))] for i in indices.ravel()]
-        if picked and len(picked) <= 16:
-            flat = np.concatenate(picked, axis=axis)
-            return np.reshape(flat, data.shape[:axis] + indices.shape + data.shape[axis + 1:])
-    if np.take in traceable_functions():
-        # irtoy's own take: np.take(a constant table, traced indices) would never reach the
-        # tracer (NumPy dispatches np.take on its first argument alone)
-        return ops.take(data, np.where(indices < 0, indices + n, indices), axis=axis)
-    indices = np.where(indices < 0, indices + np.asarray(n, indices.dtype), indices)
-    hits = np.expand_dims(indices, -1) == np.arange(n, dtype=indices.dtype)       # I + (n,)
-    before, count, after = axis, indices.ndim, data.ndim - axis - 1
-    hits = np.reshape(hits, (1,) * before + hits.shape + (1,) * after)
-    spread = np.reshape(data, data.shape[:axis] + (1,) * count + data.shape[axis:])
-    kind = data.dtype
-    values = cast_to(spread, np.uint8) if kind == bool else spread
-    chosen = np.sum(np.where(hits, values, np.zeros((), values.dtype)), axis=before + count)
-    return cast_to(chosen, kind)
+    """np.take(data, indices, axis) with ONNX's negative indices, by irtoy's take when anything
+    is traced: np.take(a constant table, traced indices) would not reach the tracer (NumPy
+    dispatches np.take on its first argument alone)."""
+    indices = indices if is_traced(indices) else np.asarray(indices)
+    indices = np.where(indices < 0, indices + np.asarray(data.shape[axis], indices.dtype), indices)
+    if not is_traced(data) and not is_traced(indices):
+        return np.take(data, indices, axis=axis)
+    return ops.take(data, indices, axis=axis)
