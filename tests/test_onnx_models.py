@@ -110,3 +110,34 @@ def test_a_1d_convolution_with_uneven_padding_agrees_with_onnxruntime():
     (expected,) = onnxruntime.InferenceSession(model.SerializeToString()).run(None, {"input": inputs})
     (got,) = irtoy.onnx.load(model).compile()(inputs)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_gathers_scatters_and_top_k_over_large_axes_agree_with_onnxruntime(backend):
+    """TopK over a 50,000-word vocabulary and GatherElements / ScatterElements / ScatterND of
+    thousands of positions read and write only those positions (a one-hot of the vocabulary
+    against itself would take 2.5 GB), and ScatterElements takes indices smaller than the data."""
+    V, n = 50_000, 2_000
+    tensor = onnx.helper.make_tensor_value_info
+    FLOAT, INT64 = onnx.TensorProto.FLOAT, onnx.TensorProto.INT64
+    nodes = [onnx.helper.make_node("TopK", ["logits", "k"], ["top", "top_index"], axis=-1),
+             onnx.helper.make_node("GatherElements", ["table", "rows"], ["picked"], axis=0),
+             onnx.helper.make_node("ScatterElements", ["table", "rows", "updates"], ["written"], axis=0),
+             onnx.helper.make_node("ScatterND", ["table", "cells", "values"], ["added"], reduction="add")]
+    graph = onnx.helper.make_graph(
+        nodes, "large_axes",
+        [tensor("logits", FLOAT, [2, V]), tensor("table", FLOAT, [n, 8]), tensor("rows", INT64, [n, 3]),
+         tensor("updates", FLOAT, [n, 3]), tensor("cells", INT64, [n, 2]), tensor("values", FLOAT, [n])],
+        [onnx.helper.make_empty_tensor_value_info(name) for name in ("top", "top_index", "picked", "written", "added")],
+        [onnx.numpy_helper.from_array(np.array([5], np.int64), "k")])
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 18)])
+    rows = np.stack([RNG.permutation(n) for _ in range(3)], axis=1) - n // 2        # negative ones count from the end
+    inputs = {"logits": RNG.normal(size=(2, V)).astype(np.float32), "table": RNG.normal(size=(n, 8)).astype(np.float32),
+              "rows": rows, "updates": RNG.normal(size=(n, 3)).astype(np.float32),
+              "cells": np.stack([RNG.integers(0, n, n), RNG.integers(-8, 8, n)], axis=1),
+              "values": RNG.normal(size=n).astype(np.float32)}
+    expected = onnxruntime.InferenceSession(model.SerializeToString()).run(None, inputs)
+    got = irtoy.onnx.load(model).compile(backend=backend)(*inputs.values())
+    for g, e in zip(got, expected):
+        assert g.shape == e.shape and g.dtype == e.dtype
+        np.testing.assert_allclose(g, e, rtol=1e-6, atol=1e-6)     # repeated cells add up in another order
