@@ -2,9 +2,9 @@
 
 Each case times, in one process, a hand-written NumPy baseline (benchmarks/references.py;
 for B2 benchmarks/tinynn.py), the same computation traced by irtoy (benchmarks/workloads.py)
-on the interpreter, on the numba backend, and (B1, B2 and B5, with the extra irtoy[jax]) on
-the jax backend, and gives medians and their ratios to the baseline (a ratio below 1 is
-faster than NumPy):
+on the interpreter, on the numba backend and, with the extras irtoy[jax] and irtoy[onnx]
+installed, on the jax and onnxruntime backends (every case but B3), and gives medians and
+their ratios to the baseline (a ratio below 1 is faster than NumPy):
 
     B1        y = tanh(1.7 x + 0.3) * sigmoid(x) + 0.5 x**2, float32, 4,194,304 elements
     B1-small  the same on 65,536 elements
@@ -36,7 +36,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -60,7 +60,7 @@ class Row:
     numba: float = None
     shown: str = ""             # for rows that are not ratios (B3)
     notes: tuple = ()
-    jax: float = None           # B1, B2 and B5, when the jax extra is installed
+    extras: dict = field(default_factory=dict)      # {backend of EXTRA_BACKENDS: seconds per call}
 
     def ratio(self, seconds):
         return seconds / self.numpy
@@ -70,16 +70,26 @@ class Row:
 
     def cells(self):
         if self.shown:
-            return [self.case, self.what, "", "", self.shown, ""]
-        return [self.case, self.what, duration_text(self.numpy), self.timed(self.interpreter), self.timed(self.numba),
-                self.timed(self.jax)]
+            return [self.case, self.what, "", "", self.shown] + [""] * len(EXTRA_BACKENDS)
+        return [self.case, self.what, duration_text(self.numpy), self.timed(self.interpreter),
+                self.timed(self.numba)] + [self.timed(self.extras.get(name)) for name in EXTRA_BACKENDS]
 
 
-def on_jax(traced, **options):
-    """`traced` compiled by the jax backend, or None when the extra irtoy[jax] is not installed."""
-    if "jax" not in usable_backends():
-        return None
-    return traced.compile("jax", **options)
+EXTRA_BACKENDS = ("jax", "onnxruntime")     # the table's last columns, each filled when its extra is installed
+
+
+def on_extras(case, traced, **options):
+    """({backend: `traced` compiled by it}, notes) for each of EXTRA_BACKENDS whose extra is
+    installed. A backend that cannot run the graph (onnxruntime has no float64 Tan, say)
+    leaves its cell empty, and a note says why."""
+    compiled, notes = {}, []
+    for name in EXTRA_BACKENDS:
+        if name in usable_backends():
+            try:
+                compiled[name] = traced.compile(name, **options)
+            except irtoy.IrtoyError as e:
+                notes.append(f"{case} {name}: {str(e).splitlines()[0]}")
+    return compiled, tuple(notes)
 
 
 def stepper(compiled, params, batches_):
@@ -109,15 +119,16 @@ def check_agreement(traced, args, interpreted, got, what, backend="numba"):
 def case_b1(seconds, n=4_194_304, name="B1"):
     x = np.random.default_rng(0).standard_normal(n).astype(np.float32) * 3
     traced = irtoy.trace(b1_function, x)
-    slow, fast, xla = traced.compile("numpy"), traced.compile("numba"), on_jax(traced)
+    slow, fast, (extras, notes) = traced.compile("numpy"), traced.compile("numba"), on_extras(name, traced)
     contenders = {"numpy": lambda: references.b1_numpy(x), "interpreter": lambda: slow(x), "numba": lambda: fast(x)}
     check_agreement(traced, (x,), slow(x), fast(x), name)
     np.testing.assert_allclose(fast(x), references.b1_numpy(x), rtol=1e-5, atol=1e-6)
-    if xla is not None:
-        check_agreement(traced, (x,), slow(x), xla(x), name, "jax")
-        contenders["jax"] = lambda: xla(x)
+    for backend, compiled in extras.items():
+        check_agreement(traced, (x,), slow(x), compiled(x), name, backend)
+        contenders[backend] = lambda compiled=compiled: compiled(x)
     t = time_interleaved(contenders, seconds)
-    return Row(name, f"fused elementwise, {n:,} float32", t["numpy"], t["interpreter"], t["numba"], jax=t.get("jax"))
+    return Row(name, f"fused elementwise, {n:,} float32", t["numpy"], t["interpreter"], t["numba"], notes=notes,
+               extras={backend: t[backend] for backend in extras})
 
 
 def case_b1_small(seconds):
@@ -135,12 +146,12 @@ def mlp_setup(batch=128, sizes=(784, 400, 100, 10), count=32):
 def case_b2(seconds):
     params, data, traced = mlp_setup()
     slow, fast = traced.compile("numpy"), traced.compile("numba", donate=("params", "m", "v"))
-    xla = on_jax(traced, donate=("params", "m", "v"))
+    extras, extra_notes = on_extras("B2", traced, donate=("params", "m", "v"))
     args = (params, {k: np.zeros_like(p) for k, p in params.items()},
             {k: np.zeros_like(p) for k, p in params.items()}, *data[0], *adam_scalars(1))
     check_agreement(traced, args, slow(*copy_tree(args)), fast(*copy_tree(args)), "B2")
-    if xla is not None:
-        check_agreement(traced, args, slow(*copy_tree(args)), xla(*copy_tree(args)), "B2", "jax")
+    for backend, compiled in extras.items():
+        check_agreement(traced, args, slow(*copy_tree(args)), compiled(*copy_tree(args)), "B2", backend)
     net = tinynn.TinynnMLP(copy_tree(params))
     reference = {"params": copy_tree(params), "state": references.adam_init(params), "t": 0, "tinynn": 0}
 
@@ -168,8 +179,8 @@ def case_b2(seconds):
     fast_step, fast_state = stepper(fast, params, data)
     contenders = {"numpy": tinynn_step, "in place": in_place_step, "interpreter": slow_step, "numba": fast_step,
                   "products": matrix_products}
-    if xla is not None:
-        contenders["jax"] = stepper(xla, params, data)[0]
+    for backend, compiled in extras.items():
+        contenders[backend] = stepper(compiled, params, data)[0]
     t = time_interleaved(contenders, seconds)
     peaks = {name: peak_bytes(fn) for name, fn in [("numpy", tinynn_step), ("in place", in_place_step),
                                                    ("interpreter", slow_step), ("numba", fast_step)]}
@@ -183,9 +194,9 @@ def case_b2(seconds):
              f"{peaks['interpreter'] / 1e6:.1f} MB, numba {peaks['numba'] / 1e6:.1f} MB (new weights and moments "
              f"written into the donated ones) + {fast.executable.planned_bytes / 1e6:.1f} MB of intermediate "
              f"buffers it keeps between calls ({fast.executable.unshared_bytes / 1e6:.1f} MB if none were shared)",
-             f"B2 loss after {fast_state['t']} numba steps: {float(fast_state['loss']):.4f}")
+             f"B2 loss after {fast_state['t']} numba steps: {float(fast_state['loss']):.4f}") + extra_notes
     return Row("B2", "MLP 784-400-100-10 train step (Adam)", t["numpy"], t["interpreter"], t["numba"],
-               notes=notes, jax=t.get("jax"))
+               notes=notes, extras={backend: t[backend] for backend in extras})
 
 
 FIRST_CALL_CODE = """
@@ -246,26 +257,30 @@ def case_b3(seconds):
 def case_b4(seconds):
     args = (0.3, 0.7, 1.4)
     traced = irtoy.trace(scalar_function, *args).value_and_grad(wrt=(0, 1, 2))
-    slow, fast = traced.compile("numpy"), traced.compile("numba")
-    value, grads = fast(*args)
+    slow, fast, (extras, notes) = traced.compile("numpy"), traced.compile("numba"), on_extras("B4", traced)
     ref_value, ref_grads = references.seed_scalar(*args)
-    np.testing.assert_allclose([value, *grads], [ref_value, *ref_grads], rtol=1e-12)
-    t = time_interleaved({"numpy": lambda: references.seed_scalar(*args), "interpreter": lambda: slow(*args),
-                          "numba": lambda: fast(*args)}, seconds)
+    contenders = {"numpy": lambda: references.seed_scalar(*args), "interpreter": lambda: slow(*args),
+                  "numba": lambda: fast(*args)}
+    for backend, compiled in {"numba": fast, **extras}.items():
+        value, grads = compiled(*args)
+        np.testing.assert_allclose([value, *grads], [ref_value, *ref_grads], rtol=1e-12, err_msg=backend)
+        contenders[backend] = lambda compiled=compiled: compiled(*args)
+    t = time_interleaved(contenders, seconds)
     return Row("B4", "scalar function value and gradient, float64", t["numpy"], t["interpreter"], t["numba"],
-               notes=("B4's baseline is plain Python with `math`; the compiled call includes its argument checks",))
+               notes=("B4's baseline is plain Python with `math`; the compiled call includes its argument checks",)
+               + notes,
+               extras={backend: t[backend] for backend in extras})
 
 
 def case_b5(seconds):
     params = references.conv_init(seed=0)
     data = batches(16, 32, (1, 28, 28))
     traced = irtoy.trace(conv_sgd_step, params, *data[0])
-    slow, fast, xla = traced.compile("numpy"), traced.compile("numba"), on_jax(traced)
-    check_agreement(traced, (params, *data[0]), slow(params, *data[0]), fast(params, *data[0]), "B5")
-    if xla is not None:
-        check_agreement(traced, (params, *data[0]), slow(params, *data[0]), xla(params, *data[0]), "B5", "jax")
+    slow, fast, (extras, notes) = traced.compile("numpy"), traced.compile("numba"), on_extras("B5", traced)
+    for backend, compiled in {"numba": fast, **extras}.items():
+        check_agreement(traced, (params, *data[0]), slow(params, *data[0]), compiled(params, *data[0]), "B5", backend)
     reference = {"params": copy_tree(params), "t": 0}
-    states = {"interpreter": [copy_tree(params), 0], "numba": [copy_tree(params), 0], "jax": [copy_tree(params), 0]}
+    states = {name: [copy_tree(params), 0] for name in ("interpreter", "numba", *extras)}
 
     def numpy_step():
         reference["t"] += 1
@@ -278,23 +293,24 @@ def case_b5(seconds):
             _, state[0] = compiled(state[0], *data[state[1] % len(data)])
         return step
 
-    contenders = {"numpy": numpy_step, "interpreter": irtoy_step("interpreter", slow), "numba": irtoy_step("numba", fast)}
-    if xla is not None:
-        contenders["jax"] = irtoy_step("jax", xla)
-    t = time_interleaved(contenders, seconds)
-    return Row("B5", "conv 3x3 + pool + dense train step (SGD)", t["numpy"], t["interpreter"], t["numba"],
-               jax=t.get("jax"))
+    contenders = {name: irtoy_step(name, compiled) for name, compiled in
+                  {"interpreter": slow, "numba": fast, **extras}.items()}
+    t = time_interleaved({"numpy": numpy_step, **contenders}, seconds)
+    return Row("B5", "conv 3x3 + pool + dense train step (SGD)", t["numpy"], t["interpreter"], t["numba"], notes=notes,
+               extras={backend: t[backend] for backend in extras})
 
 
 def case_b6(seconds):
     params, data = embedding_setup()
     traced = irtoy.trace(embedding_sgd_step, params, *data[0])
-    slow, fast = traced.compile("numpy"), traced.compile("numba")
-    check_agreement(traced, (params, *data[0]), slow(params, *data[0]), fast(params, *data[0]), "B6")
+    slow, fast, (extras, notes) = traced.compile("numpy"), traced.compile("numba"), on_extras("B6", traced)
+    for backend, compiled in {"numba": fast, **extras}.items():
+        check_agreement(traced, (params, *data[0]), slow(params, *data[0]), compiled(params, *data[0]), "B6", backend)
     expected, got = embedding_sgd_step_numpy(params, *data[0]), fast(params, *data[0])
     np.testing.assert_allclose(got[0], expected[0], rtol=1e-4)
     np.testing.assert_allclose(got[1]["table"], expected[1]["table"], rtol=1e-4, atol=1e-7)
-    states = {name: [copy_tree(params), 0] for name in ("numpy", "interpreter", "numba")}
+    contenders = {"numpy": embedding_sgd_step_numpy, "interpreter": slow, "numba": fast, **extras}
+    states = {name: [copy_tree(params), 0] for name in contenders}
 
     def step(name, fn):
         def one():
@@ -303,9 +319,9 @@ def case_b6(seconds):
             _, state[0] = fn(state[0], *data[state[1] % len(data)])
         return one
 
-    t = time_interleaved({"numpy": step("numpy", embedding_sgd_step_numpy), "interpreter": step("interpreter", slow),
-                          "numba": step("numba", fast)}, seconds)
-    return Row("B6", "embedding 50,000x128 + softmax CE on labels (SGD)", t["numpy"], t["interpreter"], t["numba"])
+    t = time_interleaved({name: step(name, fn) for name, fn in contenders.items()}, seconds)
+    return Row("B6", "embedding 50,000x128 + softmax CE on labels (SGD)", t["numpy"], t["interpreter"], t["numba"],
+               notes=notes, extras={backend: t[backend] for backend in extras})
 
 
 CASES = {"B1": case_b1, "B1-small": case_b1_small, "B2": case_b2, "B3": case_b3, "B4": case_b4, "B5": case_b5,

@@ -1,4 +1,4 @@
-"""The benchmark suite: irtoy's interpreter, numba and jax backends against hand-written NumPy.
+"""The benchmark suite: irtoy's backends (interpreter, numba, jax, onnxruntime) against hand-written NumPy.
 
     irtoy bench                    # every case, one table
     irtoy bench B2 B4 --seconds 3  # some cases, timed longer
@@ -7,7 +7,7 @@ The cases are in benchmarks/cases.py; this module runs them and prints their row
 table, then each case's notes and how often the machine's load got in the way.
 """
 import irtoy
-from irtoy.benchmarks.cases import CASES, Row
+from irtoy.benchmarks.cases import CASES, EXTRA_BACKENDS, Row
 from irtoy.benchmarks.timing import load_summary
 
 
@@ -37,7 +37,7 @@ def run(cases=None, seconds=1.0, out=print):
 
 
 def table(rows):
-    head = ["case", "what", "NumPy by hand", "interpreter", "numba", "jax"]
+    head = ["case", "what", "NumPy by hand", "interpreter", "numba", *EXTRA_BACKENDS]
     lines = [head] + [r.cells() for r in rows]
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(head))]
     text = ["  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines]

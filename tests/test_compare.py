@@ -102,16 +102,18 @@ def test_bench_prints_a_table_with_ratios(monkeypatch):
     assert row.case == "B4" and row.numba > 0 and row.numpy > 0
     text = "\n".join(lines)
     header = text.splitlines()[2].split()
-    assert header == ["case", "what", "NumPy", "by", "hand", "interpreter", "numba", "jax"]
+    assert header == ["case", "what", "NumPy", "by", "hand", "interpreter", "numba", "jax", "onnxruntime"]
     assert "B4" in text and "x)" in text and "ratios are time / NumPy time" in text
-    assert "target" not in text and " NO" not in text     # figures, not a verdict on the machine
+    table = text.split("(medians")[0]
+    assert "target" not in table and " NO" not in table     # figures, not a verdict on the machine
 
 
-def test_bench_times_the_jax_backend_beside_numba(monkeypatch):
+def test_bench_times_the_jax_and_onnxruntime_backends_beside_numba(monkeypatch):
     monkeypatch.setattr(timing, "PATIENCE", 0.0)
-    (row,) = suite.run(["B1-small"], seconds=0.0, out=lambda line: None)
-    assert row.jax > 0 and row.numba > 0       # the test setup installs the extra irtoy[jax]
-    assert row.cells()[-1].endswith("x)")
+    for case in ("B1-small", "B5"):
+        (row,) = suite.run([case], seconds=0.0, out=lambda line: None)
+        assert row.numba > 0 and row.extras["jax"] > 0 and row.extras["onnxruntime"] > 0   # the test setup installs both extras
+        assert row.cells()[-1].endswith("x)") and row.cells()[-2].endswith("x)")
 
 
 def test_bench_runs_the_gather_case(monkeypatch):
