@@ -30,13 +30,14 @@ BOUNDS_CHECKED_TESTS = tests/test_numba_backend.py tests/test_donation.py tests/
 	tests/test_numba_nn_kernels.py $(wildcard tests/test_numpy_*.py) $(NUMBA_NODE_TESTS)
 BOUNDS_CHECKED_CACHE = .pytest_cache/bounds-checked
 
-# Tests run on every core (pytest-xdist), a test module's tests together in one process.
+# Tests run on every core (pytest-xdist), a test module's tests together in one process; in
+# the bounds-checked pass test by test, as one module there (the node tests) is most of it.
 PARALLEL = -n auto --dist loadscope
 
 test: setup
 	$(BIN)/python -m pytest -q $(PARALLEL) --ignore=$(NUMBA_NODE_TESTS)
 	NUMBA_BOUNDSCHECK=1 IRTOY_CACHE_DIR=$(BOUNDS_CHECKED_CACHE)/irtoy-kernels \
-		$(BIN)/python -m pytest -q $(PARALLEL) -o cache_dir=$(BOUNDS_CHECKED_CACHE) $(BOUNDS_CHECKED_TESTS)
+		$(BIN)/python -m pytest -q -n auto --dist load -o cache_dir=$(BOUNDS_CHECKED_CACHE) $(BOUNDS_CHECKED_TESTS)
 
 bench: setup
 	$(BIN)/irtoy bench

@@ -1,6 +1,10 @@
 """The vectorizable float32 exp and tanh of the numba backend, inside real kernels (so under
 the kernels' fastmath flags), against float64 NumPy rounded to float32: the bound the
 module documents (1 ulp), NumPy's special values, and no flush of denormal results."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -80,3 +84,26 @@ def test_the_integer_power_written_for_a_missing_compiler_runtime():
         for x, n in [(1.5, 4), (-2.0, 3), (0.5, -7), (3.0, 0), (0.0, -1), (-0.0, 3), (np.inf, -2), (2.0, -2**31)]:
             got = powi.ctypes(dtype(x), n)
             np.testing.assert_allclose(got, dtype(x) ** np.float64(n), rtol=1e-6)
+
+
+def test_kernels_use_the_written_integer_power_where_the_runtime_is_missing(tmp_path):
+    """In a process where libgcc_s cannot be loaded, LLVM's powi calls reach the callbacks."""
+    code = """
+import llvmlite.binding as llvm
+import numpy as np
+found = llvm.address_of_symbol
+llvm.address_of_symbol = lambda name: None if name in ("__powisf2", "__powidf2") else found(name)
+def no_library(path):
+    raise RuntimeError("not here")
+llvm.load_library_permanently = no_library
+import irtoy
+from irtoy.backends.numba import math
+assert len(math._CALLBACKS) == 2
+x, n = np.array([1.5, -2.0, 0.5], np.float32), np.array([3, -2, 7], np.int8)
+got = irtoy.trace(lambda x, n: x ** n, x, n).compile("numba")(x, n)
+np.testing.assert_allclose(got, x ** n, rtol=1e-6)
+print("ok")
+"""
+    env = dict(os.environ, IRTOY_CACHE_DIR=str(tmp_path))        # compiled here, not loaded from a cache
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

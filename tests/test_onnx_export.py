@@ -287,7 +287,7 @@ def test_invert_exports_at_the_extremes(dtype):
     assert_special_values_export(lambda x: np.invert(x), special_values(dtype))
 
 
-@pytest.mark.parametrize("dtype", FLOATS + INTEGERS + [np.bool_])
+@pytest.mark.parametrize("dtype", [np.float16] + FLOATS + INTEGERS + [np.bool_])
 @pytest.mark.parametrize("fn", [np.argmin, np.argmax, lambda x, axis: np.argsort(x, axis, kind="stable")],
                          ids=["argmin", "argmax", "argsort"])
 def test_arg_reductions_and_argsort_export_with_numpys_ties_and_nans(fn, dtype):
@@ -306,6 +306,25 @@ def test_products_and_running_sums_export_wrapping_and_with_zeros_and_nans(fn, d
     values = np.resize(special_values(dtype), (3, 24))
     for axis in (0, 1):
         assert_special_values_export(lambda x: fn(x, axis=axis), values)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.int32])
+@pytest.mark.parametrize("fn", [np.prod, np.cumprod, np.cumsum], ids=lambda f: f.__name__)
+def test_products_and_running_sums_over_an_empty_axis_export(fn, dtype):
+    """An empty product is 1 and an empty running product is empty (an ONNX Scan of no steps
+    would crash onnxruntime's process)."""
+    assert_special_values_export(lambda x: fn(x, axis=1), np.ones((2, 0), dtype))
+
+
+def test_signbit_of_booleans_exports_as_numpys_all_false():
+    assert_special_values_export(lambda x: np.signbit(x), np.array([True, False]))
+
+
+def test_slogdet_of_singular_matrices_exports_as_numpys_zero_and_minus_infinity():
+    """NumPy's slogdet does not raise on a singular matrix: sign 0 and log -inf, also when the
+    zero pivot comes before the last column."""
+    singular = np.array([[[0.0, 0.0], [0.0, 1.0]], [[1.0, 2.0], [2.0, 4.0]], [[0.0, 1.0], [0.0, 1.0]]])
+    assert_special_values_export(lambda a: np.stack(np.linalg.slogdet(a), axis=-1), singular)
 
 
 # zero and tiny diagonal entries: elimination must swap rows (the determinants are negative)

@@ -141,3 +141,30 @@ def test_gathers_scatters_and_top_k_over_large_axes_agree_with_onnxruntime(backe
     for g, e in zip(got, expected):
         assert g.shape == e.shape and g.dtype == e.dtype
         np.testing.assert_allclose(g, e, rtol=1e-6, atol=1e-6)     # repeated cells add up in another order
+
+
+def one_node_model(node, inputs, initializers=()):
+    """A model of one node: `inputs` {name: array} are its inputs, `initializers` its weights."""
+    graph = onnx.helper.make_graph(
+        [node], node.op_type,
+        [onnx.helper.make_tensor_value_info(name, onnx.helper.np_dtype_to_tensor_dtype(a.dtype), a.shape)
+         for name, a in inputs.items()],
+        [onnx.helper.make_empty_tensor_value_info(name) for name in node.output],
+        [onnx.numpy_helper.from_array(a, name) for name, a in dict(initializers).items()])
+    return onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 18)])
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_top_k_puts_nan_where_onnxruntime_does_and_a_constant_table_is_gathered(backend):
+    x = np.array([[1, np.nan, 3, 2, np.inf], [np.nan, 5, np.nan, -np.inf, 5]], np.float32)
+    cases = [one_node_model(onnx.helper.make_node("TopK", ["x", "k"], ["v", "i"], largest=largest), {"x": x},
+                            {"k": np.array([4], np.int64)}) for largest in (1, 0)]
+    table = np.arange(12, dtype=np.float32).reshape(3, 4)         # an initializer read at an input's positions
+    rows = np.array([[0, 3], [-1, 2], [1, 1]])
+    cases.append(one_node_model(onnx.helper.make_node("GatherElements", ["table", "rows"], ["y"], axis=1),
+                                {"rows": rows}, {"table": table}))
+    for model, inputs in zip(cases, [{"x": x}, {"x": x}, {"rows": rows}]):
+        expected = onnxruntime.InferenceSession(model.SerializeToString()).run(None, inputs)
+        got = irtoy.onnx.load(model).compile(backend=backend)(*inputs.values())
+        for g, e in zip(got, expected):
+            np.testing.assert_array_equal(g, e)

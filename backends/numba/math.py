@@ -48,7 +48,12 @@ def _link_integer_powers():
         pass
     for name, float_type in zip(names, ("float32", "float64")):
         if not llvm.address_of_symbol(name):
-            llvm.add_symbol(name, integer_power_callback(float_type).address)
+            callback = integer_power_callback(float_type)
+            _CALLBACKS.append(callback)         # its machine code lives as long as the object
+            llvm.add_symbol(name, callback.address)
+
+
+_CALLBACKS = []     # the C callbacks given to LLVM in place of a missing runtime
 
 
 def integer_power_callback(float_type):

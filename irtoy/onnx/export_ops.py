@@ -435,7 +435,11 @@ def copysign(w, x, y, dtype, final):
 
 
 def signbit(w, node, args, specs):
-    w.emit("Identity", [signbit_of(w, args[0], specs[0].dtype)], final=True)
+    """Booleans have no sign bit: False everywhere (x and not x), as NumPy's."""
+    if specs[0].dtype == np.bool_:
+        w.emit("And", [args[0], w.emit("Not", [args[0]])], final=True)
+    else:
+        w.emit("Identity", [signbit_of(w, args[0], specs[0].dtype)], final=True)
 
 
 def rounding(op_type):
@@ -593,6 +597,8 @@ def prod(w, node, args, specs):
     x = w.cast(args[0], specs[0].dtype, dtype)
     if not axes:
         w.emit("Identity", [x], final=True)
+    elif not all(specs[0].shape[k] for k in axes):      # an empty product is 1 (and a Scan of no steps would crash)
+        w.emit("Expand", [constant(w, 1, dtype), w.ints(node["shape"])], final=True)
     elif dtype.kind == "f":
         w.emit("ReduceProd", [x, w.ints(axes)], keepdims=int(node["attrs"]["keepdims"]), final=True)
     else:
@@ -608,12 +614,14 @@ ORDERED_KERNEL = {np.dtype(t) for t in (np.int8, np.int32, np.int64, np.uint8, n
 
 
 def in_order(w, x, dtype):
-    """x in a dtype onnxruntime's ArgMin, ArgMax and TopK take, in the same order: booleans as
-    int8, other integers as int64; uint64 with its top bit flipped first, which maps 0 .. 2**64
-    - 1 onto int64's -2**63 .. 2**63 - 1 in order."""
+    """x in a dtype onnxruntime's ArgMin, ArgMax and TopK take, in the same order: float16 as
+    float32 (exactly), booleans as int8, other integers as int64; uint64 with its top bit
+    flipped first, which maps 0 .. 2**64 - 1 onto int64's -2**63 .. 2**63 - 1 in order."""
     dtype = np.dtype(dtype)
     if dtype in ORDERED_KERNEL:
         return x
+    if dtype.kind == "f":
+        return w.cast(x, dtype, np.float32)
     if dtype == np.bool_:
         return w.cast(x, dtype, np.int8)
     if dtype == np.uint64:
@@ -663,7 +671,7 @@ def running_product(w, x, axis, rest, dtype):
         [helper.make_node("Mul", [so_far, entry], [product]), helper.make_node("Identity", [product], [out])],
         w.fresh("product_step"), [helper.make_tensor_value_info(n, element, rest) for n in (so_far, entry)],
         [helper.make_tensor_value_info(n, element, rest) for n in (product, out)])
-    ones = w.const(np.ones(rest, dtype), "ones")
+    ones = w.emit("Expand", [constant(w, 1, dtype), w.ints(rest)])
     return w.emit("Scan", [ones, x], outputs=2, body=body, num_scan_inputs=1, scan_input_axes=[axis],
                   scan_output_axes=[axis])
 
@@ -672,8 +680,12 @@ def cumprod(w, node, args, specs):
     """ONNX has no CumProd (and exp of a sum of logs fails on zeros and negatives): the running
     product of a Scan."""
     dtype, axis = node["dtype"], node["attrs"]["axis"]
+    x = w.cast(args[0], specs[0].dtype, dtype)
+    if not specs[0].shape[axis]:        # nothing to multiply (and onnxruntime's Scan crashes on no steps)
+        w.emit("Identity", [x], final=True)
+        return
     rest = [n for k, n in enumerate(specs[0].shape) if k != axis]
-    _, running = running_product(w, w.cast(args[0], specs[0].dtype, dtype), axis, rest, dtype)
+    _, running = running_product(w, x, axis, rest, dtype)
     w.emit("Identity", [running], final=True)
 
 
@@ -700,12 +712,14 @@ def columns(w, x, start, stop, axis=-1):
     return w.emit("Slice", [x, w.ints([start]), w.ints([stop]), w.ints([axis])])
 
 
-def gauss_jordan(w, m, shape, dtype):
+def gauss_jordan(w, m, shape, dtype, past_zero_pivots=False):
     """Gauss-Jordan elimination with partial pivoting of the stack m = [A | B] (shape (..., n,
     n + k)): the largest |entry| at or below the diagonal of column j (the first of equal ones,
     as LAPACK's) is swapped into row j, which is divided by it and subtracted from every other
     row. Returns the reduced stack ([I | A^-1 B]), the pivots ((..., 1, 1) each, LU's pivots)
-    and whether each step swapped two rows."""
+    and whether each step swapped two rows. A zero pivot (a singular matrix) gives inf or NaN
+    from there on, unless `past_zero_pivots`: then its row is divided by 1 instead, and the
+    later pivots are LU's, as LAPACK goes on past a zero pivot."""
     n = shape[-2]
     rows = np.arange(n).reshape(n, 1)
     row_index = w.const(rows.astype(np.int64), "rows")
@@ -720,8 +734,10 @@ def gauss_jordan(w, m, shape, dtype):
         m = w.emit("GatherElements", [m, w.emit("Expand", [order, w.ints(shape)])], axis=-2)
         pivot_row = columns(w, m, j, j + 1, axis=-2)
         pivot = columns(w, pivot_row, j, j + 1)
-        pivots.append(pivot)
+        pivots.append(pivot)        # (the pivot itself, before a zero is replaced)
         swapped.append(w.emit("Not", [w.emit("Equal", [p, j_])]))
+        if past_zero_pivots:
+            pivot = w.emit("Where", [w.emit("Equal", [pivot, constant(w, 0, dtype)]), constant(w, 1, dtype), pivot])
         normalized = w.emit("Div", [pivot_row, pivot])
         eliminated = w.emit("Sub", [m, w.emit("Mul", [columns(w, m, j, j + 1), normalized])])
         m = w.emit("Where", [w.const(rows == j, "row_j"), normalized, eliminated])
@@ -755,13 +771,15 @@ def inv(w, node, args, specs):
 
 def slogdet(w, node, args, specs):
     """The sign and log|det| from the pivots of the elimination (LU's): the product of their
-    signs, negated once for each row swap, and the sum of log|pivot|."""
+    signs, negated once for each row swap, and the sum of log|pivot|; (0, -inf) for a singular
+    matrix, as NumPy's (a zero sign made +0.0)."""
     dtype = node["dtype"]
-    _, pivots, swapped = gauss_jordan(w, args[0], list(specs[0].shape), dtype)
+    _, pivots, swapped = gauss_jordan(w, args[0], list(specs[0].shape), dtype, past_zero_pivots=True)
     pivots = w.emit("Concat", pivots, axis=-1)
     one, minus_one = constant(w, 1, dtype), constant(w, -1, dtype)
     flips = w.emit("Concat", [w.emit("Where", [s, minus_one, one]) for s in swapped], axis=-1)
     sign = w.emit("ReduceProd", [w.emit("Mul", [w.emit("Sign", [pivots]), flips]), w.ints([-1])], keepdims=1)
+    sign = w.emit("Where", [w.emit("Equal", [sign, constant(w, 0, dtype)]), w.emit("Abs", [sign]), sign])
     log = w.emit("ReduceSum", [w.emit("Log", [w.emit("Abs", [pivots])]), w.ints([-1])], keepdims=1)
     w.emit("Reshape", [w.emit("Concat", [sign, log], axis=-1), w.ints(node["shape"])], final=True)
 

@@ -402,9 +402,13 @@ def along_axis(indices, axis, n):
 
 
 def gather_elements(node, data, indices):
-    """out[i, j, k] = data[indices[i, j, k], j, k] (axis 0): one gather."""
+    """out[i, j, k] = data[indices[i, j, k], j, k] (axis 0): one gather (irtoy's own, so that
+    a constant table read at traced indices reaches the tracer)."""
     axis = node.attr("axis", 0) % data.ndim
-    return data[along_axis(indices, axis, data.shape[axis])]
+    index = along_axis(indices, axis, data.shape[axis])
+    if not is_traced(data) and not is_traced(indices):
+        return data[index]
+    return ops.gather(data, index, axes=tuple(range(data.ndim)))
 
 
 def scatter_elements(node, data, indices, updates):
@@ -476,12 +480,18 @@ def scatter_nd(node, data, indices, updates):
 def top_k(node, x, k):
     """The k largest (or smallest) entries along `axis` and their indices, ties to the lower
     index: the first k of a stable argsort, of the entries in reverse order for the largest
-    (-x for floats, ~x for integers and booleans: both keep ties equal)."""
+    (-x for floats, ~x for integers and booleans: both keep ties equal). NaN counts as the
+    largest, as in onnxruntime and ONNX's reference: for the largest, a second stable argsort
+    moves the NaNs (last after the first) to the front."""
     k = int(node.static(k, "k").reshape(-1)[0])
     axis, largest = node.attr("axis", -1) % x.ndim, node.attr("largest", 1)
     node.attr("sorted")                 # the results come sorted either way
     key = x if not largest else -x if x.dtype.kind == "f" else np.invert(x)
-    order = np.argsort(key, axis=axis, kind="stable")[along(axis, x.ndim, slice(0, k))]
+    order = np.argsort(key, axis=axis, kind="stable")
+    if largest and x.dtype.kind == "f":
+        not_nan = cast_to(~np.isnan(np.take_along_axis(x, order, axis)), np.int8)
+        order = np.take_along_axis(order, np.argsort(not_nan, axis=axis, kind="stable"), axis)
+    order = order[along(axis, x.ndim, slice(0, k))]
     return np.take_along_axis(x, order, axis), order
 
 
