@@ -12,7 +12,8 @@ from hypothesis import given, settings, strategies as st
 import irtoy
 import irtoy.onnx
 from irtoy import ops, pytree
-from irtoy.onnx.export_ops import EXPORTERS, NOT_EXPORTED
+from irtoy.onnx.export_ops import NOT_EXPORTED
+from irtoy.onnx.exporter import EXPORTERS
 from op_cases import CASES
 
 FEW = settings(max_examples=4, derandomize=True, deadline=None)

@@ -12,7 +12,11 @@ import numpy as np
 
 from irtoy.errors import IrtoyError, located
 from irtoy.onnx.engine import require
-from irtoy.onnx.export_ops import EXPORTERS, NOT_EXPORTED
+from irtoy.onnx import export_ops
+from irtoy.onnx.export_linalg_ops import LINALG_EXPORTERS
+from irtoy.onnx.export_ops import NOT_EXPORTED
+
+EXPORTERS = {**export_ops.EXPORTERS, **LINALG_EXPORTERS}       # irtoy op -> its rule
 
 OLDEST_OPSET = 18       # every Reduce* op takes its axes as an input from 18 on
 
