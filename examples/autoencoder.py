@@ -32,7 +32,8 @@ def make_model(backend="numba"):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", default="numba", help="numba (default), numpy (the interpreter), onnxruntime or jax")
+    parser.add_argument("--backend", default="numba",
+                        help="numba (default), numpy (the interpreter), onnxruntime or jax")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--limit", type=int, default=20000, help="train on the first N images")
     parser.add_argument("--data", default=None, help="folder with the Fashion-MNIST IDX files")

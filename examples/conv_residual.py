@@ -10,7 +10,7 @@ block learns a correction to its input, and the skip connection carries the inpu
 Each training step (forward, loss, gradients of the convolutions and pools, Adam update)
 is one compiled irtoy graph. Run it with
 
-    python examples/conv_residual.py [--epochs 3] [--limit 20000] [--backend numba|numpy]
+    python examples/conv_residual.py [--epochs 3] [--limit 20000] [--backend numba|numpy|onnxruntime|jax]
 
 It prints the test accuracy on the 10,000 test images after each epoch. With the defaults
 (3 epochs over the first 20,000 training images) it reaches about 86.5% in under two
@@ -37,6 +37,7 @@ def conv_residual_net(channels=16, seed=0):
 
 
 def make_model(backend="numba"):
+    """The network above with softmax cross-entropy and Adam."""
     return nn.Model(conv_residual_net(), loss=nn.SoftmaxCrossEntropy(), optimizer=nn.Adam(lr=2e-3),
                     backend=backend, seed=0)
 

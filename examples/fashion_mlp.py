@@ -30,7 +30,8 @@ def make_model(backend="numba"):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", default="numba", help="numba (default), numpy (the interpreter), onnxruntime or jax")
+    parser.add_argument("--backend", default="numba",
+                        help="numba (default), numpy (the interpreter), onnxruntime or jax")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--limit", type=int, default=None, help="train on the first N images only")

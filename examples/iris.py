@@ -45,7 +45,8 @@ def make_models(backend="numba"):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", default="numba", help="numba (default), numpy (the interpreter), onnxruntime or jax")
+    parser.add_argument("--backend", default="numba",
+                        help="numba (default), numpy (the interpreter), onnxruntime or jax")
     parser.add_argument("--epochs", type=int, default=100)
     args = parser.parse_args()
 

@@ -46,7 +46,8 @@ def make_models(backend="numba"):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", default="numba", help="numba (default), numpy (the interpreter), onnxruntime or jax")
+    parser.add_argument("--backend", default="numba",
+                        help="numba (default), numpy (the interpreter), onnxruntime or jax")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--train", type=int, default=4000, help="number of training sequences")
     args = parser.parse_args()

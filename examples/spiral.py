@@ -30,7 +30,8 @@ def make_model(backend="numba"):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", default="numba", help="numba (default), numpy (the interpreter), onnxruntime or jax")
+    parser.add_argument("--backend", default="numba",
+                        help="numba (default), numpy (the interpreter), onnxruntime or jax")
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--out", default="examples-out", help="folder for the drawings")
     args = parser.parse_args()

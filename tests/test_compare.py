@@ -112,7 +112,8 @@ def test_bench_times_the_jax_and_onnxruntime_backends_beside_numba(monkeypatch):
     monkeypatch.setattr(timing, "PATIENCE", 0.0)
     for case in ("B1-small", "B5"):
         (row,) = suite.run([case], seconds=0.0, out=lambda line: None)
-        assert row.numba > 0 and row.extras["jax"] > 0 and row.extras["onnxruntime"] > 0   # the test setup installs both extras
+        # the test setup installs both extras
+        assert row.numba > 0 and row.extras["jax"] > 0 and row.extras["onnxruntime"] > 0
         assert row.cells()[-1].endswith("x)") and row.cells()[-2].endswith("x)")
 
 
