@@ -574,6 +574,10 @@ CASES = {
 }
 
 
+# the ops with a strategy here that have gradients (the backends' gradient-graph tests draw these)
+DIFFERENTIABLE = sorted(name for name in CASES if ops.REGISTRY[name].differentiable)
+
+
 def untested_ops():
     """Registry ops without a strategy here (inputs and constants are in every graph anyway)."""
     return sorted(set(ops.REGISTRY) - set(CASES) - {"input", "const"})

@@ -18,7 +18,7 @@ import irtoy
 from irtoy import backends, ops
 from irtoy.backends.jax import lowering
 from graph_programs import programs
-from op_cases import CASES
+from op_cases import CASES, DIFFERENTIABLE
 from irtoy.benchmarks import workloads
 from against_interpreter import assert_same, check_op_case, check_op_gradient, check_program
 from test_numba_backend import float_programs, mlp_arguments
@@ -58,9 +58,6 @@ def test_every_registry_op_has_a_lowering():
 @given(data=st.data())
 def test_every_op_matches_the_interpreter(op, data):
     check_op_case(op, data.draw(CASES[op]), on_jax)
-
-
-DIFFERENTIABLE = sorted(name for name in CASES if ops.REGISTRY[name].differentiable)
 
 
 @pytest.mark.parametrize("op", DIFFERENTIABLE)

@@ -25,7 +25,7 @@ from irtoy.benchmarks import workloads
 from irtoy.passes import fusion
 from against_interpreter import assert_same, check_op_case, check_op_gradient, check_program
 from graph_programs import programs
-from op_cases import CASES
+from op_cases import CASES, DIFFERENTIABLE
 from test_fusion import apply_chain, movement_chains
 
 FEW = settings(max_examples=3, derandomize=True, deadline=None)
@@ -74,9 +74,6 @@ def test_a_missing_lowering_names_the_file_to_add_it_to():
 @given(data=st.data())
 def test_every_op_matches_the_interpreter(op, data):
     check_op_case(op, data.draw(CASES[op]), fast)
-
-
-DIFFERENTIABLE = sorted(name for name in CASES if ops.REGISTRY[name].differentiable)
 
 
 @pytest.mark.parametrize("op", DIFFERENTIABLE)
