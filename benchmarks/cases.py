@@ -106,6 +106,17 @@ def stepper(compiled, params, batches_):
     return step, state
 
 
+def sgd_stepper(step_fn, params, batches_):
+    """A no-argument function doing one step of `step_fn` ((params, *batch) -> (loss, new
+    params)) from its own copy of `params`, on the next batch."""
+    state = {"params": copy_tree(params), "t": 0}
+
+    def step():
+        state["t"] += 1
+        _, state["params"] = step_fn(state["params"], *batches_[state["t"] % len(batches_)])
+    return step
+
+
 def check_agreement(traced, args, interpreted, got, what, backend="numba"):
     """Stop the case if a backend's outputs `got` disagree, as irtoy.compare judges them: against
     a float64 run of the interpreter, allowing for the float32 interpreter's own rounding."""
@@ -280,20 +291,12 @@ def case_b5(seconds):
     for backend, compiled in {"numba": fast, **extras}.items():
         check_agreement(traced, (params, *data[0]), slow(params, *data[0]), compiled(params, *data[0]), "B5", backend)
     reference = {"params": copy_tree(params), "t": 0}
-    states = {name: [copy_tree(params), 0] for name in ("interpreter", "numba", *extras)}
 
-    def numpy_step():
+    def numpy_step():       # updates the weights in place
         reference["t"] += 1
         references.conv_sgd_step(reference["params"], *data[reference["t"] % len(data)])
 
-    def irtoy_step(name, compiled):
-        def step():
-            state = states[name]
-            state[1] += 1
-            _, state[0] = compiled(state[0], *data[state[1] % len(data)])
-        return step
-
-    contenders = {name: irtoy_step(name, compiled) for name, compiled in
+    contenders = {name: sgd_stepper(compiled, params, data) for name, compiled in
                   {"interpreter": slow, "numba": fast, **extras}.items()}
     t = time_interleaved({"numpy": numpy_step, **contenders}, seconds)
     return Row("B5", "conv 3x3 + pool + dense train step (SGD)", t["numpy"], t["interpreter"], t["numba"], notes=notes,
@@ -310,16 +313,7 @@ def case_b6(seconds):
     np.testing.assert_allclose(got[0], expected[0], rtol=1e-4)
     np.testing.assert_allclose(got[1]["table"], expected[1]["table"], rtol=1e-4, atol=1e-7)
     contenders = {"numpy": embedding_sgd_step_numpy, "interpreter": slow, "numba": fast, **extras}
-    states = {name: [copy_tree(params), 0] for name in contenders}
-
-    def step(name, fn):
-        def one():
-            state = states[name]
-            state[1] += 1
-            _, state[0] = fn(state[0], *data[state[1] % len(data)])
-        return one
-
-    t = time_interleaved({name: step(name, fn) for name, fn in contenders.items()}, seconds)
+    t = time_interleaved({name: sgd_stepper(fn, params, data) for name, fn in contenders.items()}, seconds)
     return Row("B6", "embedding 50,000x128 + softmax CE on labels (SGD)", t["numpy"], t["interpreter"], t["numba"],
                notes=notes, extras={backend: t[backend] for backend in extras})
 
