@@ -14,6 +14,8 @@ import glob
 import os
 import tempfile
 
+from irtoy.errors import IrtoyError
+
 
 def atomic_write(path, data):
     """Write `data` (bytes or str) to `path` atomically; return the path."""
@@ -38,6 +40,23 @@ def atomic_write(path, data):
         raise
     _fsync_folder(folder)
     return path
+
+
+def checked_write(path, data, error=IrtoyError, action="write"):
+    """atomic_write, with a path that cannot be written (a folder, a path under a regular
+    file, a read-only folder, a full disk) told as `error`: "cannot {action} {path}: why"."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise error(f"cannot {action} {path}: it is a folder")
+    folder = os.path.dirname(path)
+    while folder and not os.path.exists(folder):
+        folder = os.path.dirname(folder)
+    if folder and not os.path.isdir(folder):
+        raise error(f"cannot {action} {path}: {folder} is a file, not a folder")
+    try:
+        return atomic_write(path, data)
+    except OSError as e:
+        raise error(f"cannot {action} {path}: {e.strerror or e}") from None
 
 
 def _remove_stale_temporaries(folder, name):

@@ -11,7 +11,7 @@ import os
 import graphviz
 
 from irtoy.errors import RenderError
-from irtoy.files import atomic_write
+from irtoy.files import checked_write
 from irtoy.ir import format_value
 
 ROLE_COLORS = {
@@ -125,19 +125,8 @@ def render(graph, path, **options):
 
 
 def write(path, data):
-    """atomic_write, with a path that cannot be written (a folder, a path under a regular
-    file, a read-only folder, a full disk) told as a RenderError naming it."""
-    if os.path.isdir(path):
-        raise RenderError(f"cannot write {path}: it is a folder")
-    folder = os.path.dirname(path)
-    while folder and not os.path.exists(folder):
-        folder = os.path.dirname(folder)
-    if folder and not os.path.isdir(folder):
-        raise RenderError(f"cannot write {path}: {folder} is a file, not a folder")
-    try:
-        return atomic_write(path, data)
-    except OSError as e:
-        raise RenderError(f"cannot write {path}: {e.strerror or e}") from None
+    """Write a drawing or page: a path that cannot be written is a RenderError naming it."""
+    return checked_write(path, data, RenderError)
 
 
 def svg(dot):

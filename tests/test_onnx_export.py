@@ -352,3 +352,11 @@ def test_qr_exports_with_numpys_signs(shape, dtype):
     assert_exports_exactly(irtoy.trace(lambda a: tuple(np.linalg.qr(a)), a), a)
     upper = np.triu(np.arange(1.0, 10.0).reshape(3, 3) - 5).astype(dtype)      # zero below the diagonal
     assert_exports_exactly(irtoy.trace(lambda a: tuple(np.linalg.qr(a)), upper), upper)
+
+
+def test_export_to_a_path_that_cannot_be_written_is_one_error_naming_it(tmp_path):
+    traced = irtoy.trace(np.exp, np.ones(3))
+    (tmp_path / "afile").write_text("")
+    for path, why in [(tmp_path, "it is a folder"), (tmp_path / "afile" / "model.onnx", "afile is a file, not a folder")]:
+        with pytest.raises(irtoy.IrtoyError, match=f"cannot write .*: .*{why}"):
+            irtoy.onnx.export(traced, path)

@@ -19,7 +19,7 @@ import numpy as np
 
 import irtoy
 from irtoy.errors import IrtoyError
-from irtoy.files import atomic_write
+from irtoy.files import checked_write
 from irtoy.nn import losses as losses_mod, optimizers as optimizers_mod, schedules
 from irtoy.nn.datasets import batches, num_batches
 from irtoy.nn.npz import read_arrays
@@ -311,12 +311,7 @@ class Model:
                   **_flatten("optimizer", self.opt_state)}
         buffer = io.BytesIO()
         np.savez(buffer, __metadata__=np.array(json.dumps(self.metadata())), **arrays)
-        if os.path.isdir(path):
-            raise IrtoyError(f"cannot save the model to {path}: it is a folder")
-        try:
-            return atomic_write(path, buffer.getvalue())
-        except OSError as e:
-            raise IrtoyError(f"cannot save the model to {path}: {e.strerror or e}") from None
+        return checked_write(path, buffer.getvalue(), action="save the model to")
 
     @classmethod
     def load(cls, path, net, backend="numba", devices=None):

@@ -32,8 +32,8 @@ def export(traced_or_compiled, path=None, stage=None, opset=OLDEST_OPSET):
     name = getattr(getattr(traced_or_compiled, "traced", traced_or_compiled), "name", "irtoy")
     model = graph_to_model(graph, name, opset)
     if path is not None:
-        from irtoy.files import atomic_write
-        atomic_write(path, model.SerializeToString())
+        from irtoy.files import checked_write
+        checked_write(path, model.SerializeToString())
     return model
 
 
