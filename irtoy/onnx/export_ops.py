@@ -8,6 +8,8 @@ registry has a rule here or in export_linalg_ops.py (the linear algebra ONNX has
 for, written out column by column; exporter.py merges the two tables) and runs each in
 onnxruntime against the interpreter.
 """
+import math
+
 import numpy as np
 
 from irtoy.ops.normalize import numpy_index
@@ -599,15 +601,14 @@ def prod(w, node, args, specs):
     x = w.cast(args[0], specs[0].dtype, dtype)
     if not axes:
         w.emit("Identity", [x], final=True)
-    elif not all(specs[0].shape[k] for k in axes):      # an empty product is 1 (and a Scan of no steps would crash)
-        w.emit("Expand", [constant(w, 1, dtype), w.ints(node["shape"])], final=True)
     elif dtype.kind == "f":
         w.emit("ReduceProd", [x, w.ints(axes)], keepdims=int(node["attrs"]["keepdims"]), final=True)
     else:
         kept = [k for k in range(len(specs[0].shape)) if k not in axes]
         rest = [specs[0].shape[k] for k in kept]
         moved = w.emit("Reshape", [w.emit("Transpose", [x], perm=kept + list(axes)), w.ints(rest + [-1])])
-        product, _ = running_product(w, moved, len(rest), rest, dtype)
+        length = math.prod(specs[0].shape[k] for k in axes)
+        product, _ = running_product(w, moved, len(rest), rest, length, dtype)
         w.emit("Reshape", [product, w.ints(node["shape"])], final=True)
 
 
@@ -661,10 +662,14 @@ def cumsum(w, node, args, specs):
     finish(w, total, wrapping_dtype(dtype), dtype)
 
 
-def running_product(w, x, axis, rest, dtype):
-    """The product of x's entries along `axis` and their running product: a Scan along the axis
-    whose body multiplies the product so far (`rest`: its shape) by the next slice, exact and
-    in NumPy's order."""
+def running_product(w, x, axis, rest, length, dtype):
+    """The product of x's `length` entries along `axis` and their running product: a Scan along
+    the axis whose body multiplies the product so far (`rest`: its shape) by the next slice,
+    exact and in NumPy's order. Of no entries, ones and x itself (onnxruntime's Scan of no
+    steps crashes its process)."""
+    ones = w.emit("Expand", [constant(w, 1, dtype), w.ints(rest)])
+    if not length:
+        return ones, x
     helper = w.onnx.helper
     so_far, entry, product, out = (w.fresh(f"{w.names[w.current]}/{hint}")
                                    for hint in ("product_so_far", "entry", "product", "running_product"))
@@ -673,7 +678,6 @@ def running_product(w, x, axis, rest, dtype):
         [helper.make_node("Mul", [so_far, entry], [product]), helper.make_node("Identity", [product], [out])],
         w.fresh("product_step"), [helper.make_tensor_value_info(n, element, rest) for n in (so_far, entry)],
         [helper.make_tensor_value_info(n, element, rest) for n in (product, out)])
-    ones = w.emit("Expand", [constant(w, 1, dtype), w.ints(rest)])
     return w.emit("Scan", [ones, x], outputs=2, body=body, num_scan_inputs=1, scan_input_axes=[axis],
                   scan_output_axes=[axis])
 
@@ -683,11 +687,8 @@ def cumprod(w, node, args, specs):
     product of a Scan."""
     dtype, axis = node["dtype"], node["attrs"]["axis"]
     x = w.cast(args[0], specs[0].dtype, dtype)
-    if not specs[0].shape[axis]:        # nothing to multiply (and onnxruntime's Scan crashes on no steps)
-        w.emit("Identity", [x], final=True)
-        return
     rest = [n for k, n in enumerate(specs[0].shape) if k != axis]
-    _, running = running_product(w, x, axis, rest, dtype)
+    _, running = running_product(w, x, axis, rest, specs[0].shape[axis], dtype)
     w.emit("Identity", [running], final=True)
 
 
