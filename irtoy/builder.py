@@ -220,6 +220,14 @@ class Tracer:
                 "y = x.at[index].add(value) (irtoy.ops.scatter_add(x, index, value)), np.where(mask, new, x) to "
                 "replace elements, or np.concatenate of slices and the new part to replace a block")
 
+    # NumPy's methods that change the array in place
+    def sort(self, *args, **kwargs):
+        _refuse("x.sort() sorts x in place, but traced values are immutable; write x = np.sort(x) instead")
+
+    def fill(self, value):
+        _refuse("x.fill(value) writes into x, but traced values are immutable; write y = np.full_like(x, value) "
+                "instead")
+
     # Functional updates: x.at[index].add(v), x.at[index].set(v) (irtoy/ops/indexing.py)
     at = property(lambda self: ops.indexing.IndexUpdates(self))
 

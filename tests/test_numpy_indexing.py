@@ -254,3 +254,14 @@ def test_constant_masks_are_their_constant_positions():
     mask = x % 3 == 0
     rows = np.array([True, False, True])
     check_like_numpy(lambda x: (x[mask], x[rows, 1:], np.compress(rows, x, axis=0), np.extract(mask, x)), x)
+
+
+def test_sorting_in_place_is_refused_pointing_at_np_sort():
+    """ndarray.sort() sorts in place and returns None: a traced array cannot change, and
+    returning a sorted copy would leave the caller's x unsorted without a word."""
+    def sort_in_place(x):
+        x.sort()
+        return x
+    expected = r"x.sort\(\) sorts x in place.*x = np.sort\(x\) instead\n  at .*test_numpy_indexing"
+    with pytest.raises(irtoy.TraceError, match=expected):
+        irtoy.trace(sort_in_place, np.array([3.0, 1.0, 2.0]))

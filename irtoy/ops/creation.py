@@ -11,7 +11,7 @@ no protocol; while a trace runs, irtoy/tracing.py routes those calls here.
 """
 import numpy as np
 
-from irtoy.errors import ShapeError, TraceError
+from irtoy.errors import ShapeError
 from irtoy.ops.elementwise import add, cast, divide, multiply, where
 from irtoy.ops.movement import broadcast_to, concatenate, diagonal, moveaxis, ravel, reshape, stack
 from irtoy.ops.normalize import int_tuple, ndim_of, normalize_axes, refuse_options, shape_of
@@ -114,13 +114,6 @@ def copy(a, order="K", subok=False):
     """numpy.copy (and x.copy()): the value itself, as traced values are never changed in place."""
     refuse_options("copy", order=None if order in ("K", "A", "C") else order)
     return a
-
-
-@composite("fill", methods=("fill",))
-def fill(a, value):
-    """x.fill(value) writes into x, which a traced value never allows: refused, naming np.full_like."""
-    raise TraceError("x.fill(value) writes into x, but traced values are immutable; "
-                     "write y = np.full_like(x, value) instead")
 
 
 # -- triangles and diagonals -----------------------------------------------------------------

@@ -363,7 +363,7 @@ def argsort(a, axis=-1, kind=None, order=None, *, stable=None):
     return bind("argsort", a, axis=axis)
 
 
-@composite("sort", numpy=(np.sort,), methods=("sort",))
+@composite("sort", numpy=(np.sort,))         # x.sort() sorts in place: refused (builder.py)
 def sort(a, axis=-1, kind=None, order=None, *, stable=None):
     """numpy.sort: a gather of the entries by their stable argsort, so the gradient follows
     the permutation. Every kind gives the same sorted values, so `kind` is accepted."""
