@@ -82,6 +82,13 @@ def test_more_devices_than_jax_sees_says_how_to_simulate_them(data):
         model.fit(x, y, epochs=1, batch_size=21, verbose=0)
 
 
+@pytest.mark.parametrize("devices", ["abc", [0, 1], 2.5])
+def test_devices_that_are_not_a_count_or_jax_devices_are_refused_listing_them(devices):
+    traced = irtoy.trace(lambda x: x * 2, np.ones(4, np.float32))
+    with pytest.raises(irtoy.IrtoyError, match=r"give a number of devices, or a list of JAX devices.*CpuDevice"):
+        traced.compile("jax", devices=devices)
+
+
 # -- two hosts -------------------------------------------------------------------------------
 
 def host_data():

@@ -53,6 +53,9 @@ def mesh_of(devices):
                              f"XLA_FLAGS=--xla_force_host_platform_device_count={devices} (set before JAX starts) "
                              f"simulates {devices}")
         devices = available[:devices]
+    elif isinstance(devices, str) or not all(isinstance(d, jax.Device) for d in np.ravel(np.asarray(devices, object))):
+        raise IrtoyError(f"devices={devices!r}: give a number of devices, or a list of JAX devices "
+                         f"(jax.devices() lists them: {jax.devices()})")
     return Mesh(np.array(list(devices)), ("batch",))
 
 
