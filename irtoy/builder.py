@@ -148,6 +148,13 @@ def _private_copy(value, dtype):
                          f"function: {e}") from None
 
 
+# What a TraceError for a value needed too early advises
+BRANCH_ADVICE = ("Python `if`/`while`/`and`/`or` cannot branch on it; use np.where(cond, a, b) to choose "
+                 "between values, or pass the value as a Python constant.")
+LIST_ADVICE = ("A NumPy function given a list or tuple holding traced values converts it to an array, which "
+               "needs their values: np.stack them into one traced array first (np.mean(np.stack([a, b]))).")
+
+
 class Tracer:
     """A placeholder for an array while code runs on it: shape and dtype, no values."""
     __slots__ = ("_builder", "node", "spec")
@@ -246,19 +253,16 @@ class Tracer:
         return (self[i] for i in range(len(self)))
 
     # what needs values, which a Tracer does not have
-    def _concrete(self, what):
+    def _concrete(self, what, advice=BRANCH_ADVICE):
         src = user_src()
-        raise TraceError(
-            f"{what} needs a concrete value, but {self} is traced: its value is only known when the "
-            f"compiled function runs. Python `if`/`while`/`and`/`or` cannot branch on it; use "
-            f"np.where(cond, a, b) to choose between values, or pass the value as a Python constant."
-            f"{located(src)}" + _quoted(src))
+        raise TraceError(f"{what} needs a concrete value, but {self} is traced: its value is only known when the "
+                         f"compiled function runs. {advice}{located(src)}" + _quoted(src))
 
     __bool__ = lambda self: self._concrete("bool() (a Python branch)")
     __int__ = lambda self: self._concrete("int()")
     __float__ = lambda self: self._concrete("float()")
     __index__ = lambda self: self._concrete("use as an index")
-    __array__ = lambda self, *a, **k: self._concrete("conversion to a NumPy array")
+    __array__ = lambda self, *a, **k: self._concrete("conversion to a NumPy array", LIST_ADVICE)
     item = lambda self: self._concrete(".item()")
     tolist = lambda self: self._concrete(".tolist()")
 

@@ -301,3 +301,11 @@ def test_building_on_numba_matches_the_interpreter(x):
                                 np.tril(x, -1) + np.pad(x, (1, 2), "reflect")[1:-2, 1:-2], np.diag(x[0], 1),
                                 np.roll(x, 1, 1), np.linspace(x[0], x[1], 3)),
                      x, numba=True)
+
+
+def test_a_numpy_function_given_a_list_of_traced_values_says_to_stack_them():
+    """np.mean([a, b]) never reaches irtoy (NumPy dispatches on arrays, not on lists of them):
+    the error says how to write it so that it does."""
+    with pytest.raises(irtoy.TraceError, match=r"list or tuple holding traced values.*np.stack them"):
+        irtoy.trace(lambda x: np.mean([x, x * 2]), np.arange(3.0))
+    check_like_numpy(lambda x: np.mean(np.stack([x, x * 2])), np.arange(3.0))
